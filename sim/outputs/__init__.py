@@ -1,0 +1,1 @@
+"""Outputs: traces, timelines, and later events, pcaps and diagrams."""

@@ -1,0 +1,494 @@
+"""Sessions and endpoints: the protocol core that drives the tables, with no I/O and no clock.
+
+An :class:`Endpoint` is one peer's IKE service. It is told the time (``now``) with every call
+and never reads a clock; what it wants done (send a message, arm a timer, report an outcome) it
+appends to ``outbox`` as plain tuples, which the simulator (or a live responder) carries out.
+A :class:`Session` is one SA negotiation at one peer: a lean ``__slots__`` object whose state
+changes only through its table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sim.codes import IkeCode
+from sim.conditions import CORRUPTION_CONDITIONS, Condition
+from sim.protocol import ikev1
+from sim.protocol.enums import FailurePoint, Role, state_wire_name
+from sim.protocol.policy import Policy, choose_proposal, own_credentials, verify_peer
+from sim.protocol.table import NOTIFIED, VERDICT, CompiledTable, Ends, IllegalInput, Row, Table
+
+INF = math.inf
+
+# Effects, appended to Endpoint.outbox (tuples keep the hot path cheap):
+#   ("send", session, message, attempt)        attempt 0 is the first send, n the n-th resend
+#   ("transition", session, source, dest, trigger)
+#   ("outcome", Outcome)
+#   ("deadline", session)                      session.deadline changed
+#   ("lifetime", session)                      session.expires_at was set
+#   ("timer", session, name)                   a timer fired: give_up, probe, expire
+#   ("drop", endpoint_name, message, reason)   a message this endpoint would not accept
+Effect = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When the last message is sent again, as offsets from its first send, and when to give up."""
+
+    resend_at: tuple[float, ...]
+    give_up_at: float
+
+    def __post_init__(self) -> None:
+        offsets = (0.0, *self.resend_at, self.give_up_at)
+        if any(b <= a for a, b in zip(offsets, offsets[1:], strict=False)):
+            raise ValueError("retransmission offsets must increase and end before giving up")
+
+
+class Message:
+    """One IKE message in flight; ``body`` is the sender's policy (it stands for the payloads)."""
+
+    __slots__ = ("body", "condition", "corrupt", "name", "parent", "receiver", "sa", "sender", "trigger")
+
+    def __init__(
+        self,
+        name: str,
+        sa: str,
+        sender: str,
+        receiver: str,
+        body: Policy,
+        parent: str | None = None,
+        condition: Condition | None = None,
+    ) -> None:
+        self.name = name
+        self.trigger = "recv_" + name.replace("-", "_") if not name.startswith("INFO ") else "recv_" + name[5:]
+        self.sa = sa
+        self.sender = sender
+        self.receiver = receiver
+        self.body = body
+        self.parent = parent
+        self.condition = condition
+        self.corrupt: str | None = None
+
+    def copy(self) -> Message:
+        """A separate copy (a corrupted or replayed message must not change the original)."""
+        twin = Message(self.name, self.sa, self.sender, self.receiver, self.body, self.parent, self.condition)
+        twin.corrupt = self.corrupt
+        return twin
+
+    def __repr__(self) -> str:
+        return f"<{self.name} {self.sa} {self.sender}->{self.receiver}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A terminal report: one per negotiation per peer, and one more when an established SA ends."""
+
+    t: float
+    peer: str
+    role: Role
+    sa: str
+    exchange: str
+    condition: Condition
+    code: IkeCode
+    failure_point: FailurePoint
+    state: str
+    ends: Ends
+
+
+class Session:
+    """One SA negotiation (and, once established, the SA) at one peer."""
+
+    __slots__ = (
+        "code_override",
+        "compiled",
+        "deadline",
+        "endpoint",
+        "expires_at",
+        "heard",
+        "label",
+        "last_sent",
+        "notified",
+        "parent",
+        "peer",
+        "resend_index",
+        "role",
+        "sent_at",
+        "started_children",
+        "state",
+        "verdict",
+        "waiting",
+    )
+
+    def __init__(
+        self, endpoint: Endpoint, compiled: CompiledTable, label: str, role: Role, peer: str, parent: Session | None
+    ) -> None:
+        self.endpoint = endpoint
+        self.compiled = compiled
+        self.label = label
+        self.role = role
+        self.peer = peer
+        self.parent = parent
+        self.state = compiled.table.initial
+        self.heard = role is Role.RESPONDER
+        self.last_sent: Message | None = None
+        self.sent_at = 0.0
+        self.resend_index = 0
+        self.deadline = INF
+        self.waiting = False
+        self.expires_at = INF
+        self.verdict: Condition | None = None
+        self.notified: Condition | None = None
+        self.code_override: IkeCode | None = None
+        self.started_children = 0
+
+    @property
+    def table(self) -> Table:
+        """The machine this session runs."""
+        return self.compiled.table
+
+    @property
+    def ended(self) -> bool:
+        """True once the session is in a terminal state."""
+        return self.table.state(self.state).terminal
+
+    def fire(self, trigger: str, msg: Message | None = None) -> Row:
+        """Apply one input through the compiled table."""
+        return self.compiled.fire(self, trigger, msg)
+
+    # --- called by the executors -------------------------------------------------------------
+
+    def on_transition(self, source: str, row: Row, trigger: str) -> None:
+        """Record a change of state (internal transitions are not recorded)."""
+        if row.dest is not None and row.dest != source:
+            self.endpoint.outbox.append(("transition", self, source, row.dest, trigger))
+
+    def guard_ok(self, msg: Message | None) -> bool:
+        """True when the input passes every check; the failed check is kept as the verdict."""
+        self.verdict = self.endpoint.check(self, msg)
+        return self.verdict is None
+
+    def guard_heard(self, msg: Message | None) -> bool:
+        """True once the peer has answered in this negotiation."""
+        return self.heard
+
+    def act_send(self, name: str, msg: Message | None, source: str, row: Row) -> None:
+        """Send a message that expects an answer, and arm its retransmission timer."""
+        ep = self.endpoint
+        self.last_sent = out = ep.make_message(self, name)
+        ep.outbox.append(("send", self, out, 0))
+        schedule = ep.schedule_for(self)
+        if schedule is not None:
+            self.sent_at = ep.now
+            self.resend_index = 0
+            self.waiting = True
+            self._arm(self.sent_at + (schedule.resend_at[0] if schedule.resend_at else schedule.give_up_at))
+
+    def act_reply(self, name: str, msg: Message | None, source: str, row: Row) -> None:
+        """Send a message that expects no answer (kept, to answer a duplicate of what it answers)."""
+        ep = self.endpoint
+        self.act_disarm("", msg, source, row)
+        self.last_sent = out = ep.make_message(self, name)
+        ep.outbox.append(("send", self, out, 0))
+
+    def act_resend(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """Answer a duplicate request with our last message again; timers are unchanged."""
+        if self.last_sent is not None:
+            self.endpoint.outbox.append(("send", self, self.last_sent, -1))
+
+    def act_retransmit(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """The retransmission timer fired: send the last message again and wait for the next offset."""
+        schedule = self.endpoint.schedule_for(self)
+        assert self.last_sent is not None and schedule is not None
+        self.resend_index += 1
+        self.endpoint.outbox.append(("send", self, self.last_sent, self.resend_index))
+        i = self.resend_index
+        self._arm(self.sent_at + (schedule.resend_at[i] if i < len(schedule.resend_at) else schedule.give_up_at))
+
+    def act_disarm(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """Stop waiting for an answer."""
+        self.waiting = False
+        if self.deadline != INF:
+            self._arm(INF)
+
+    def act_notify(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """Tell the peer why we rejected, where the protocol has a notify for it."""
+        if self.verdict in ikev1.NOTIFY_TYPES:
+            ep = self.endpoint
+            out = ep.make_message(self, "INFO NOTIFY")
+            out.condition = self.verdict
+            ep.outbox.append(("send", self, out, 0))
+
+    def act_delete(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """Tell the peer we deleted this SA (one-way)."""
+        ep = self.endpoint
+        ep.outbox.append(("send", self, ep.make_message(self, "INFO DELETE"), 0))
+
+    def act_report(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """Report the outcome this row stands for."""
+        self.endpoint.report(self, source, row, msg)
+
+    def act_establish(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """The SA is up: start its lifetime, its liveness checks, and what the initiator does next."""
+        self.endpoint.on_established(self)
+
+    def act_idle(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """A liveness check was answered: wait for the next one."""
+        self.endpoint.arm_liveness(self)
+
+    def act_parent_dead(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """A quick mode found the peer dead: the main-mode SA above it is assumed invalid."""
+        parent = self.parent
+        if parent is not None and not parent.ended:
+            parent.fire("peer_dead")
+
+    def _arm(self, when: float) -> None:
+        self.deadline = when
+        self.endpoint.outbox.append(("deadline", self))
+
+
+class Endpoint:
+    """One peer's IKE service: its policy, its sessions by SA label, and its outbox of effects."""
+
+    __slots__ = (
+        "compiled",
+        "established_by_peer",
+        "first_seen",
+        "half_open",
+        "labels",
+        "name",
+        "now",
+        "outbox",
+        "policy",
+        "responder_retransmits",
+        "schedule",
+        "sessions",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        policy: Policy,
+        schedule: Schedule | None,
+        labels: Callable[[str], str],
+        compiled: dict[str, CompiledTable],
+        responder_retransmits: bool = True,
+    ) -> None:
+        self.name = name
+        self.policy = policy
+        self.schedule = schedule
+        self.labels = labels  # allocates globally unique SA labels such as "QM#3"
+        self.compiled = compiled
+        self.responder_retransmits = responder_retransmits
+        self.sessions: dict[str, Session] = {}
+        self.outbox: list[Effect] = []
+        self.now = 0.0
+        self.established_by_peer: dict[str, int] = {}
+        self.first_seen: dict[str, deque[float]] = {}
+        self.half_open: set[str] = set()  # responder main modes between MM1 accepted and their end
+
+    # --- what the driver calls ---------------------------------------------------------------
+
+    def initiate(self, now: float, table: str, peer: str, parent: Session | None = None) -> Session:
+        """Start a negotiation as initiator."""
+        self.now = now
+        compiled = self.compiled[table]
+        prefix = "MM" if table.endswith("main_mode") else "QM"
+        session = Session(self, compiled, self.labels(prefix), Role.INITIATOR, peer, parent)
+        self.sessions[session.label] = session
+        if parent is not None:
+            parent.started_children += 1
+        session.fire("start")
+        return session
+
+    def receive(self, now: float, msg: Message) -> None:
+        """Handle one message that arrived from the network."""
+        self.now = now
+        session = self.sessions.get(msg.sa)
+        if session is None:
+            session = self._open(msg)
+            if session is None:
+                return
+        session.heard = True
+        try:
+            session.fire(msg.trigger, msg)
+        except IllegalInput as refused:
+            self.outbox.append(("drop", self.name, msg, f"not accepted in state {refused.state}"))
+
+    def on_deadline(self, now: float, session: Session) -> None:
+        """The session's deadline has come: retransmit, give up, or check liveness."""
+        self.now = now
+        session.deadline = INF
+        if session.ended:
+            return
+        if not session.waiting:
+            self.outbox.append(("timer", session, "probe"))
+            session.fire("probe")
+            return
+        schedule = self.schedule_for(session)
+        assert schedule is not None
+        if session.resend_index < len(schedule.resend_at):
+            session.fire("retransmit")
+        else:
+            self.outbox.append(("timer", session, "give_up"))
+            session.waiting = False
+            session.fire("give_up")
+
+    def on_lifetime(self, now: float, session: Session) -> None:
+        """The SA's lifetime has run out."""
+        self.now = now
+        if not session.ended and session.expires_at <= now:
+            self.outbox.append(("timer", session, "expire"))
+            session.fire("expire")
+
+    # --- what sessions call ------------------------------------------------------------------
+
+    def schedule_for(self, session: Session) -> Schedule | None:
+        """The retransmission schedule that applies to this session's messages."""
+        if session.role is Role.RESPONDER and not self.responder_retransmits:
+            return None
+        return self.schedule
+
+    def make_message(self, session: Session, name: str) -> Message:
+        """A message of this session to its peer."""
+        parent = session.parent.label if session.parent is not None else None
+        return Message(name, session.label, self.name, session.peer, self.policy, parent)
+
+    def check(self, session: Session, msg: Message | None) -> Condition | None:
+        """Every check that applies before this input is accepted: None when it passes."""
+        if msg is not None and msg.corrupt:
+            return CORRUPTION_CONDITIONS[msg.corrupt]
+        received = msg.name if msg is not None else None
+        about_to_send = ikev1.NEXT_MESSAGE.get(received) if received else _FIRST_OF[session.table.name]
+        faults = self.policy.local_faults
+        if faults:
+            for name in (received, about_to_send):
+                if name in faults:
+                    session.code_override = faults[name]
+                    return Condition.LOCAL_FAULT
+        mine = self.policy
+        if msg is not None:
+            if received == "MM1":
+                verdict = self._admit(msg) or choose_proposal(msg.body, mine)
+                if verdict is None:
+                    self.half_open.add(session.label)
+                return verdict
+            if received == "MM4":  # about to prove who we are
+                return own_credentials(mine)
+            if received == "MM5":
+                return verify_peer(msg.body, mine) or own_credentials(mine)
+            if received == "MM6":
+                return verify_peer(msg.body, mine)
+        if about_to_send in ("QM1", "QM2") and mine.max_qm_per_mm is not None:
+            parent = session.parent
+            if parent is not None and parent.started_children > mine.max_qm_per_mm:
+                return Condition.QM_LIMIT
+        return None
+
+    def report(self, session: Session, source: str, row: Row, msg: Message | None) -> None:
+        """Append the outcome a terminal row stands for."""
+        point: FailurePoint | None = None
+        condition: Condition | None
+        if isinstance(row.report, Condition):
+            condition = row.report
+        elif row.report == VERDICT:
+            condition = session.verdict
+        else:  # NOTIFIED: the peer's reason, and the peer is where it failed
+            condition = msg.condition if msg is not None else None
+            point = FailurePoint.PEER
+        assert condition is not None, (row, session.label)
+        info = condition.value
+        code = session.code_override if condition is Condition.LOCAL_FAULT else info.code
+        assert code is not None
+        table = session.table
+        shown = table.next_state(source, row)
+        state = table.state(shown) if not table.state(shown).terminal else table.state(source)
+        assert state.ikeext is not None
+        if row.ends is Ends.NEGOTIATION:
+            self.half_open.discard(session.label)
+        self.outbox.append(
+            (
+                "outcome",
+                Outcome(
+                    self.now,
+                    self.name,
+                    session.role,
+                    session.label,
+                    table.name,
+                    condition,
+                    IkeCode(code),
+                    info.point if point is None else point,
+                    state_wire_name(state.ikeext),
+                    row.ends,
+                ),
+            )
+        )
+
+    def on_established(self, session: Session) -> None:
+        """Start an established SA's lifetime and liveness, and the initiator's next step."""
+        is_main = session.table is ikev1.MAIN_MODE
+        policy = self.policy
+        lifetime = policy.mm_lifetime if is_main else policy.qm_lifetime
+        session.expires_at = self.now + lifetime
+        self.outbox.append(("lifetime", session))
+        if is_main:
+            self.established_by_peer[session.peer] = self.established_by_peer.get(session.peer, 0) + 1
+            self.arm_liveness(session)
+            if session.role is Role.INITIATOR and policy.quick_modes > 0:
+                self.initiate(self.now, "ikev1_quick_mode", session.peer, session)
+        elif session.role is Role.INITIATOR and session.parent is not None:
+            parent = session.parent
+            if parent.started_children < policy.quick_modes and not parent.ended:
+                self.initiate(self.now, "ikev1_quick_mode", session.peer, parent)
+
+    def arm_liveness(self, session: Session) -> None:
+        """Wait the policy's idle interval, then check that the peer is alive."""
+        interval = self.policy.liveness_interval
+        if interval is not None:
+            session.waiting = False
+            session.deadline = self.now + interval
+            self.outbox.append(("deadline", session))
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _open(self, msg: Message) -> Session | None:
+        table = ikev1.FIRST_MESSAGES.get(msg.name)
+        if table is None:
+            self.outbox.append(("drop", self.name, msg, f"no SA {msg.sa} here"))
+            return None
+        parent = None
+        if msg.parent is not None:
+            parent = self.sessions.get(msg.parent)
+            if parent is None or parent.state not in ikev1.MM_ESTABLISHED:
+                self.outbox.append(("drop", self.name, msg, f"no established main-mode SA {msg.parent} here"))
+                return None
+        session = Session(self, self.compiled[table.name], msg.sa, Role.RESPONDER, msg.sender, parent)
+        self.sessions[msg.sa] = session
+        if parent is not None:
+            parent.started_children += 1
+        return session
+
+    def _admit(self, msg: Message) -> Condition | None:
+        """The responder's limits on a new main mode: shutdown, rate, established SAs, half-open load."""
+        policy = self.policy
+        now = self.now
+        if policy.shutdown_at is not None and now >= policy.shutdown_at:
+            return Condition.SHUTTING_DOWN
+        if policy.rate_limit is not None:
+            seen = self.first_seen.setdefault(msg.sender, deque())
+            while seen and seen[0] <= now - 1.0:
+                seen.popleft()
+            if len(seen) >= policy.rate_limit:
+                return Condition.RATE_LIMITED
+            seen.append(now)
+        if policy.max_mm_per_peer is not None and self.established_by_peer.get(msg.sender, 0) >= policy.max_mm_per_peer:
+            return Condition.MM_LIMIT
+        if policy.dos_threshold is not None and len(self.half_open) >= policy.dos_threshold:
+            return Condition.DOS_COOKIE_SENT
+        return None
+
+
+_FIRST_OF = {"ikev1_main_mode": "MM1", "ikev1_quick_mode": "QM1"}

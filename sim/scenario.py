@@ -1,0 +1,363 @@
+"""Scenarios: the peers, their policies, the faults, the seed, the limits, and what to expect.
+
+A scenario is a TOML file (``scenarios/*.toml``) or the same data built in Python. It is
+validated strictly with pydantic: unknown keys, wrong types and impossible values are errors
+that name the field. :func:`load_scenario` accepts a path or the name of a library scenario.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim import codes
+from sim.simulator.profiles import PROFILES
+
+PositiveTime = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _code(value: Any) -> int:
+    """A catalog code from a name, decimal or hex; anything else is an error."""
+    try:
+        return codes.lookup(value).code
+    except codes.UnknownCodeError as error:
+        raise ValueError(str(error)) from None
+
+
+CodeRef = Annotated[int | str, Field(description="a catalog code: name, short name, decimal or 0x hex")]
+
+
+class ProposalSpec(_Strict):
+    """One transform set."""
+
+    encryption: Literal["des", "3des", "aes128", "aes192", "aes256", "aes128-gcm", "aes256-gcm"] = "aes128"
+    integrity: Literal["md5", "sha1", "sha256", "sha384", "sha512"] = "sha1"
+    dh_group: Annotated[int, Field(ge=1, le=34)] = 14
+
+
+class PolicySpec(_Strict):
+    """A peer's configuration; every field has a working default."""
+
+    auth: Literal["psk", "certificate"] = "psk"
+    psk: str = "shared-secret"
+    proposals: list[ProposalSpec] = Field(default_factory=lambda: [ProposalSpec()], min_length=1)
+    dh_groups: list[Annotated[int, Field(ge=1, le=34)]] | None = None
+    certificate: Literal["valid", "missing", "untrusted", "revoked"] = "valid"
+    quick_modes: Annotated[int, Field(ge=0, le=1000)] = 1
+    mm_lifetime: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 28800.0
+    qm_lifetime: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 3600.0
+    liveness_interval: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    max_mm_per_peer: Annotated[int, Field(ge=0)] | None = None
+    max_qm_per_mm: Annotated[int, Field(ge=0)] | None = None
+    rate_limit: Annotated[int, Field(ge=0)] | None = None
+    dos_threshold: Annotated[int, Field(ge=0)] | None = None
+    shutdown_at: PositiveTime | None = None
+
+
+class PeerSpec(_Strict):
+    """One peer: its role, protocol, retransmission profile and policy."""
+
+    role: Literal["initiator", "responder"]
+    protocol: Literal["ikev1"] = "ikev1"
+    profile: str = "windows"
+    retransmit: dict[str, float | int | list[float]] = Field(
+        default_factory=dict, description="options of the profile, for example give_up_after or resend_at"
+    )
+    connect: str | None = Field(default=None, description="the responder an initiator talks to")
+    start: PositiveTime = 0.0
+    policy: PolicySpec = Field(default_factory=PolicySpec)
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in PROFILES:
+            raise ValueError(f"unknown profile {value!r}; known: {', '.join(PROFILES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _profile_options(self) -> PeerSpec:
+        try:
+            PROFILES[self.profile].schedule(dict(self.retransmit))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"retransmit options do not fit profile {self.profile!r}: {error}") from None
+        return self
+
+
+MessageName = Annotated[str, Field(min_length=1, description="a message name such as MM3 or QM1; * for any")]
+
+
+class _MessageFault(_Strict):
+    message: MessageName = "*"
+    sender: str | None = Field(default=None, alias="from", description="only messages sent by this peer")
+    nth: Annotated[int, Field(ge=1)] = 1
+    count: Annotated[int, Field(ge=0, description="how many matching messages from the nth on; 0: all")] = 1
+
+
+class DropFault(_MessageFault):
+    """Drop the nth matching message (and the count - 1 after it)."""
+
+    kind: Literal["drop"]
+
+
+class DuplicateFault(_MessageFault):
+    """Deliver the matching message twice."""
+
+    kind: Literal["duplicate"]
+
+
+class DelayFault(_MessageFault):
+    """Deliver the matching message ``delay`` seconds late."""
+
+    kind: Literal["delay"]
+    delay: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class ReorderFault(_MessageFault):
+    """Hold the matching message and deliver it just after the next message on the same path."""
+
+    kind: Literal["reorder"]
+
+
+class ReplayFault(_MessageFault):
+    """Deliver a copy of the matching message again ``after`` seconds later."""
+
+    kind: Literal["replay"]
+    after: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class CorruptFault(_MessageFault):
+    """Corrupt one field of the matching message."""
+
+    kind: Literal["corrupt"]
+    field: Literal["cookie", "message_id", "payload", "header", "version"]
+
+
+class SilenceFault(_Strict):
+    """From a time, or once the peer has sent a message, nothing reaches or leaves the peer."""
+
+    kind: Literal["silence"]
+    peer: str
+    at: PositiveTime | None = None
+    after_message: str | None = Field(default=None, description="silent once the peer has sent this message")
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> SilenceFault:
+        if (self.at is None) == (self.after_message is None):
+            raise ValueError("give exactly one of 'at' or 'after_message'")
+        return self
+
+
+class PartitionFault(_Strict):
+    """Between ``start`` and ``end`` no message crosses between the listed peers (all peers if none)."""
+
+    kind: Literal["partition"]
+    start: PositiveTime
+    end: PositiveTime
+    peers: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PartitionFault:
+        if self.end <= self.start:
+            raise ValueError("'end' must come after 'start'")
+        return self
+
+
+class CrashFault(_Strict):
+    """The peer crashes at ``at`` (losing every SA) and, optionally, restarts empty at ``restart_at``."""
+
+    kind: Literal["crash"]
+    peer: str
+    at: PositiveTime
+    restart_at: PositiveTime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CrashFault:
+        if self.restart_at is not None and self.restart_at <= self.at:
+            raise ValueError("'restart_at' must come after 'at'")
+        return self
+
+
+class LocalFault(_Strict):
+    """A fault of the peer's own machine when it handles or sends ``at``: it reports ``code``."""
+
+    kind: Literal["local"]
+    peer: str
+    at: MessageName
+    code: CodeRef
+
+    @field_validator("code")
+    @classmethod
+    def _catalog_code(cls, value: int | str) -> int:
+        code = _code(value)
+        if code in codes.MARKERS:
+            raise ValueError(f"{value} is a range marker, not a failure a machine can have")
+        return code
+
+
+Fault = Annotated[
+    DropFault
+    | DuplicateFault
+    | DelayFault
+    | ReorderFault
+    | ReplayFault
+    | CorruptFault
+    | SilenceFault
+    | PartitionFault
+    | CrashFault
+    | LocalFault,
+    Field(discriminator="kind"),
+]
+
+
+class NetworkSpec(_Strict):
+    """The links between peers: one-way latency, uniform jitter, seeded random loss."""
+
+    latency: PositiveTime = 0.005
+    jitter: PositiveTime = 0.0
+    loss: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+
+class LimitsSpec(_Strict):
+    """Bounds every run stays within."""
+
+    max_time: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 86400.0
+    max_events: Annotated[int, Field(gt=0)] = 1_000_000
+    until: PositiveTime | None = Field(
+        default=None, description="run to this time even when only SA lifetimes and liveness timers remain"
+    )
+
+
+class OutcomeExpectation(_Strict):
+    """What one peer should report for one SA."""
+
+    code: CodeRef | None = None
+    end: CodeRef | None = Field(default=None, description="the code the established SA ends with")
+    state: str | None = None
+    failure_point: Literal["IPSEC_FAILURE_NONE", "IPSEC_FAILURE_ME", "IPSEC_FAILURE_PEER"] | None = None
+    t: PositiveTime | None = None
+    retransmits: Annotated[int, Field(ge=0)] | None = None
+
+    @field_validator("code", "end")
+    @classmethod
+    def _catalog_code(cls, value: int | str | None) -> int | None:
+        return None if value is None else _code(value)
+
+
+def _expectation(value: Any) -> Any:
+    return {"code": value} if isinstance(value, (str, int)) else value
+
+
+class Scenario(_Strict):
+    """A whole scenario."""
+
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    seed: Annotated[int, Field(ge=0)] = 0
+    peers: dict[str, PeerSpec] = Field(min_length=2)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    faults: list[Fault] = Field(default_factory=list)
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    expect: dict[str, dict[str, OutcomeExpectation]] = Field(default_factory=dict)
+
+    @field_validator("expect", mode="before")
+    @classmethod
+    def _short_expectations(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                peer: ({sa: _expectation(v) for sa, v in sas.items()} if isinstance(sas, dict) else sas)
+                for peer, sas in value.items()
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        names = set(self.peers)
+        problems = []
+        responders = [n for n, p in self.peers.items() if p.role == "responder"]
+        for name, peer in self.peers.items():
+            if peer.role == "initiator":
+                target = peer.connect or (responders[0] if len(responders) == 1 else None)
+                if target is None:
+                    problems.append(f"peers.{name}.connect: name the responder (there are {len(responders)})")
+                elif target not in names or self.peers[target].role != "responder":
+                    problems.append(f"peers.{name}.connect: {target!r} is not a responder of this scenario")
+        for i, fault in enumerate(self.faults):
+            for attr in ("peer", "sender"):
+                ref = getattr(fault, attr, None)
+                if ref is not None and ref not in names:
+                    problems.append(f"faults.{i}.{attr}: no peer named {ref!r}")
+            for ref in getattr(fault, "peers", None) or ():
+                if ref not in names:
+                    problems.append(f"faults.{i}.peers: no peer named {ref!r}")
+        for peer in self.expect:
+            if peer not in names:
+                problems.append(f"expect.{peer}: no peer named {peer!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def target_of(self, name: str) -> str:
+        """The responder an initiator talks to."""
+        peer = self.peers[name]
+        if peer.connect:
+            return peer.connect
+        return next(n for n, p in self.peers.items() if p.role == "responder")
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be loaded; ``problems`` lists every problem as ``field.path: what``."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+        self.source = source
+        self.problems = problems
+
+
+def library_dir() -> Path:
+    """The scenario library: shipped inside the wheel, or ``scenarios/`` of a source checkout."""
+    packaged = Path(__file__).parent / "library"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def _problems(error: ValidationError) -> list[str]:
+    out = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-"))
+        message = item["msg"].removeprefix("Value error, ")
+        out.append(f"{path}: {message}" if path else message)
+    return out
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate scenario data; :class:`ScenarioError` lists every problem."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(source, _problems(error)) from None
+
+
+def load_scenario(path_or_name: str | Path) -> Scenario:
+    """Load a scenario from a TOML file, or by the name of a library scenario."""
+    path = Path(path_or_name)
+    if not path.exists():
+        candidate = library_dir() / f"{path_or_name}.toml"
+        if candidate.exists():
+            path = candidate
+        else:
+            raise ScenarioError(str(path_or_name), ["no such file, and no library scenario of that name"])
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(str(path), [f"not valid TOML: {error}"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(str(path), [f"cannot read: {error}"]) from None
+    return parse_scenario(data, str(path))

@@ -1,0 +1,144 @@
+"""The network between peers: latency, jitter, seeded loss, and the injected message faults.
+
+It sees messages only as objects with ``name``, ``sender`` and ``receiver`` (and ``copy()`` and
+``corrupt`` for the corrupt fault): it does not know which protocol it carries.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from fnmatch import fnmatchcase
+from typing import Any
+
+from sim.scenario import (
+    CorruptFault,
+    DelayFault,
+    DropFault,
+    DuplicateFault,
+    NetworkSpec,
+    PartitionFault,
+    ReorderFault,
+    ReplayFault,
+    SilenceFault,
+)
+
+MessageFault = DropFault | DuplicateFault | DelayFault | ReorderFault | ReplayFault | CorruptFault
+
+# The network reports what it did through this callback: (kind, message, reason).
+Report = Callable[[str, Any, str], None]
+Deliver = Callable[[float, Any], None]
+
+
+class _Rule:
+    """A message fault with its own count of the messages it matched."""
+
+    __slots__ = ("fault", "seen")
+
+    def __init__(self, fault: MessageFault) -> None:
+        self.fault = fault
+        self.seen = 0
+
+    def due(self, msg: Any) -> bool:
+        """Count the message if it matches; True when it is one the fault applies to."""
+        f = self.fault
+        if f.sender is not None and msg.sender != f.sender:
+            return False
+        if f.message != "*" and not fnmatchcase(msg.name, f.message):
+            return False
+        self.seen += 1
+        return self.seen >= f.nth and (f.count == 0 or self.seen < f.nth + f.count)
+
+
+class Network:
+    """Carries messages from peer to peer through the faults of a scenario."""
+
+    __slots__ = ("_held", "_rules", "_silence_after", "deliver", "down", "partitions", "report", "rng", "silent_from", "spec")
+
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        faults: list[Any],
+        rng: random.Random,
+        deliver: Deliver,
+        report: Report,
+    ) -> None:
+        self.spec = spec
+        self.rng = rng
+        self.deliver = deliver  # schedules the arrival of a message at a time
+        self.report = report
+        self._rules = [_Rule(f) for f in faults if isinstance(f, MessageFault)]
+        self.partitions = [f for f in faults if isinstance(f, PartitionFault)]
+        self.silent_from: dict[str, float] = {f.peer: f.at for f in faults if isinstance(f, SilenceFault) and f.at is not None}
+        self._silence_after = {
+            f.peer: f.after_message for f in faults if isinstance(f, SilenceFault) and f.after_message is not None
+        }
+        self.down: set[str] = set()  # crashed peers
+        self._held: dict[tuple[str, str], list[tuple[Any, float]]] = {}
+
+    def silent(self, peer: str, now: float) -> bool:
+        """True when the peer is silenced at this time."""
+        start = self.silent_from.get(peer)
+        return start is not None and now >= start
+
+    def blocked(self, now: float, sender: str, receiver: str) -> str | None:
+        """Why nothing can pass between these peers now, or None."""
+        for peer in (sender, receiver):
+            if peer in self.down:
+                return f"{peer} is down"
+            if self.silent(peer, now):
+                return f"{peer} is silent"
+        for p in self.partitions:
+            if p.start <= now < p.end and (p.peers is None or (sender in p.peers and receiver in p.peers)):
+                return f"network partition until {p.end:g} s"
+        return None
+
+    def send(self, now: float, msg: Any) -> None:
+        """Put a message on the wire at time ``now``."""
+        why = self.blocked(now, msg.sender, msg.receiver)
+        if why is not None:
+            self.report("drop", msg, why)
+            return
+        if self._silence_after.get(msg.sender) == msg.name:
+            del self._silence_after[msg.sender]
+            self.silent_from[msg.sender] = now  # this message still leaves; nothing after it
+        copies: list[tuple[Any, float]] = [(msg, 0.0)]
+        hold = False
+        for rule in self._rules:
+            if not rule.due(msg):
+                continue
+            f = rule.fault
+            n = rule.seen
+            if isinstance(f, DropFault):
+                self.report("drop", msg, f"fault: drop ({msg.name} #{n})")
+                return
+            if isinstance(f, DuplicateFault):
+                copies.append((msg, 0.0))
+            elif isinstance(f, DelayFault):
+                copies = [(m, extra + f.delay) for m, extra in copies]
+            elif isinstance(f, CorruptFault):
+                damaged = []
+                for m, extra in copies:
+                    twin = m.copy()
+                    twin.corrupt = f.field
+                    damaged.append((twin, extra))
+                copies = damaged
+            elif isinstance(f, ReplayFault):
+                copies.append((msg.copy(), f.after))
+            elif isinstance(f, ReorderFault):
+                hold = True
+        if self.spec.loss and self.rng.random() < self.spec.loss:
+            self.report("drop", msg, "random loss")
+            return
+        path = (msg.sender, msg.receiver)
+        if hold:
+            self._held.setdefault(path, []).extend(copies)
+            return
+        base = now + self.spec.latency
+        for m, extra in copies:
+            jitter = self.spec.jitter * self.rng.random() if self.spec.jitter else 0.0
+            self.deliver(base + jitter + extra, m)
+        held = self._held.pop(path, None)
+        if held:
+            for m, extra in held:  # overtaken: arrives just after the message that passed it
+                self.deliver(base + extra, m)

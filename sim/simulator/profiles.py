@@ -1,0 +1,83 @@
+"""Retransmission profiles: when each implementation sends its last message again, and gives up.
+
+Facts and their sources are in ``docs/retransmission.md``; the points no public source
+documents (when Windows IKEv1 gives up after its last resend) are assumptions, each with an
+option to change it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sim.protocol.session import Schedule
+
+
+def _r(x: float) -> float:
+    return round(x, 9)  # keep sums such as 4 + 7.2 from printing as 11.200000000000001
+
+
+def windows(give_up_after: float = 64.0) -> Schedule:
+    """Windows IKEv1: resends 1, 2, 4, 8, 16, 32 s apart (sends at 0, 1, 3, 7, 15, 31, 63 s).
+
+    The gaps are observed fingerprints (ike-scan's backoff patterns). When Windows gives up
+    after the last resend is not documented: ikesim assumes one more doubling, 64 s, so the
+    negotiation ends at 127 s.
+    """
+    offsets, t = [], 0.0
+    for gap in (1, 2, 4, 8, 16, 32):
+        t += gap
+        offsets.append(t)
+    return Schedule(tuple(offsets), _r(t + give_up_after))
+
+
+def strongswan(timeout: float = 4.0, base: float = 1.8, tries: int = 5) -> Schedule:
+    """strongSwan: the n-th wait is ``timeout * base**n``; ``tries`` resends, then it gives up.
+
+    With the defaults: resends at 4, 11.2, 24.16, 47.488, 89.478 s, gives up at 165.061 s.
+    """
+    offsets, t = [], 0.0
+    for n in range(tries + 1):
+        t += timeout * base**n
+        offsets.append(_r(t))
+    return Schedule(tuple(offsets[:-1]), offsets[-1])
+
+
+def libreswan(interval: float = 0.5, timeout: float = 60.0) -> Schedule:
+    """libreswan: the first resend after ``interval``, doubling, until ``timeout`` (60 s to v5.3, 30 s from v5.4)."""
+    offsets, t, gap = [], 0.0, interval
+    while t + gap < timeout:
+        t += gap
+        offsets.append(_r(t))
+        gap *= 2
+    return Schedule(tuple(offsets), timeout)
+
+
+def custom(resend_at: tuple[float, ...] | list[float] = (), give_up_at: float = 30.0) -> Schedule:
+    """A schedule given in full: resend offsets from the first send, and when to give up."""
+    return Schedule(tuple(float(x) for x in resend_at), float(give_up_at))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named retransmission behaviour and the options it takes."""
+
+    name: str
+    build: Callable[..., Schedule]
+    summary: str
+
+    def schedule(self, options: dict[str, Any] | None = None) -> Schedule:
+        """The schedule with these options (the profile's own defaults where none are given)."""
+        return self.build(**(options or {}))
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("windows", windows, "Windows IKEv1: resend after 1, 2, 4, 8, 16, 32 s"),
+        Profile("strongswan", strongswan, "strongSwan: 4 s x 1.8^n, 5 resends, gives up at 165 s"),
+        Profile("libreswan", libreswan, "libreswan: 0.5 s doubling, gives up at 60 s (30 s from v5.4)"),
+        Profile("custom", custom, "a schedule given in full in the scenario"),
+    )
+}
