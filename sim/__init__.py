@@ -1,8 +1,8 @@
 """ikesim: simulate IKE negotiations on a virtual clock and report the Windows status codes they end in.
 
-    >>> import sim
-    >>> trace = sim.run(sim.load_scenario("mm-peer-stops-responding"))
-    >>> [(o.peer, o.sa, o.name) for o in trace.outcomes]
+>>> import sim
+>>> trace = sim.run(sim.load_scenario("mm-peer-stops-responding"))
+>>> [(o.peer, o.sa, o.name) for o in trace.outcomes]
 """
 
 from __future__ import annotations

@@ -107,6 +107,7 @@ class Condition(enum.Enum):
         IkeCode.SIMULTANEOUS_REKEY, _NONE, "both peers rekeyed the same SA at once; this rekey lost"
     )
     POLICY_CHANGE = ConditionInfo(IkeCode.POLICY_CHANGE, _ME, "a new policy invalidated the SA formed with the old one")
+    ADMIN_DELETE = ConditionInfo(IkeCode.RPC_DELETE, _ME, "the SA was deleted here on request (an RPC call)")
     NO_MOBIKE = ConditionInfo(IkeCode.PEER_DOESNT_SUPPORT_MOBIKE, _PEER, "the peer does not support MOBIKE")
     LOCAL_FAULT = ConditionInfo(None, _ME, "an injected fault of the local machine")
 

@@ -72,6 +72,10 @@ class PeerSpec(_Strict):
     )
     connect: str | None = Field(default=None, description="the responder an initiator talks to")
     start: PositiveTime = 0.0
+    connections: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=1, description="main modes an initiator starts, `interval` seconds apart"
+    )
+    interval: PositiveTime = 0.0
     policy: PolicySpec = Field(default_factory=PolicySpec)
 
     @field_validator("profile")
@@ -184,6 +188,22 @@ class CrashFault(_Strict):
         return self
 
 
+class DeleteFault(_Strict):
+    """At ``at`` the peer deletes every SA it has, on request (an RPC call), and tells its peers."""
+
+    kind: Literal["delete"]
+    peer: str
+    at: PositiveTime
+
+
+class PolicyChangeFault(_Strict):
+    """At ``at`` a new policy reaches the peer and invalidates every SA formed with the old one."""
+
+    kind: Literal["policy_change"]
+    peer: str
+    at: PositiveTime
+
+
 class LocalFault(_Strict):
     """A fault of the peer's own machine when it handles or sends ``at``: it reports ``code``."""
 
@@ -211,6 +231,8 @@ Fault = Annotated[
     | SilenceFault
     | PartitionFault
     | CrashFault
+    | DeleteFault
+    | PolicyChangeFault
     | LocalFault,
     Field(discriminator="kind"),
 ]
@@ -293,12 +315,12 @@ class Scenario(_Strict):
                 ref = getattr(fault, attr, None)
                 if ref is not None and ref not in names:
                     problems.append(f"faults.{i}.{attr}: no peer named {ref!r}")
-            for ref in getattr(fault, "peers", None) or ():
-                if ref not in names:
-                    problems.append(f"faults.{i}.peers: no peer named {ref!r}")
-        for peer in self.expect:
-            if peer not in names:
-                problems.append(f"expect.{peer}: no peer named {peer!r}")
+            for listed in getattr(fault, "peers", None) or ():
+                if listed not in names:
+                    problems.append(f"faults.{i}.peers: no peer named {listed!r}")
+        for expected in self.expect:
+            if expected not in names:
+                problems.append(f"expect.{expected}: no peer named {expected!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from sim.conditions import Condition
 from sim.protocol.enums import KeyModule, MmState, QmState
-from sim.protocol.table import NOTIFIED, VERDICT, Ends, State, Table, row
+from sim.protocol.table import NOTIFIED, VERDICT, Ends, Row, State, Table, row
 
 C = Condition
 
@@ -33,7 +33,19 @@ _TERMINALS = (
     State("EXPIRED", None, "the established SA reached the end of its lifetime here"),
     State("DELETED", None, "the peer deleted the established SA"),
     State("DEAD", None, "the peer stopped responding"),
+    State("DELETED_HERE", None, "this peer deleted the SA (on request, or because its policy changed)"),
 )
+
+
+def _local_deletes(negotiating: tuple[str, ...], established: tuple[str, ...]) -> tuple[Row, ...]:
+    """Rows for an SA deleted here (on request, or because the policy changed), with a delete to the peer."""
+    rows = []
+    for trigger, condition in (("admin_delete", C.ADMIN_DELETE), ("policy_change", C.POLICY_CHANGE)):
+        rows.append(row(trigger, negotiating, "DELETED_HERE", actions=["disarm", "delete", "report"], report=condition))
+        rows.append(row(trigger, established, "DELETED_HERE", actions=["disarm", "delete", "report"],
+                        report=condition, ends=Ends.SA))  # fmt: skip
+    return tuple(rows)
+
 
 MAIN_MODE = Table(
     name="ikev1_main_mode",
@@ -47,7 +59,7 @@ MAIN_MODE = Table(
         State("FINAL", MmState.FINAL, "initiator sent MM5 and waits for MM6"),
         State("COMPLETE", MmState.COMPLETE, "main-mode SA established"),
         State("PROBING", MmState.COMPLETE, "established; a liveness check waits for its answer"),
-        *(_TERMINALS[i] for i in (0, 1, 2, 3, 4, 5, 6, 7)),
+        *_TERMINALS,
     ),
     rows=(
         # Initiator starts; a local fault can stop it before MM1 leaves.
@@ -96,6 +108,7 @@ MAIN_MODE = Table(
         row("give_up", "PROBING", "DEAD", actions=["report"], report=C.PEER_DEAD, ends=Ends.SA),
         row("peer_dead", MM_ESTABLISHED, "DEAD", actions=["disarm", "report"], report=C.PEER_DEAD, ends=Ends.SA,
             doc="a quick mode under this SA found the peer dead"),
+        *_local_deletes(MM_NEGOTIATING, MM_ESTABLISHED),
     ),
 )  # fmt: skip
 
@@ -109,7 +122,7 @@ QUICK_MODE = Table(
         State("INITIAL", QmState.INITIAL, "initiator sent QM1"),
         State("FINAL", QmState.FINAL, "responder sent QM2, its final packet"),
         State("COMPLETE", QmState.COMPLETE, "quick-mode SA established"),
-        *(_TERMINALS[i] for i in (2, 3, 4, 5, 6, 7)),
+        *_TERMINALS[2:],
     ),
     rows=(
         row("start", "NONE", "INITIAL", guard="ok", actions=["send:QM1"]),
@@ -133,6 +146,7 @@ QUICK_MODE = Table(
             report=C.DELETED_BEFORE_ESTABLISHED),
         row("expire", "COMPLETE", "EXPIRED", actions=["delete", "report"], report=C.QM_EXPIRED, ends=Ends.SA),
         row("recv_DELETE", "COMPLETE", "DELETED", actions=["report"], report=C.QM_EXPIRED, ends=Ends.SA),
+        *_local_deletes(("INITIAL", "FINAL"), ("COMPLETE",)),
     ),
 )  # fmt: skip
 

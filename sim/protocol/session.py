@@ -13,6 +13,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from sim.codes import IkeCode
@@ -20,7 +21,7 @@ from sim.conditions import CORRUPTION_CONDITIONS, Condition
 from sim.protocol import ikev1
 from sim.protocol.enums import FailurePoint, Role, state_wire_name
 from sim.protocol.policy import Policy, choose_proposal, own_credentials, verify_peer
-from sim.protocol.table import NOTIFIED, VERDICT, CompiledTable, Ends, IllegalInput, Row, Table
+from sim.protocol.table import VERDICT, CompiledTable, Ends, IllegalInput, Row, Table
 
 INF = math.inf
 
@@ -44,7 +45,7 @@ class Schedule:
 
     def __post_init__(self) -> None:
         offsets = (0.0, *self.resend_at, self.give_up_at)
-        if any(b <= a for a, b in zip(offsets, offsets[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(offsets)):
             raise ValueError("retransmission offsets must increase and end before giving up")
 
 
@@ -344,6 +345,13 @@ class Endpoint:
             self.outbox.append(("timer", session, "expire"))
             session.fire("expire")
 
+    def delete_all(self, now: float, trigger: str) -> None:
+        """Delete every SA this peer has (``admin_delete`` or ``policy_change``), in the order they began."""
+        self.now = now
+        for session in list(self.sessions.values()):
+            if not session.ended and (session.state, trigger) in session.compiled.index:
+                session.fire(trigger)
+
     # --- what sessions call ------------------------------------------------------------------
 
     def schedule_for(self, session: Session) -> Schedule | None:
@@ -366,7 +374,7 @@ class Endpoint:
         faults = self.policy.local_faults
         if faults:
             for name in (received, about_to_send):
-                if name in faults:
+                if name is not None and name in faults:
                     session.code_override = faults[name]
                     return Condition.LOCAL_FAULT
         mine = self.policy

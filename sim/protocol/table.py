@@ -19,7 +19,7 @@ import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 from transitions import Machine, MachineError
 
@@ -88,12 +88,6 @@ def row(
     """A table row; ``sources`` is one state name or several."""
     srcs = (sources,) if isinstance(sources, str) else tuple(sources)
     return Row(trigger, srcs, dest, guard, tuple(actions), report, ends, doc)
-
-
-class Operations(Protocol):
-    """What a table's guards and actions are bound to: ``guard_<name>`` and ``act_<name>`` callables."""
-
-    def on_transition(self, source: str, row: Row, trigger: str) -> None: ...
 
 
 Guard = Callable[[Any, Any], bool]

@@ -11,11 +11,21 @@ import random
 from typing import Any
 
 from sim.codes import IkeCode
+from sim.outputs.trace import Trace
 from sim.protocol.policy import Policy, Proposal
 from sim.protocol.registry import COMPILED
 from sim.protocol.session import INF, Endpoint, Message, Outcome, Session
-from sim.outputs.trace import Trace
-from sim.scenario import CrashFault, LocalFault, PeerSpec, Scenario
+from sim.scenario import (
+    CrashFault,
+    DeleteFault,
+    Fault,
+    LocalFault,
+    PartitionFault,
+    PeerSpec,
+    PolicyChangeFault,
+    Scenario,
+    SilenceFault,
+)
 from sim.simulator.clock import EventQueue
 from sim.simulator.network import Network
 from sim.simulator.profiles import PROFILES
@@ -56,9 +66,13 @@ class Simulation:
         self.raw: list[tuple[Any, ...]] = []
         self.outcomes: list[Outcome] = []
         self._counters: dict[str, int] = {}
-        self.network = Network(scenario.network, scenario.faults, self.rng, self._schedule_arrival, self._net_report)
+        self.network = Network(
+            scenario.network, scenario.faults, self.rng, self._schedule_arrival, self._net_report, self.queue.at
+        )
         self.endpoints: dict[str, Endpoint] = {}
         self._ended_sessions: dict[tuple[str, str], str] = {}
+        self._started = False
+        self.truncated: str | None = None
         for name in scenario.peers:
             self.endpoints[name] = self._endpoint(name)
 
@@ -77,36 +91,84 @@ class Simulation:
 
     # --- the run -----------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Schedule the initiators and the timed faults; :meth:`run` and :meth:`step` call it once."""
+        if self._started:
+            return
+        self._started = True
+        queue = self.queue
+        for name, peer in self.scenario.peers.items():
+            if peer.role == "initiator":
+                for i in range(peer.connections):
+                    queue.at(peer.start + i * peer.interval, self._start, name)
+        for fault in self.scenario.faults:
+            self._schedule_fault(fault)
+
+    def inject(self, fault: Fault) -> None:
+        """Add a fault while the run is under way (its times must not lie in the past)."""
+        if isinstance(fault, LocalFault):
+            raise ValueError("local faults are part of a peer's policy: give them in the scenario")
+        if isinstance(fault, SilenceFault | PartitionFault):
+            self.network.add(fault)
+        elif isinstance(fault, CrashFault | DeleteFault | PolicyChangeFault):
+            self._schedule_fault(fault)
+        else:
+            self.network.add(fault)
+
+    def _schedule_fault(self, fault: Fault) -> None:
+        queue = self.queue
+        if isinstance(fault, CrashFault):
+            queue.at(fault.at, self._crash, fault.peer)
+            if fault.restart_at is not None:
+                queue.at(fault.restart_at, self._restart, fault.peer)
+        elif isinstance(fault, DeleteFault):
+            queue.at(fault.at, self._local_delete, (fault.peer, "admin_delete"))
+        elif isinstance(fault, PolicyChangeFault):
+            queue.at(fault.at, self._local_delete, (fault.peer, "policy_change"))
+
+    def step(self) -> bool:
+        """Process one event; False once the run is over (nothing left, or a limit reached)."""
+        self.start()
+        if self.truncated is not None or not self._pending():
+            return False
+        _, callback, arg, _ = self.queue.pop()
+        callback(arg)
+        if len(self.raw) > self.scenario.limits.max_events:
+            self.truncated = f"max_events {self.scenario.limits.max_events} reached"
+        return True
+
+    def _pending(self) -> bool:
+        queue = self.queue
+        if not queue:
+            return False
+        limits = self.scenario.limits
+        when = queue.peek_time()
+        if queue.foreground == 0 and (limits.until is None or when > limits.until):
+            return False  # only SA lifetimes and idle timers remain
+        if when > limits.max_time:
+            self.truncated = f"max_time {limits.max_time:g} s reached"
+            return False
+        return True
+
     def run(self) -> Trace:
         """Run to the end (or to a limit) and return the trace."""
-        scenario = self.scenario
+        self.start()
         queue = self.queue
-        for name, peer in scenario.peers.items():
-            if peer.role == "initiator":
-                queue.at(peer.start, self._start, name)
-        for fault in scenario.faults:
-            if isinstance(fault, CrashFault):
-                queue.at(fault.at, self._crash, fault.peer)
-                if fault.restart_at is not None:
-                    queue.at(fault.restart_at, self._restart, fault.peer)
-        limits = scenario.limits
-        truncated = None
         raw = self.raw
-        while queue:
-            when = queue.peek_time()
-            if queue.foreground == 0 and (limits.until is None or when > limits.until):
-                break  # only SA lifetimes and idle timers remain
-            if when > limits.max_time:
-                truncated = f"max_time {limits.max_time:g} s reached"
-                break
+        max_events = self.scenario.limits.max_events
+        while self._pending():
             _, callback, arg, _ = queue.pop()
             callback(arg)
-            if len(raw) > limits.max_events:
-                truncated = f"max_events {limits.max_events} reached"
+            if len(raw) > max_events:
+                self.truncated = f"max_events {max_events} reached"
                 break
-        return Trace(
-            scenario.name, self.seed, raw, self.outcomes, raw[-1][0] if raw else 0.0, truncated, self._final_states()
-        )
+        return self.trace()
+
+    def trace(self) -> Trace:
+        """The trace so far."""
+        raw = self.raw
+        end = raw[-1][0] if raw else 0.0
+        return Trace(self.scenario.name, self.seed, raw, self.outcomes, end, self.truncated, self._final_states())
 
     def _final_states(self) -> dict[tuple[str, str], str]:
         states = dict(self._ended_sessions)
@@ -169,6 +231,15 @@ class Simulation:
         self.raw.append((self.queue.now, "timer", name, None, "restart", None))
         if self.scenario.peers[name].role == "initiator":
             self._start(name)
+
+    def _local_delete(self, arg: tuple[str, str]) -> None:
+        name, trigger = arg
+        if name in self.network.down:
+            return
+        ep = self.endpoints[name]
+        self.raw.append((self.queue.now, "timer", name, None, trigger.replace("_", " "), None))
+        ep.delete_all(self.queue.now, trigger)
+        self._drain(ep)
 
     def _net_report(self, kind: str, msg: Message, reason: str) -> None:
         self.raw.append((self.queue.now, kind, msg.receiver, msg.sa, msg.name, msg.sender, reason))

@@ -28,6 +28,9 @@ MessageFault = DropFault | DuplicateFault | DelayFault | ReorderFault | ReplayFa
 # The network reports what it did through this callback: (kind, message, reason).
 Report = Callable[[str, Any, str], None]
 Deliver = Callable[[float, Any], None]
+Later = Callable[[float, Callable[[Any], None], Any], None]
+
+REORDER_HOLD = 1.0  # a reordered message waits at most this long for a message to overtake it
 
 
 class _Rule:
@@ -53,7 +56,19 @@ class _Rule:
 class Network:
     """Carries messages from peer to peer through the faults of a scenario."""
 
-    __slots__ = ("_held", "_rules", "_silence_after", "deliver", "down", "partitions", "report", "rng", "silent_from", "spec")
+    __slots__ = (
+        "_held",
+        "_rules",
+        "_silence_after",
+        "deliver",
+        "down",
+        "later",
+        "partitions",
+        "report",
+        "rng",
+        "silent_from",
+        "spec",
+    )
 
     def __init__(
         self,
@@ -62,19 +77,36 @@ class Network:
         rng: random.Random,
         deliver: Deliver,
         report: Report,
+        later: Later,
     ) -> None:
         self.spec = spec
         self.rng = rng
         self.deliver = deliver  # schedules the arrival of a message at a time
         self.report = report
-        self._rules = [_Rule(f) for f in faults if isinstance(f, MessageFault)]
-        self.partitions = [f for f in faults if isinstance(f, PartitionFault)]
-        self.silent_from: dict[str, float] = {f.peer: f.at for f in faults if isinstance(f, SilenceFault) and f.at is not None}
-        self._silence_after = {
-            f.peer: f.after_message for f in faults if isinstance(f, SilenceFault) and f.after_message is not None
-        }
+        self.later = later  # schedules a callback of the network's own
+        self._rules: list[_Rule] = []
+        self.partitions: list[PartitionFault] = []
+        self.silent_from: dict[str, float] = {}
+        self._silence_after: dict[str, str | None] = {}
         self.down: set[str] = set()  # crashed peers
         self._held: dict[tuple[str, str], list[tuple[Any, float]]] = {}
+        for fault in faults:
+            if isinstance(fault, MessageFault | PartitionFault | SilenceFault):
+                self.add(fault)
+
+    def add(self, fault: Any) -> None:
+        """Add a message, silence or partition fault (also while a run is under way)."""
+        if isinstance(fault, MessageFault):
+            self._rules.append(_Rule(fault))
+        elif isinstance(fault, PartitionFault):
+            self.partitions.append(fault)
+        elif isinstance(fault, SilenceFault):
+            if fault.at is not None:
+                self.silent_from[fault.peer] = min(fault.at, self.silent_from.get(fault.peer, fault.at))
+            else:
+                self._silence_after[fault.peer] = fault.after_message
+        else:
+            raise TypeError(f"the network does not carry out {type(fault).__name__}")
 
     def silent(self, peer: str, now: float) -> bool:
         """True when the peer is silenced at this time."""
@@ -132,7 +164,11 @@ class Network:
             return
         path = (msg.sender, msg.receiver)
         if hold:
-            self._held.setdefault(path, []).extend(copies)
+            waiting = self._held.setdefault(path, [])
+            if not waiting:
+                release = now + self.spec.latency + REORDER_HOLD
+                self.later(release, self._release, (path, waiting, release))
+            waiting.extend(copies)
             return
         base = now + self.spec.latency
         for m, extra in copies:
@@ -142,3 +178,11 @@ class Network:
         if held:
             for m, extra in held:  # overtaken: arrives just after the message that passed it
                 self.deliver(base + extra, m)
+
+    def _release(self, arg: tuple[tuple[str, str], list[tuple[Any, float]], float]) -> None:
+        """Nothing overtook the held messages in time: deliver them now."""
+        path, waiting, now = arg
+        if self._held.get(path) is waiting:
+            del self._held[path]
+            for m, extra in waiting:
+                self.deliver(now + extra, m)

@@ -1,0 +1,191 @@
+"""Invariants of every run, under random fault schedules injected while the run goes on.
+
+* every SA ends with exactly one negotiation outcome at each peer that took part (and did not
+  lose it in a crash), and at most one more when an established SA ends;
+* no outcome before the end: an outcome comes with the transition that ends the negotiation
+  (or the SA), and nothing happens to a failed negotiation afterwards;
+* virtual time never goes back;
+* a run always terminates within its limits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from sim.protocol.registry import TABLES
+from sim.scenario import parse_scenario
+from sim.simulator.engine import Simulation
+
+PEERS = ["client", "gateway"]
+MESSAGES = ["MM1", "MM2", "MM3", "MM4", "MM5", "MM6", "QM1", "QM2", "QM3", "MM*", "QM*", "*"]
+MAX_TIME = 5000.0
+
+policies = st.fixed_dictionaries(
+    {},
+    optional={
+        "psk": st.sampled_from(["a", "b"]),
+        "quick_modes": st.integers(0, 3),
+        "liveness_interval": st.sampled_from([20.0, 45.0]),
+        "mm_lifetime": st.sampled_from([30.0, 90.0]),
+        "qm_lifetime": st.sampled_from([15.0, 60.0]),
+        "max_qm_per_mm": st.integers(0, 2),
+        "dos_threshold": st.integers(0, 2),
+        "rate_limit": st.integers(0, 2),
+        "proposals": st.sampled_from([[{"encryption": "aes256"}], [{"dh_group": 2}], [{}]]),
+    },
+)
+scenarios = st.fixed_dictionaries(
+    {
+        "name": st.just("generated"),
+        "peers": st.fixed_dictionaries(
+            {
+                "client": st.fixed_dictionaries(
+                    {"role": st.just("initiator")},
+                    optional={
+                        "profile": st.sampled_from(["windows", "strongswan", "libreswan"]),
+                        "connections": st.integers(1, 3),
+                        "interval": st.sampled_from([0.0, 0.5, 20.0]),
+                        "policy": policies,
+                    },
+                ),
+                "gateway": st.fixed_dictionaries(
+                    {"role": st.just("responder")},
+                    optional={"profile": st.sampled_from(["windows", "libreswan"]), "policy": policies},
+                ),
+            }
+        ),
+        "network": st.fixed_dictionaries(
+            {}, optional={"loss": st.sampled_from([0.0, 0.1, 0.5]), "jitter": st.sampled_from([0.0, 0.3])}
+        ),
+        "limits": st.fixed_dictionaries(
+            {"max_time": st.just(MAX_TIME)}, optional={"until": st.sampled_from([100.0, 400.0])}
+        ),
+    }
+)
+offsets = st.floats(0.0, 80.0, allow_nan=False)
+
+
+class FaultSchedules(RuleBasedStateMachine):
+    """Step a run, and inject faults between steps."""
+
+    @initialize(data=scenarios, seed=st.integers(0, 2**16))
+    def setup(self, data, seed):
+        self.sim = Simulation(parse_scenario(data), seed)
+        self.sim.start()
+        self.checked = 0
+        self.last_t = 0.0
+        self.running = True
+
+    @property
+    def now(self) -> float:
+        return self.sim.queue.now
+
+    @rule(steps=st.integers(1, 40))
+    def advance(self, steps):
+        for _ in range(steps if self.running else 0):
+            if not self.sim.step():
+                self.running = False
+                break
+
+    @precondition(lambda self: self.running)
+    @rule(peer=st.sampled_from(PEERS), later=offsets)
+    def silence(self, peer, later):
+        self.sim.inject(parse_fault({"kind": "silence", "peer": peer, "at": self.now + later}))
+
+    @precondition(lambda self: self.running)
+    @rule(later=offsets, length=st.floats(0.1, 200.0))
+    def partition(self, later, length):
+        start = self.now + later
+        self.sim.inject(parse_fault({"kind": "partition", "start": start, "end": start + length}))
+
+    @precondition(lambda self: self.running)
+    @rule(peer=st.sampled_from(PEERS), later=offsets, down=st.none() | st.floats(0.1, 100.0))
+    def crash(self, peer, later, down):
+        at = self.now + later
+        fault = {"kind": "crash", "peer": peer, "at": at}
+        if down is not None:
+            fault["restart_at"] = at + down
+        self.sim.inject(parse_fault(fault))
+
+    @precondition(lambda self: self.running)
+    @rule(kind=st.sampled_from(["drop", "duplicate", "reorder"]), message=st.sampled_from(MESSAGES),
+          nth=st.integers(1, 4), count=st.integers(0, 3))  # fmt: skip
+    def message_fault(self, kind, message, nth, count):
+        self.sim.inject(parse_fault({"kind": kind, "message": message, "nth": nth, "count": count}))
+
+    @precondition(lambda self: self.running)
+    @rule(kind=st.sampled_from(["corrupt"]), message=st.sampled_from(MESSAGES),
+          field=st.sampled_from(["cookie", "payload", "version"]))  # fmt: skip
+    def corrupt(self, kind, message, field):
+        self.sim.inject(parse_fault({"kind": kind, "message": message, "field": field}))
+
+    @precondition(lambda self: self.running)
+    @rule(kind=st.sampled_from(["delete", "policy_change"]), peer=st.sampled_from(PEERS), later=offsets)
+    def local_delete(self, kind, peer, later):
+        self.sim.inject(parse_fault({"kind": kind, "peer": peer, "at": self.now + later}))
+
+    @invariant()
+    def time_never_goes_back(self):
+        raw = self.sim.raw
+        for event in raw[self.checked :]:
+            assert event[0] >= self.last_t, (event, self.last_t)
+            self.last_t = event[0]
+        self.checked = len(raw)
+
+    @invariant()
+    def at_most_one_outcome_of_each_kind(self):
+        counts = Counter((o.peer, o.sa, o.ends) for o in self.sim.outcomes)
+        assert max(counts.values(), default=1) == 1, counts
+
+    def teardown(self):
+        if not hasattr(self, "sim"):
+            return
+        trace = self.sim.run()
+        self.time_never_goes_back()
+        check_trace(trace, self.sim)
+
+
+def parse_fault(data):
+    peers = {"client": {"role": "initiator"}, "gateway": {"role": "responder"}}
+    scenario = parse_scenario({"name": "f", "peers": peers, "faults": [data]})
+    return scenario.faults[0]
+
+
+def check_trace(trace, sim) -> None:
+    """The end-of-run invariants."""
+    limits = sim.scenario.limits
+    assert trace.end <= limits.max_time
+    assert len(trace.raw) <= limits.max_events + 16
+    participants = {(e.peer, e.sa) for e in trace.events if e.kind == "transition"}
+    negotiation = Counter((o.peer, o.sa) for o in trace.outcomes if o.ends == "negotiation")
+    sa_end = Counter((o.peer, o.sa) for o in trace.outcomes if o.ends == "sa")
+    lost = {key for key, state in trace.final_states.items() if state.endswith("(lost in crash)")}
+    if trace.truncated is None:
+        for key in participants - lost:
+            assert negotiation[key] == 1, (key, trace.final_states.get(key))
+    assert all(n == 1 for n in negotiation.values())
+    assert all(n == 1 for n in sa_end.values())
+    succeeded = {(o.peer, o.sa) for o in trace.outcomes if o.ends == "negotiation" and o.code in (13897, 13909)}
+    assert set(sa_end) <= succeeded
+    # An outcome comes with the transition that ends the negotiation or the SA.
+    events = trace.events
+    last_transition = {}
+    ended = set()
+    for e in events:
+        key = (e.peer, e.sa)
+        if e.kind == "transition":
+            assert key not in ended, f"{key} changed state after its negotiation failed: {e}"
+            last_transition[key] = e
+        elif e.kind == "outcome":
+            t = last_transition[key]
+            assert t.t == e.t
+            dst = TABLES[t.machine].state(t.dst)
+            assert dst.terminal or dst.name == "COMPLETE", (t, e)
+            if e.ends == "negotiation" and e.code not in (13897, 13909):
+                ended.add(key)
+
+
+TestFaultSchedules = FaultSchedules.TestCase
