@@ -130,10 +130,10 @@ class FaultSchedules(RuleBasedStateMachine):
     @invariant()
     def time_never_goes_back(self):
         raw = self.sim.raw
-        for event in raw[self.checked :]:
+        for event in raw.rows(self.checked):
             assert event[0] >= self.last_t, (event, self.last_t)
             self.last_t = event[0]
-        self.checked = len(raw)
+        self.checked = raw.event_count()
 
     @invariant()
     def at_most_one_outcome_of_each_kind(self):
@@ -158,7 +158,7 @@ def check_trace(trace, sim) -> None:
     """The end-of-run invariants."""
     limits = sim.scenario.limits
     assert trace.end <= limits.max_time
-    assert len(trace.raw) <= limits.max_events + 16
+    assert trace.raw.event_count() <= limits.max_events + 16
     participants = {(e.peer, e.sa) for e in trace.events if e.kind == "transition"}
     negotiation = Counter((o.peer, o.sa) for o in trace.outcomes if o.ends == "negotiation")
     sa_end = Counter((o.peer, o.sa) for o in trace.outcomes if o.ends == "sa")

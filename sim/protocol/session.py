@@ -49,6 +49,16 @@ class Schedule:
             raise ValueError("retransmission offsets must increase and end before giving up")
 
 
+_TRIGGERS: dict[str, str] = {}
+
+
+def _trigger_of(name: str) -> str:
+    """The input a message is to its receiver: ``MM3`` -> ``recv_MM3``, ``INFO DELETE`` -> ``recv_DELETE``."""
+    trigger = "recv_" + name.removeprefix("INFO ").replace("-", "_")
+    _TRIGGERS[name] = trigger  # one string per message name, not one per message
+    return trigger
+
+
 class Message:
     """One IKE message in flight; ``body`` is the sender's policy (it stands for the payloads)."""
 
@@ -65,7 +75,7 @@ class Message:
         condition: Condition | None = None,
     ) -> None:
         self.name = name
-        self.trigger = "recv_" + name.replace("-", "_") if not name.startswith("INFO ") else "recv_" + name[5:]
+        self.trigger = _TRIGGERS.get(name) or _trigger_of(name)
         self.sa = sa
         self.sender = sender
         self.receiver = receiver
@@ -112,7 +122,6 @@ class Session:
         "heard",
         "label",
         "last_sent",
-        "notified",
         "parent",
         "peer",
         "resend_index",
@@ -120,6 +129,7 @@ class Session:
         "sent_at",
         "started_children",
         "state",
+        "timer_at",
         "verdict",
         "waiting",
     )
@@ -142,7 +152,7 @@ class Session:
         self.waiting = False
         self.expires_at = INF
         self.verdict: Condition | None = None
-        self.notified: Condition | None = None
+        self.timer_at = INF  # owned by the driver: when it will next look at this session's deadline
         self.code_override: IkeCode | None = None
         self.started_children = 0
 

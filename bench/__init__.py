@@ -1,0 +1,1 @@
+"""ikesim's benchmarks (``make bench``); never part of ``make test``."""

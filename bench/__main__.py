@@ -1,0 +1,180 @@
+"""``make bench``: throughput, cost per transition, memory per SA, and how cost scales.
+
+Figures go to stdout as a table and to ``bench/results.json``; ``docs/performance.md`` says
+how to read them. Everything runs on one core, in one process, with the trace recorded.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import platform
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import sim
+from sim.protocol.enums import Role
+from sim.protocol.policy import Policy
+from sim.protocol.registry import COMPILED, TABLES
+from sim.protocol.session import Endpoint, Message, Schedule, Session
+from sim.protocol.table import fire_reference
+from sim.scenario import parse_scenario
+from sim.simulator.engine import Simulation
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+def scenario(connections: int, interval: float = 0.0, **extra: Any) -> sim.Scenario:
+    """One client making ``connections`` main modes (one quick mode each) to one gateway."""
+    return parse_scenario(
+        {
+            "name": f"bench-{connections}",
+            "peers": {
+                "client": {"role": "initiator", "connections": connections, "interval": interval},
+                "gateway": {"role": "responder"},
+            },
+            "limits": {"max_events": 100_000_000},
+            **extra,
+        }
+    )
+
+
+def negotiations_per_second(connections: int, interval: float = 0.0) -> dict[str, float]:
+    """Complete main + quick mode negotiations per second of CPU, both peers, trace recorded."""
+    sc = scenario(connections, interval)
+    gc.collect()
+    start = time.perf_counter()
+    trace = Simulation(sc).run()
+    elapsed = time.perf_counter() - start
+    done = sum(1 for o in trace.raw_outcomes if o.peer == "client" and o.exchange.endswith("quick_mode"))
+    assert done == connections, (done, connections)
+    return {
+        "connections": connections,
+        "seconds": round(elapsed, 3),
+        "negotiations_per_s": round(connections / elapsed),
+        "us_per_negotiation": round(elapsed / connections * 1e6, 1),
+        "trace_events": trace.raw.event_count(),
+    }
+
+
+def small_runs_per_second(runs: int = 2000) -> dict[str, float]:
+    """Whole ``sim.run`` calls of the two-peer scenario per second (set-up included)."""
+    sc = scenario(1)
+    start = time.perf_counter()
+    for _ in range(runs):
+        sim.run(sc)
+    elapsed = time.perf_counter() - start
+    return {"runs": runs, "runs_per_s": round(runs / elapsed)}
+
+
+HAPPY_PATH = [
+    ("start", None),
+    ("recv_MM2", "MM2"),
+    ("recv_MM4", "MM4"),
+    ("recv_MM6", "MM6"),
+]
+
+
+def per_transition(rounds: int = 20000) -> dict[str, float]:
+    """Microseconds per transition: minimal dict table, ikesim's compiled table, `transitions`."""
+    policy = Policy()
+    endpoint = Endpoint("client", policy, Schedule((1.0,), 2.0), lambda p: p + "#1", COMPILED)
+    messages = {name: Message(name, "MM#1", "gateway", "client", policy) for _, name in HAPPY_PATH if name}
+    table = TABLES["ikev1_main_mode"]
+
+    # The minimal executor of the same table: one dict lookup and a store, no guards, no actions.
+    minimal: dict[tuple[str, str], str] = {}
+    for r in table.rows:  # the first row of each (state, input) is the one whose guard holds on this path
+        for s in r.sources:
+            minimal.setdefault((s, r.trigger), r.dest or s)
+
+    class Bare:
+        __slots__ = ("state",)
+
+    def run_minimal() -> None:
+        bare = Bare()
+        for _ in range(rounds):
+            bare.state = "NONE"
+            for trigger, _ in HAPPY_PATH:
+                bare.state = minimal[(bare.state, trigger)]
+
+    def run_with(fire: Any) -> None:
+        for _ in range(rounds):
+            session = Session(endpoint, COMPILED["ikev1_main_mode"], "MM#1", Role.INITIATOR, "gateway", None)
+            for trigger, name in HAPPY_PATH:
+                fire(session, trigger, messages.get(name) if name else None)
+            endpoint.outbox.clear()
+
+    def compiled(session: Session, trigger: str, msg: Message | None) -> None:
+        session.fire(trigger, msg)
+
+    def reference(session: Session, trigger: str, msg: Message | None) -> None:
+        fire_reference(table, Session, session, trigger, msg)
+
+    n = rounds * len(HAPPY_PATH)
+    out = {}
+    for label, job in (
+        ("minimal_dict_us", run_minimal),
+        ("compiled_table_us", lambda: run_with(compiled)),
+        ("transitions_us", lambda: run_with(reference)),
+    ):
+        gc.collect()
+        start = time.perf_counter()
+        job()
+        out[label] = round((time.perf_counter() - start) / n * 1e6, 3)
+    return out
+
+
+def bytes_per_sa(in_flight: int = 100_000) -> dict[str, float]:
+    """Memory per SA with ``in_flight`` negotiations under way at both peers at once."""
+    # Every MM3 is lost, so all negotiations wait mid-way: the client in SSPI_SENT, the gateway in SA_SENT.
+    sc = scenario(in_flight, faults=[{"kind": "drop", "message": "MM3", "count": 0}])
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    simulation = Simulation(sc)
+    simulation.start()
+    while simulation.queue and simulation.queue.peek_time() < 0.5:
+        simulation.step()
+    total = tracemalloc.get_traced_memory()[0] - base
+    trace_only = sys.getsizeof(simulation.raw)  # its fields are shared strings and the event times
+    tracemalloc.stop()
+    waiting = sum(1 for s in simulation.endpoints["client"].sessions.values() if s.state == "SSPI_SENT")
+    assert waiting == in_flight, waiting
+    return {
+        "sas_in_flight": in_flight,
+        "bytes_per_sa": round(total / in_flight),
+        "bytes_per_sa_without_trace": round((total - trace_only) / in_flight),
+    }
+
+
+def main() -> int:
+    """Run every benchmark, print a table, write ``bench/results.json``."""
+    results: dict[str, Any] = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": __import__("os").cpu_count(),
+    }
+    print("ikesim benchmarks (one core, trace recorded)")
+    results["transition"] = per_transition()
+    print("per transition (us):", results["transition"])
+    results["small_runs"] = small_runs_per_second()
+    print("whole sim.run of a 2-peer scenario:", results["small_runs"])
+    results["paced"] = [negotiations_per_second(n, interval=0.001) for n in (1_000, 10_000, 100_000)]
+    for row in results["paced"]:
+        print("negotiations started 1 ms apart:", row)
+    results["concurrent"] = [negotiations_per_second(n) for n in (1_000, 10_000, 100_000)]
+    for row in results["concurrent"]:
+        print("negotiations all started at t=0:", row)
+    results["memory"] = bytes_per_sa()
+    print("memory:", results["memory"])
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
