@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import random
-from typing import Any
 
 from sim.codes import IkeCode
 from sim.outputs.trace import WIDTH, EventLog, Trace
