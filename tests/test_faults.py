@@ -119,3 +119,16 @@ def test_limits_stop_a_run_and_say_why():
     assert capped.truncated == "max_events 5 reached"
     # The run stops after the step that crossed the limit; that step's lines are kept whole.
     assert 5 < len(capped.events) <= 5 + 8
+
+
+def test_a_restarted_peer_is_a_new_instance_and_reports_again():
+    trace = sim.run(
+        two_peers(
+            gateway={"policy": {"rate_limit": 0}},
+            faults=[{"kind": "crash", "peer": "gateway", "at": 0.01, "restart_at": 0.5}],
+        )
+    )
+    reports = [o for o in trace.outcomes if o.peer == "gateway" and o.sa == "MM#1"]
+    crash = _kinds(trace, "timer", timer="crash")[0]
+    assert [o.code for o in reports] == [13903, 13903]
+    assert reports[0].t < crash.t < reports[1].t

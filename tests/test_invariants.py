@@ -1,7 +1,8 @@
 """Invariants of every run, under random fault schedules injected while the run goes on.
 
 * every SA ends with exactly one negotiation outcome at each peer that took part (and did not
-  lose it in a crash), and at most one more when an established SA ends;
+  lose it in a crash), and at most one more when an established SA ends; a peer that restarts
+  after a crash is a new instance, and counts anew;
 * no outcome before the end: an outcome comes with the transition that ends the negotiation
   (or the SA), and nothing happens to a failed negotiation afterwards;
 * virtual time never goes back;
@@ -137,7 +138,7 @@ class FaultSchedules(RuleBasedStateMachine):
 
     @invariant()
     def at_most_one_outcome_of_each_kind(self):
-        counts = Counter((o.peer, o.sa, o.ends) for o in self.sim.outcomes)
+        counts = Counter(key + (row[4].ends,) for key, row in instances(self.sim.raw.rows()) if row[1] == "outcome")
         assert max(counts.values(), default=1) == 1, counts
 
     def teardown(self):
@@ -154,37 +155,50 @@ def parse_fault(data):
     return scenario.faults[0]
 
 
+def instances(rows):
+    """Each raw event with its key (peer, instance, sa): a peer's instance counts its crashes."""
+    crashes: Counter[str] = Counter()
+    for row in rows:
+        peer = row[2]
+        if row[1] == "timer" and row[4] == "crash":
+            crashes[peer] += 1
+        yield (peer, crashes[peer], row[3]), row
+
+
 def check_trace(trace, sim) -> None:
     """The end-of-run invariants."""
     limits = sim.scenario.limits
     assert trace.end <= limits.max_time
     assert trace.raw.event_count() <= limits.max_events + 16
-    participants = {(e.peer, e.sa) for e in trace.events if e.kind == "transition"}
-    negotiation = Counter((o.peer, o.sa) for o in trace.outcomes if o.ends == "negotiation")
-    sa_end = Counter((o.peer, o.sa) for o in trace.outcomes if o.ends == "sa")
-    lost = {key for key, state in trace.final_states.items() if state.endswith("(lost in crash)")}
+    keyed = list(instances(trace.raw.rows()))
+    participants = {key for key, row in keyed if row[1] == "transition"}
+    outcomes = [(key, row[4]) for key, row in keyed if row[1] == "outcome"]
+    negotiation = Counter(key for key, o in outcomes if o.ends == "negotiation")
+    sa_end = Counter(key for key, o in outcomes if o.ends == "sa")
+    # A crash loses what an instance had not finished: the instance that crashed is not the last.
+    crashes = Counter(key[0] for key, row in keyed if row[1] == "timer" and row[4] == "crash")
+    lost = {key for key in participants if key not in negotiation and key[1] < crashes[key[0]]}
     if trace.truncated is None:
         for key in participants - lost:
-            assert negotiation[key] == 1, (key, trace.final_states.get(key))
+            assert negotiation[key] == 1, (key, trace.final_states.get((key[0], key[2])))
     assert all(n == 1 for n in negotiation.values())
     assert all(n == 1 for n in sa_end.values())
-    succeeded = {(o.peer, o.sa) for o in trace.outcomes if o.ends == "negotiation" and o.code in (13897, 13909)}
+    succeeded = {key for key, o in outcomes if o.ends == "negotiation" and o.code in (13897, 13909)}
     assert set(sa_end) <= succeeded
     # An outcome comes with the transition that ends the negotiation or the SA.
-    events = trace.events
     last_transition = {}
     ended = set()
-    for e in events:
-        key = (e.peer, e.sa)
-        if e.kind == "transition":
-            assert key not in ended, f"{key} changed state after its negotiation failed: {e}"
-            last_transition[key] = e
-        elif e.kind == "outcome":
+    for key, row in keyed:
+        if row[1] == "transition":
+            assert key not in ended, f"{key} changed state after its negotiation failed: {row}"
+            last_transition[key] = row
+        elif row[1] == "outcome":
+            outcome = row[4]
             t = last_transition[key]
-            assert t.t == e.t
-            dst = TABLES[t.machine].state(t.dst)
-            assert dst.terminal or dst.name == "COMPLETE", (t, e)
-            if e.ends == "negotiation" and e.code not in (13897, 13909):
+            assert t[0] == row[0]
+            dst = TABLES[t[7]].state(t[5])
+            assert dst.terminal or dst.name == "COMPLETE", (t, row)
+            if outcome.ends == "negotiation" and outcome.code not in (13897, 13909):
                 ended.add(key)
 
 
