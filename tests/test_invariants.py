@@ -138,7 +138,7 @@ class FaultSchedules(RuleBasedStateMachine):
 
     @invariant()
     def at_most_one_outcome_of_each_kind(self):
-        counts = Counter(key + (row[4].ends,) for key, row in instances(self.sim.raw.rows()) if row[1] == "outcome")
+        counts = Counter((*key, row[4].ends) for key, row in instances(self.sim.raw.rows()) if row[1] == "outcome")
         assert max(counts.values(), default=1) == 1, counts
 
     def teardown(self):
