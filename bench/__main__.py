@@ -60,6 +60,37 @@ def negotiations_per_second(connections: int, interval: float = 0.0) -> dict[str
     }
 
 
+def protocol_per_second(kind: str, connections: int) -> dict[str, float]:
+    """IKEv2 negotiations with a configuration payload, or NAP reauthentications, per second of CPU."""
+    v2 = {"protocol": "ikev2", "profile": "windows-ikev2"}
+    if kind == "ikev2-cp":
+        client = {"policy": {"request_address": True}}
+        gateway = {"policy": {"address_pool": connections}}
+    else:  # nap-reauth: a dummy tunnel, remediation, reauthentication, the dummy deleted
+        client = {"policy": {"nap_health": "remediates", "remediation_time": 30}}
+        gateway = {"policy": {"nap": True}}
+    sc = parse_scenario(
+        {
+            "name": kind,
+            "peers": {
+                "client": {"role": "initiator", **v2, "connections": connections, "interval": 0.001, **client},
+                "gateway": {"role": "responder", **v2, **gateway},
+            },
+            "limits": {"max_events": 100_000_000},
+        }
+    )
+    gc.collect()
+    start = time.perf_counter()
+    trace = Simulation(sc).run()
+    elapsed = time.perf_counter() - start
+    wanted = 13897 if kind == "ikev2-cp" else 13898
+    done = sum(1 for o in trace.raw_outcomes if o.peer == "client" and o.code == wanted and o.sa.startswith(
+        "CHILD" if kind == "ikev2-cp" else "IKE"))  # fmt: skip
+    assert done == connections, (kind, done, connections)
+    return {"kind": kind, "connections": connections, "per_s": round(connections / elapsed),
+            "us_each": round(elapsed / connections * 1e6, 1)}  # fmt: skip
+
+
 def small_runs_per_second(runs: int = 2000) -> dict[str, float]:
     """Whole ``sim.run`` calls of the two-peer scenario per second (set-up included)."""
     sc = scenario(1)
@@ -169,6 +200,9 @@ def main() -> int:
     results["concurrent"] = [negotiations_per_second(n) for n in (1_000, 10_000, 100_000)]
     for row in results["concurrent"]:
         print("negotiations all started at t=0:", row)
+    results["protocols"] = [protocol_per_second(k, n) for k in ("ikev2-cp", "nap-reauth") for n in (1_000, 10_000)]
+    for row in results["protocols"]:
+        print("protocol:", row)
     results["memory"] = bytes_per_sa()
     print("memory:", results["memory"])
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

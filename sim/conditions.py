@@ -50,7 +50,7 @@ class Condition(enum.Enum):
     )
     INNER_IP_UNAVAILABLE = ConditionInfo(
         IkeCode.INNER_IP_ASSIGNMENT_FAILURE,
-        _PEER,
+        _ME,
         "the responder could not assign an inner address from its pool (notify INTERNAL_ADDRESS_FAILURE)",
         True,
     )

@@ -45,7 +45,7 @@ class ProposalSpec(_Strict):
 class PolicySpec(_Strict):
     """A peer's configuration; every field has a working default."""
 
-    auth: Literal["psk", "certificate"] = "psk"
+    auth: Literal["psk", "certificate", "eap"] = "psk"
     psk: str = "shared-secret"
     proposals: list[ProposalSpec] = Field(default_factory=lambda: [ProposalSpec()], min_length=1)
     dh_groups: list[Annotated[int, Field(ge=1, le=34)]] | None = None
@@ -59,13 +59,37 @@ class PolicySpec(_Strict):
     rate_limit: Annotated[int, Field(ge=0)] | None = None
     dos_threshold: Annotated[int, Field(ge=0)] | None = None
     shutdown_at: PositiveTime | None = None
+    request_address: bool = Field(default=False, description="IKEv2 initiator: ask for an inner address (CP)")
+    require_cp: bool = Field(default=False, description="IKEv2 responder: refuse a child SA without a CP")
+    address_pool: Annotated[int, Field(ge=0, le=65536)] | None = Field(
+        default=None, description="IKEv2 responder: how many inner addresses it can lease"
+    )
+    pool_base: str = "10.10.0.1"
+    mobike: bool = True
+    rekey_after: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    nap: bool = Field(default=False, description="IKEv2 responder: enforce NAP health")
+    nap_health: Literal["healthy", "unhealthy", "remediates"] = "healthy"
+    remediation_time: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 30.0
+    extended_mode: bool = Field(default=False, description="AuthIP initiator: authenticate the user too")
+    user_secret: str = "user-secret"
+
+    @field_validator("pool_base")
+    @classmethod
+    def _ipv4(cls, value: str) -> str:
+        import ipaddress
+
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 address") from None
+        return value
 
 
 class PeerSpec(_Strict):
     """One peer: its role, protocol, retransmission profile and policy."""
 
     role: Literal["initiator", "responder"]
-    protocol: Literal["ikev1"] = "ikev1"
+    protocol: Literal["ikev1", "authip", "ikev2"] = "ikev1"
     profile: str = "windows"
     retransmit: dict[str, float | int | list[float]] = Field(
         default_factory=dict, description="options of the profile, for example give_up_after or resend_at"
@@ -76,6 +100,9 @@ class PeerSpec(_Strict):
         default=1, description="main modes an initiator starts, `interval` seconds apart"
     )
     interval: PositiveTime = 0.0
+    instances: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=1, description="initiators only: this many separate peers, named NAME-1, NAME-2, ..."
+    )
     policy: PolicySpec = Field(default_factory=PolicySpec)
 
     @field_validator("profile")
@@ -204,6 +231,14 @@ class PolicyChangeFault(_Strict):
     at: PositiveTime
 
 
+class AddressChangeFault(_Strict):
+    """At ``at`` the peer's address changes: MOBIKE moves its IKEv2 SAs, or they end with 13904."""
+
+    kind: Literal["address_change"]
+    peer: str
+    at: PositiveTime
+
+
 class LocalFault(_Strict):
     """A fault of the peer's own machine when it handles or sends ``at``: it reports ``code``."""
 
@@ -233,6 +268,7 @@ Fault = Annotated[
     | CrashFault
     | DeleteFault
     | PolicyChangeFault
+    | AddressChangeFault
     | LocalFault,
     Field(discriminator="kind"),
 ]
@@ -304,12 +340,17 @@ class Scenario(_Strict):
         problems = []
         responders = [n for n, p in self.peers.items() if p.role == "responder"]
         for name, peer in self.peers.items():
+            if peer.role == "responder" and peer.instances > 1:
+                problems.append(f"peers.{name}.instances: only initiators can have several instances")
             if peer.role == "initiator":
                 target = peer.connect or (responders[0] if len(responders) == 1 else None)
                 if target is None:
                     problems.append(f"peers.{name}.connect: name the responder (there are {len(responders)})")
                 elif target not in names or self.peers[target].role != "responder":
                     problems.append(f"peers.{name}.connect: {target!r} is not a responder of this scenario")
+                elif self.peers[target].protocol != peer.protocol:
+                    problems.append(f"peers.{name}.protocol: {peer.protocol} cannot talk to {target!r}, which "
+                                    f"speaks {self.peers[target].protocol}")  # fmt: skip
         for i, fault in enumerate(self.faults):
             for attr in ("peer", "sender"):
                 ref = getattr(fault, attr, None)

@@ -24,3 +24,43 @@ def two_peers(
 def outcomes(trace: Any, ends: str = "negotiation") -> dict[tuple[str, str], int]:
     """(peer, sa) -> code for one kind of outcome."""
     return {(o.peer, o.sa): o.code for o in trace.outcomes if o.ends == ends}
+
+
+def ikev2(
+    client: dict[str, Any] | None = None,
+    gateway: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A client and a gateway speaking IKEv2 with the windows-ikev2 profile."""
+    base = {"protocol": "ikev2", "profile": "windows-ikev2"}
+    return two_peers({**base, **(client or {})}, {**base, **(gateway or {})}, **extra)
+
+
+def authip(
+    client: dict[str, Any] | None = None,
+    gateway: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A client and a gateway speaking AuthIP."""
+    return two_peers({"protocol": "authip", **(client or {})}, {"protocol": "authip", **(gateway or {})}, **extra)
+
+
+def leases(trace: Any) -> list[tuple[str, str, float, float]]:
+    """(address, IKE SA, leased at, released at) from a trace: a lease shows in the IKE_AUTH response."""
+    import math
+
+    start: dict[str, tuple[str, float]] = {}
+    out = []
+    for e in trace.events:
+        detail = e.get("detail") or ""
+        if e.kind == "send" and e.message == "IKE_AUTH response" and "INTERNAL_IP4_ADDRESS=" in detail:
+            start[e.sa] = (detail.split("INTERNAL_IP4_ADDRESS=")[1].split(",")[0], e.t)
+        elif e.kind == "outcome" and e.ends == "sa" and e.sa in start and e.role == "responder":
+            address, t = start.pop(e.sa)
+            out.append((address, e.sa, t, e.t))
+        elif e.kind == "timer" and e.timer == "crash" and e.peer == "gateway":
+            for sa, (address, t) in start.items():
+                out.append((address, sa, t, e.t))
+            start.clear()
+    out += [(address, sa, t, math.inf) for sa, (address, t) in start.items()]
+    return out

@@ -82,7 +82,7 @@ def test_crash_loses_state_and_restart_comes_back_empty():
 def test_crash_during_quick_mode_then_restart_gives_13886():
     trace = sim.run(two_peers(faults=[{"kind": "crash", "peer": "gateway", "at": 0.032, "restart_at": 2}]))
     assert trace.outcome("client", "QM#1").code == 13886
-    no_sa = [e for e in _kinds(trace, "drop", peer="gateway") if "no established main-mode SA" in e.reason]
+    no_sa = [e for e in _kinds(trace, "drop", peer="gateway") if "no established SA MM#1" in e.reason]
     assert no_sa, "after the restart the gateway has no SA for the retransmitted QM1"
 
 

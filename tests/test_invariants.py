@@ -6,13 +6,18 @@
 * no outcome before the end: an outcome comes with the transition that ends the negotiation
   (or the SA), and nothing happens to a failed negotiation afterwards;
 * virtual time never goes back;
-* a run always terminates within its limits.
+* a run always terminates within its limits, with nobody left waiting for an answer;
+* an IKEv2 responder never retransmits unprompted: a response is sent again only when its request
+  came again (a gateway that starts a rekey is the initiator of that exchange);
+* an inner address is never leased to two IKE SAs at once.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
+from helpers import leases
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -21,7 +26,8 @@ from sim.scenario import parse_scenario
 from sim.simulator.engine import Simulation
 
 PEERS = ["client", "gateway"]
-MESSAGES = ["MM1", "MM2", "MM3", "MM4", "MM5", "MM6", "QM1", "QM2", "QM3", "MM*", "QM*", "*"]
+MESSAGES = ["MM1", "MM2", "MM3", "MM4", "MM5", "MM6", "QM1", "QM2", "QM3", "MM*", "QM*", "*", "AuthIP MM3", "EM*",
+            "IKE_SA_INIT*", "IKE_AUTH request", "IKE_AUTH response", "CREATE_CHILD_SA*", "INFORMATIONAL*"]  # fmt: skip
 MAX_TIME = 5000.0
 
 policies = st.fixed_dictionaries(
@@ -36,36 +42,55 @@ policies = st.fixed_dictionaries(
         "dos_threshold": st.integers(0, 2),
         "rate_limit": st.integers(0, 2),
         "proposals": st.sampled_from([[{"encryption": "aes256"}], [{"dh_group": 2}], [{}]]),
+        "request_address": st.booleans(),
+        "require_cp": st.booleans(),
+        "address_pool": st.integers(0, 2),
+        "mobike": st.booleans(),
+        "rekey_after": st.sampled_from([15.0, 40.0]),
+        "nap": st.booleans(),
+        "nap_health": st.sampled_from(["healthy", "unhealthy", "remediates"]),
+        "remediation_time": st.sampled_from([5.0, 50.0]),
+        "extended_mode": st.booleans(),
+        "user_secret": st.sampled_from(["u", "v"]),
     },
 )
-scenarios = st.fixed_dictionaries(
-    {
-        "name": st.just("generated"),
-        "peers": st.fixed_dictionaries(
-            {
-                "client": st.fixed_dictionaries(
-                    {"role": st.just("initiator")},
-                    optional={
-                        "profile": st.sampled_from(["windows", "strongswan", "libreswan"]),
-                        "connections": st.integers(1, 3),
-                        "interval": st.sampled_from([0.0, 0.5, 20.0]),
-                        "policy": policies,
-                    },
-                ),
-                "gateway": st.fixed_dictionaries(
-                    {"role": st.just("responder")},
-                    optional={"profile": st.sampled_from(["windows", "libreswan"]), "policy": policies},
-                ),
-            }
-        ),
-        "network": st.fixed_dictionaries(
-            {}, optional={"loss": st.sampled_from([0.0, 0.1, 0.5]), "jitter": st.sampled_from([0.0, 0.3])}
-        ),
-        "limits": st.fixed_dictionaries(
-            {"max_time": st.just(MAX_TIME)}, optional={"until": st.sampled_from([100.0, 400.0])}
-        ),
-    }
-)
+PROFILES = {"ikev1": ["windows", "strongswan", "libreswan"], "authip": ["windows", "libreswan"],
+            "ikev2": ["windows-ikev2", "strongswan", "libreswan"]}  # fmt: skip
+
+
+def _scenario(protocol: str):
+    return st.fixed_dictionaries(
+        {
+            "name": st.just("generated"),
+            "peers": st.fixed_dictionaries(
+                {
+                    "client": st.fixed_dictionaries(
+                        {"role": st.just("initiator"), "protocol": st.just(protocol)},
+                        optional={
+                            "profile": st.sampled_from(PROFILES[protocol]),
+                            "connections": st.integers(1, 3),
+                            "instances": st.integers(1, 3),
+                            "interval": st.sampled_from([0.0, 0.5, 20.0]),
+                            "policy": policies,
+                        },
+                    ),
+                    "gateway": st.fixed_dictionaries(
+                        {"role": st.just("responder"), "protocol": st.just(protocol)},
+                        optional={"profile": st.sampled_from(PROFILES[protocol]), "policy": policies},
+                    ),
+                }
+            ),
+            "network": st.fixed_dictionaries(
+                {}, optional={"loss": st.sampled_from([0.0, 0.1, 0.5]), "jitter": st.sampled_from([0.0, 0.3])}
+            ),
+            "limits": st.fixed_dictionaries(
+                {"max_time": st.just(MAX_TIME)}, optional={"until": st.sampled_from([100.0, 400.0])}
+            ),
+        }
+    )
+
+
+scenarios = st.sampled_from(sorted(PROFILES)).flatmap(_scenario)
 offsets = st.floats(0.0, 80.0, allow_nan=False)
 
 
@@ -124,7 +149,8 @@ class FaultSchedules(RuleBasedStateMachine):
         self.sim.inject(parse_fault({"kind": kind, "message": message, "field": field}))
 
     @precondition(lambda self: self.running)
-    @rule(kind=st.sampled_from(["delete", "policy_change"]), peer=st.sampled_from(PEERS), later=offsets)
+    @rule(kind=st.sampled_from(["delete", "policy_change", "address_change"]), peer=st.sampled_from(PEERS),
+          later=offsets)  # fmt: skip
     def local_delete(self, kind, peer, later):
         self.sim.inject(parse_fault({"kind": kind, "peer": peer, "at": self.now + later}))
 
@@ -179,12 +205,27 @@ def check_trace(trace, sim) -> None:
     crashes = Counter(key[0] for key, row in keyed if row[1] == "timer" and row[4] == "crash")
     lost = {key for key in participants if key not in negotiation and key[1] < crashes[key[0]]}
     if trace.truncated is None:
+        waiting = [s.label for ep in sim.endpoints.values() for s in ep.sessions.values() if s.waiting]
+        assert not waiting, f"the run ended with sessions still waiting: {waiting}"
         for key in participants - lost:
             assert negotiation[key] == 1, (key, trace.final_states.get((key[0], key[2])))
     assert all(n == 1 for n in negotiation.values())
     assert all(n == 1 for n in sa_end.values())
     succeeded = {key for key, o in outcomes if o.ends == "negotiation" and o.code in (13897, 13909)}
     assert set(sa_end) <= succeeded
+    # An IKEv2 response is sent again only in answer to a request that came again.
+    ikev2_peers = {n for n, spec in sim.peers.items() if spec.protocol == "ikev2"}
+    for e in trace.events:
+        if e.kind == "retransmit" and e.peer in ikev2_peers and e.message.endswith("response"):
+            assert e.cause == "duplicate received", e
+    # An address is leased to one IKE SA at a time.
+    by_address: dict[str, list[tuple[float, float]]] = {}
+    for address, _, start, end in leases(trace):
+        by_address.setdefault(address, []).append((start, end))
+    for address, spans in by_address.items():
+        spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert end <= start, (address, spans)
     # An outcome comes with the transition that ends the negotiation or the SA.
     last_transition = {}
     ended = set()

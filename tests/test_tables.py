@@ -12,26 +12,30 @@ from transitions import Machine
 from sim.conditions import Condition
 from sim.protocol.enums import Role
 from sim.protocol.policy import Policy
-from sim.protocol.registry import COMPILED, TABLES
+from sim.protocol.registry import COMPILED, PROTOCOLS, SESSION_CLASS, TABLES
 from sim.protocol.session import Endpoint, Message, Outcome, Schedule, Session
 from sim.protocol.table import IllegalInput, fire_reference
 
 SCHEDULE = Schedule((1.0, 3.0), 7.0)
-MESSAGE_NAMES = ["MM1", "MM2", "MM3", "MM4", "MM5", "MM6", "QM1", "QM2", "QM3", "INFO NOTIFY", "INFO DELETE",
-                 "R-U-THERE", "R-U-THERE-ACK"]  # fmt: skip
+PROTOCOL_OF = {t.name: p for p in PROTOCOLS.values() for t in p.tables}
+MESSAGE_NAMES = sorted(
+    {name for p in PROTOCOLS.values() for name in [*p.next_message, *p.next_message.values(), *p.payloads]}
+    | {"INFO NOTIFY", "INFO DELETE"}
+)
 NAME_OF_TRIGGER = {Message(n, "", "", "", Policy()).trigger: n for n in MESSAGE_NAMES}
+NAME_OF_TRIGGER.update({"recv_NOTIFY": "INFO NOTIFY", "recv_DELETE": "INFO DELETE"})
 
 
 def test_every_receive_trigger_has_a_message():
     for table in TABLES.values():
         for trigger in table.triggers:
-            assert not trigger.startswith("recv_") or trigger in NAME_OF_TRIGGER, trigger
+            assert not trigger.startswith("recv_") or trigger in NAME_OF_TRIGGER, (table.name, trigger)
 
 
 def _session(table_name: str, state: str, role: Role, heard: bool, policy: Policy) -> Session:
-    ep = Endpoint("me", policy, SCHEDULE, lambda prefix: f"{prefix}#9", COMPILED)
+    ep = Endpoint("me", policy, SCHEDULE, lambda prefix: f"{prefix}#9", PROTOCOL_OF[table_name], COMPILED)
     ep.now = 5.0
-    session = Session(ep, COMPILED[table_name], "SA#1", role, "peer", None)
+    session = SESSION_CLASS[table_name](ep, COMPILED[table_name], "SA#1", role, "peer", None)
     session.state = state
     session.heard = heard
     session.last_sent = Message("MM1", "SA#1", "me", "peer", policy)
@@ -57,13 +61,14 @@ def _apply(executor: str, table_name: str, state: str, trigger: str, role: Role,
     session = _session(table_name, state, role, heard, policy)
     msg = None
     if trigger in NAME_OF_TRIGGER:
-        msg = Message(NAME_OF_TRIGGER[trigger], "SA#1", "peer", "me", body, condition=notified)
+        msg = Message(NAME_OF_TRIGGER[trigger], "SA#1", "peer", "me", body, condition=notified, trigger=trigger)
         msg.corrupt = corrupt
+        msg.child = "CHILD#7"
     try:
         if executor == "compiled":
             session.fire(trigger, msg)
         else:
-            fire_reference(session.table, Session, session, trigger, msg)
+            fire_reference(session.table, SESSION_CLASS[table_name], session, trigger, msg)
     except IllegalInput as error:
         assert session.state == state, "illegal input must leave the state unchanged"
         assert session.endpoint.outbox == [], "illegal input must have no effect"
@@ -142,7 +147,7 @@ def test_every_row_that_enters_a_terminal_state_reports(name):
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_the_transitions_machine_is_the_table(name):
     table = TABLES[name]
-    machine = table.machine(Session)
+    machine = table.machine(SESSION_CLASS[name])
     assert isinstance(machine, Machine)
     assert list(machine.states) == [s.name for s in table.states]
     pairs = {(t, src) for t, ev in machine.events.items() for src in ev.transitions}

@@ -91,8 +91,12 @@ def _record(seq: int, raw: tuple[Any, ...]) -> Record:
     head["sa"] = sa
     if kind == "send":
         head.update(message=raw[4], to=raw[5])
+        if raw[6]:
+            head["detail"] = raw[6]
     elif kind == "retransmit":
         head.update(message=raw[4], to=raw[5], attempt=raw[6], cause="timer" if raw[6] else "duplicate received")
+        if raw[7]:
+            head["detail"] = raw[7]
     elif kind == "recv":
         head.update({"message": raw[4], "from": raw[5]})
     elif kind == "drop":

@@ -1,8 +1,9 @@
 """IKEv1 (RFC 2409): main mode, quick mode, and the INFORMATIONAL messages they use.
 
-Main mode is six messages: SA proposal and choice (MM1/MM2), key exchange and nonces (MM3/MM4),
-identities and authentication, encrypted (MM5/MM6). Quick mode is three (QM1..QM3) under the
-main-mode SA. The tables do not know the role: only a responder ever receives MM1 or QM1.
+Main mode is three rounds: SA proposal and choice (MM1/MM2), key exchange and nonces
+(MM3/MM4), identities and authentication, encrypted (MM5/MM6). Quick mode is three messages
+(QM1..QM3) under the main-mode SA. The tables do not know the role: only a responder ever
+receives MM1 or QM1.
 
 State mapping onto IKEEXT_MM_SA_STATE (progress counted in packets this peer sent):
 initiator NONE -MM1-> SA_SENT -MM3-> SSPI_SENT -MM5-> FINAL -(MM6 received)-> COMPLETE;
@@ -14,38 +15,19 @@ COMPLETE; responder NONE -QM2-> FINAL -(QM3 received)-> COMPLETE.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sim.conditions import Condition
+from sim.protocol import checks
 from sim.protocol.enums import KeyModule, MmState, QmState
-from sim.protocol.table import NOTIFIED, VERDICT, Ends, Row, State, Table, row
+from sim.protocol.exchanges import TERMINALS, local_deletes, rounds, sa_life
+from sim.protocol.spec import ProtocolSpec
+from sim.protocol.table import NOTIFIED, VERDICT, Ends, State, Table, row
+
+if TYPE_CHECKING:
+    from sim.protocol.session import Endpoint, Message, Session
 
 C = Condition
-
-MM_NEGOTIATING = ("SA_SENT", "SSPI_SENT", "FINAL")
-MM_ESTABLISHED = ("COMPLETE", "PROBING")
-
-# Terminal states shared by the IKEv1 machines: where a negotiation or an SA ends.
-_TERMINALS = (
-    State("NO_RESPONSE", None, "no answer to the first message"),
-    State("TIMED_OUT", None, "the peer went silent during the negotiation"),
-    State("REJECTED", None, "this peer rejected the negotiation (policy, validation or local fault)"),
-    State("REFUSED", None, "the peer refused the negotiation with a notify"),
-    State("DELETED_EARLY", None, "the peer deleted the SA before it was established"),
-    State("EXPIRED", None, "the established SA reached the end of its lifetime here"),
-    State("DELETED", None, "the peer deleted the established SA"),
-    State("DEAD", None, "the peer stopped responding"),
-    State("DELETED_HERE", None, "this peer deleted the SA (on request, or because its policy changed)"),
-)
-
-
-def _local_deletes(negotiating: tuple[str, ...], established: tuple[str, ...]) -> tuple[Row, ...]:
-    """Rows for an SA deleted here (on request, or because the policy changed), with a delete to the peer."""
-    rows = []
-    for trigger, condition in (("admin_delete", C.ADMIN_DELETE), ("policy_change", C.POLICY_CHANGE)):
-        rows.append(row(trigger, negotiating, "DELETED_HERE", actions=["disarm", "delete", "report"], report=condition))
-        rows.append(row(trigger, established, "DELETED_HERE", actions=["disarm", "delete", "report"],
-                        report=condition, ends=Ends.SA))  # fmt: skip
-    return tuple(rows)
-
 
 MAIN_MODE = Table(
     name="ikev1_main_mode",
@@ -59,104 +41,60 @@ MAIN_MODE = Table(
         State("FINAL", MmState.FINAL, "initiator sent MM5 and waits for MM6"),
         State("COMPLETE", MmState.COMPLETE, "main-mode SA established"),
         State("PROBING", MmState.COMPLETE, "established; a liveness check waits for its answer"),
-        *_TERMINALS,
+        *TERMINALS,
     ),
     rows=(
-        # Initiator starts; a local fault can stop it before MM1 leaves.
-        row("start", "NONE", "SA_SENT", guard="ok", actions=["send:MM1"]),
-        row("start", "NONE", "REJECTED", actions=["report"], report=VERDICT),
-        # MM1/MM2: SA proposal and choice. The responder checks limits, proposals and DH group.
-        row("recv_MM1", "NONE", "SA_SENT", guard="ok", actions=["send:MM2"]),
-        row("recv_MM1", "NONE", "REJECTED", actions=["notify", "report"], report=VERDICT),
-        row("recv_MM1", "SA_SENT", None, actions=["resend"], doc="MM1 again: our MM2 was lost"),
-        row("recv_MM2", "SA_SENT", "SSPI_SENT", guard="ok", actions=["send:MM3"]),
-        row("recv_MM2", "SA_SENT", "REJECTED", actions=["disarm", "report"], report=VERDICT),
-        row("recv_MM2", ("SSPI_SENT", "FINAL", *MM_ESTABLISHED), None, doc="a duplicate: ignored"),
-        # MM3/MM4: key exchange and nonces.
-        row("recv_MM3", "SA_SENT", "SSPI_SENT", guard="ok", actions=["send:MM4"]),
-        row("recv_MM3", "SA_SENT", "REJECTED", actions=["disarm", "report"], report=VERDICT),
-        row("recv_MM3", "SSPI_SENT", None, actions=["resend"], doc="MM3 again: our MM4 was lost"),
-        row("recv_MM4", "SSPI_SENT", "FINAL", guard="ok", actions=["send:MM5"]),
-        row("recv_MM4", "SSPI_SENT", "REJECTED", actions=["disarm", "report"], report=VERDICT),
-        row("recv_MM4", ("FINAL", *MM_ESTABLISHED), None, doc="a duplicate: ignored"),
-        # MM5/MM6: identities and authentication (pre-shared key or certificate).
-        row("recv_MM5", "SSPI_SENT", "COMPLETE", guard="ok", actions=["reply:MM6", "report", "establish"],
-            report=C.COMPLETE),
-        row("recv_MM5", "SSPI_SENT", "REJECTED", actions=["disarm", "notify", "report"], report=VERDICT),
-        row("recv_MM5", MM_ESTABLISHED, None, actions=["resend"], doc="MM5 again: our MM6 was lost"),
-        row("recv_MM6", "FINAL", "COMPLETE", guard="ok", actions=["disarm", "report", "establish"],
-            report=C.COMPLETE),
-        row("recv_MM6", "FINAL", "REJECTED", actions=["disarm", "report"], report=VERDICT),
-        row("recv_MM6", MM_ESTABLISHED, None, doc="a duplicate: ignored"),
-        # Retransmission timer of the last message sent.
-        row("retransmit", (*MM_NEGOTIATING, "PROBING"), None, actions=["retransmit"]),
-        row("give_up", MM_NEGOTIATING, "TIMED_OUT", guard="heard", actions=["report"], report=C.PEER_SILENT),
-        row("give_up", "SA_SENT", "NO_RESPONSE", actions=["report"], report=C.NO_RESPONSE),
-        # INFORMATIONAL: failure notifies and deletes from the peer.
-        row("recv_NOTIFY", MM_NEGOTIATING, "REFUSED", actions=["disarm", "report"], report=NOTIFIED),
-        row("recv_DELETE", MM_NEGOTIATING, "DELETED_EARLY", actions=["disarm", "report"],
-            report=C.DELETED_BEFORE_ESTABLISHED),
-        # The established SA: lifetime, deletes, liveness.
-        row("expire", MM_ESTABLISHED, "EXPIRED", actions=["disarm", "delete", "report"], report=C.MM_EXPIRED,
-            ends=Ends.SA),
-        row("recv_DELETE", MM_ESTABLISHED, "DELETED", actions=["disarm", "report"], report=C.MM_EXPIRED,
-            ends=Ends.SA),
-        row("probe", "COMPLETE", "PROBING", actions=["send:R-U-THERE"]),
-        row("recv_R_U_THERE", MM_ESTABLISHED, None, actions=["reply:R-U-THERE-ACK"]),
-        row("recv_R_U_THERE_ACK", "PROBING", "COMPLETE", actions=["disarm", "idle"]),
-        row("recv_R_U_THERE_ACK", "COMPLETE", None, doc="a late answer: ignored"),
-        row("give_up", "PROBING", "DEAD", actions=["report"], report=C.PEER_DEAD, ends=Ends.SA),
-        row("peer_dead", MM_ESTABLISHED, "DEAD", actions=["disarm", "report"], report=C.PEER_DEAD, ends=Ends.SA,
-            doc="a quick mode under this SA found the peer dead"),
-        *_local_deletes(MM_NEGOTIATING, MM_ESTABLISHED),
+        *rounds([("MM1", "MM2"), ("MM3", "MM4"), ("MM5", "MM6")], ["SA_SENT", "SSPI_SENT", "FINAL"]),
+        *sa_life("R-U-THERE", "R-U-THERE-ACK", C.MM_EXPIRED, C.MM_EXPIRED),
     ),
-)  # fmt: skip
+)
 
-QUICK_MODE = Table(
-    name="ikev1_quick_mode",
-    title="IKEv1 quick mode",
-    keying_module=KeyModule.IKE,
-    doc=__doc__ or "",
-    states=(
-        State("NONE", QmState.NONE, "no packet sent yet"),
-        State("INITIAL", QmState.INITIAL, "initiator sent QM1"),
-        State("FINAL", QmState.FINAL, "responder sent QM2, its final packet"),
-        State("COMPLETE", QmState.COMPLETE, "quick-mode SA established"),
-        *_TERMINALS[2:],
-    ),
-    rows=(
-        row("start", "NONE", "INITIAL", guard="ok", actions=["send:QM1"]),
-        row("start", "NONE", "REJECTED", actions=["report"], report=VERDICT),
-        row("recv_QM1", "NONE", "FINAL", guard="ok", actions=["send:QM2"]),
-        row("recv_QM1", "NONE", "REJECTED", actions=["notify", "report"], report=VERDICT),
-        row("recv_QM1", "FINAL", None, actions=["resend"], doc="QM1 again: our QM2 was lost"),
-        row("recv_QM2", "INITIAL", "COMPLETE", guard="ok", actions=["reply:QM3", "report", "establish"],
-            report=C.COMPLETE),
-        row("recv_QM2", "INITIAL", "REJECTED", actions=["disarm", "notify", "report"], report=VERDICT),
-        row("recv_QM2", "COMPLETE", None, actions=["resend"], doc="QM2 again: our QM3 was lost"),
-        row("recv_QM3", "FINAL", "COMPLETE", guard="ok", actions=["disarm", "report", "establish"],
-            report=C.COMPLETE),
-        row("recv_QM3", "FINAL", "REJECTED", actions=["disarm", "report"], report=VERDICT),
-        row("recv_QM3", "COMPLETE", None, doc="a duplicate: ignored"),
-        row("retransmit", ("INITIAL", "FINAL"), None, actions=["retransmit"]),
-        # Main mode is up, so a silent peer here means the main-mode SA is assumed invalid.
-        row("give_up", ("INITIAL", "FINAL"), "DEAD", actions=["report", "parent_dead"], report=C.PEER_DEAD),
-        row("recv_NOTIFY", ("INITIAL", "FINAL"), "REFUSED", actions=["disarm", "report"], report=NOTIFIED),
-        row("recv_DELETE", ("INITIAL", "FINAL"), "DELETED_EARLY", actions=["disarm", "report"],
-            report=C.DELETED_BEFORE_ESTABLISHED),
-        row("expire", "COMPLETE", "EXPIRED", actions=["delete", "report"], report=C.QM_EXPIRED, ends=Ends.SA),
-        row("recv_DELETE", "COMPLETE", "DELETED", actions=["report"], report=C.QM_EXPIRED, ends=Ends.SA),
-        *_local_deletes(("INITIAL", "FINAL"), ("COMPLETE",)),
-    ),
-)  # fmt: skip
+QM_NEGOTIATING = ("INITIAL", "FINAL")
 
-TABLES = (MAIN_MODE, QUICK_MODE)
 
-# Which table a first message opens at the responder, and under which parent exchange.
-FIRST_MESSAGES = {"MM1": MAIN_MODE, "QM1": QUICK_MODE}
+def quick_mode(name: str, title: str, keying_module: KeyModule) -> Table:
+    """Quick mode: three messages under an established main-mode SA (IKEv1 and AuthIP)."""
+    return Table(
+        name=name,
+        title=title,
+        keying_module=keying_module,
+        sa_kind="child",
+        doc=__doc__ or "",
+        states=(
+            State("NONE", QmState.NONE, "no packet sent yet"),
+            State("INITIAL", QmState.INITIAL, "initiator sent QM1"),
+            State("FINAL", QmState.FINAL, "responder sent QM2, its final packet"),
+            State("COMPLETE", QmState.COMPLETE, "quick-mode SA established"),
+            *TERMINALS[2:],
+        ),
+        rows=(
+            row("start", "NONE", "INITIAL", guard="ok", actions=["send:QM1"]),
+            row("start", "NONE", "REJECTED", actions=["report"], report=VERDICT),
+            row("recv_QM1", "NONE", "FINAL", guard="ok", actions=["send:QM2"]),
+            row("recv_QM1", "NONE", "REJECTED", actions=["notify", "report"], report=VERDICT),
+            row("recv_QM1", "FINAL", None, actions=["resend"], doc="QM1 again: our QM2 was lost"),
+            row("recv_QM2", "INITIAL", "COMPLETE", guard="ok", actions=["reply:QM3", "report", "establish"],
+                report=C.COMPLETE),
+            row("recv_QM2", "INITIAL", "REJECTED", actions=["disarm", "notify", "report"], report=VERDICT),
+            row("recv_QM2", "COMPLETE", None, actions=["resend"], doc="QM2 again: our QM3 was lost"),
+            row("recv_QM3", "FINAL", "COMPLETE", guard="ok", actions=["disarm", "report", "establish"],
+                report=C.COMPLETE),
+            row("recv_QM3", "FINAL", "REJECTED", actions=["disarm", "report"], report=VERDICT),
+            row("recv_QM3", "COMPLETE", None, doc="a duplicate: ignored"),
+            row("retransmit", QM_NEGOTIATING, None, actions=["retransmit"]),
+            # Main mode is up, so a silent peer here means the main-mode SA is assumed invalid.
+            row("give_up", QM_NEGOTIATING, "DEAD", actions=["report", "parent_dead"], report=C.PEER_DEAD),
+            row("recv_NOTIFY", QM_NEGOTIATING, "REFUSED", actions=["disarm", "report"], report=NOTIFIED),
+            row("recv_DELETE", QM_NEGOTIATING, "DELETED_EARLY", actions=["disarm", "report"],
+                report=C.DELETED_BEFORE_ESTABLISHED),
+            row("expire", "COMPLETE", "EXPIRED", actions=["delete", "report"], report=C.QM_EXPIRED, ends=Ends.SA),
+            row("recv_DELETE", "COMPLETE", "DELETED", actions=["report"], report=C.QM_EXPIRED, ends=Ends.SA),
+            *local_deletes(QM_NEGOTIATING, ("COMPLETE",)),
+        ),
+    )  # fmt: skip
 
-# The reply a message asks for: a local fault "at" a message fires when this peer handles it.
-NEXT_MESSAGE = {"MM1": "MM2", "MM2": "MM3", "MM3": "MM4", "MM4": "MM5", "MM5": "MM6", "QM1": "QM2", "QM2": "QM3"}
+
+QUICK_MODE = quick_mode("ikev1_quick_mode", "IKEv1 quick mode", KeyModule.IKE)
 
 # Conditions a rejecting peer announces with an INFORMATIONAL notify (and the IKEv1 notify type).
 NOTIFY_TYPES = {
@@ -170,3 +108,62 @@ NOTIFY_TYPES = {
     C.SHUTTING_DOWN: ("NO-PROPOSAL-CHOSEN", 14),
     C.DOS_COOKIE_SENT: ("COOKIE", 16390),
 }
+
+PAYLOADS = {
+    "MM1": "HDR, SA",
+    "MM2": "HDR, SA",
+    "MM3": "HDR, KE, Ni",
+    "MM4": "HDR, KE, Nr",
+    "MM5": "HDR*, IDii, [CERT,] SIG_I|HASH_I",
+    "MM6": "HDR*, IDir, [CERT,] SIG_R|HASH_R",
+    "QM1": "HDR*, HASH(1), SA, Ni, [KE,] [IDci, IDcr]",
+    "QM2": "HDR*, HASH(2), SA, Nr, [KE,] [IDci, IDcr]",
+    "QM3": "HDR*, HASH(3)",
+    "INFO NOTIFY": "HDR, N",
+    "INFO DELETE": "HDR*, HASH, D",
+    "R-U-THERE": "HDR*, HASH, N(R-U-THERE)",
+    "R-U-THERE-ACK": "HDR*, HASH, N(R-U-THERE-ACK)",
+}
+
+
+def check(ep: Endpoint, session: Session, msg: Message | None, received: str | None, sending: str | None) -> (
+    Condition | None
+):  # fmt: skip
+    """IKEv1's checks: limits and proposals on MM1, authentication on MM5 and MM6, the QM limit."""
+    if msg is not None:
+        if received == "MM1":
+            return ep.admit(session, msg) or checks.choose_proposal(msg.body, ep.policy)
+        if received == "MM4":  # about to prove who we are
+            return checks.own_credentials(ep.policy)
+        if received == "MM5":
+            return checks.verify_peer(msg.body, ep.policy) or checks.own_credentials(ep.policy)
+        if received == "MM6":
+            return checks.verify_peer(msg.body, ep.policy)
+    if sending in ("QM1", "QM2"):
+        return checks.quick_mode_limit(ep.policy, session)
+    return None
+
+
+def on_established(ep: Endpoint, session: Session) -> None:
+    """After main mode the initiator runs its quick modes, one after the other."""
+    main = session if session.table is MAIN_MODE else session.parent
+    if main is not None:
+        checks.next_quick_mode(ep, main, QUICK_MODE.name)
+
+
+IKEV1 = ProtocolSpec(
+    name="ikev1",
+    tables=(MAIN_MODE, QUICK_MODE),
+    first_table=MAIN_MODE.name,
+    first_messages={"MM1": MAIN_MODE.name, "QM1": QUICK_MODE.name},
+    first_sent={MAIN_MODE.name: "MM1", QUICK_MODE.name: "QM1"},
+    next_message={"MM1": "MM2", "MM2": "MM3", "MM3": "MM4", "MM4": "MM5", "MM5": "MM6", "QM1": "QM2", "QM2": "QM3"},
+    prefixes={MAIN_MODE.name: "MM", QUICK_MODE.name: "QM"},
+    admitted=frozenset({"MM1"}),
+    notify_types=NOTIFY_TYPES,
+    notify_message=lambda session, msg: ("INFO NOTIFY", "recv_NOTIFY"),
+    delete_message=("INFO DELETE", "recv_DELETE"),
+    check=check,
+    on_established=on_established,
+    payloads=PAYLOADS,
+)

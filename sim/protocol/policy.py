@@ -1,4 +1,4 @@
-"""A peer's policy, and the checks a peer makes on what the other peer offers or proves.
+"""A peer's policy: what it is configured with.
 
 Messages carry a reference to their sender's policy: it stands for the payloads a real message
 would carry (proposals, key exchange, identity, certificate, authentication data).
@@ -10,9 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sim.codes import IkeCode
-from sim.conditions import Condition
-
-C = Condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +25,7 @@ class Proposal:
 class Policy:
     """What one peer is configured with; every field has a working default."""
 
-    auth: str = "psk"  # psk | certificate
+    auth: str = "psk"  # psk | certificate | eap (an opaque method: it checks like a pre-shared secret)
     psk: str = "shared-secret"
     proposals: tuple[Proposal, ...] = (Proposal(),)
     dh_groups: tuple[int, ...] | None = None  # groups accepted; None: those of the proposals
@@ -43,41 +40,23 @@ class Policy:
     dos_threshold: int | None = None  # half-open negotiations before DoS cookies are sent
     shutdown_at: float | None = None  # virtual time at which the IKE service starts shutting down
     local_faults: Mapping[str, IkeCode] = field(default_factory=dict)  # message name -> code
+    # IKEv2
+    request_address: bool = False  # initiator: ask for an inner address (CFG_REQUEST) in IKE_AUTH
+    require_cp: bool = False  # responder: refuse a child SA without a configuration payload
+    address_pool: int | None = None  # responder: how many inner addresses it can assign
+    pool_base: str = "10.10.0.1"  # responder: the first address of its pool
+    mobike: bool = True  # supports MOBIKE (RFC 4555)
+    rekey_after: float | None = None  # rekey each child SA this long after it is up
+    # NAP
+    nap: bool = False  # responder: enforce NAP health (a dummy tunnel for unhealthy clients)
+    nap_health: str = "healthy"  # initiator: healthy | unhealthy | remediates
+    remediation_time: float = 30.0  # initiator: seconds from a restricted tunnel to reauthentication
+    # AuthIP
+    extended_mode: bool = False  # initiator: authenticate the user in extended mode after main mode
+    user_secret: str = "user-secret"  # the user credentials extended mode proves
 
     def accepted_groups(self) -> tuple[int, ...]:
         """The Diffie-Hellman groups this peer accepts."""
         if self.dh_groups is not None:
             return self.dh_groups
         return tuple(dict.fromkeys(p.dh_group for p in self.proposals))
-
-
-def choose_proposal(offer: Policy, mine: Policy) -> Condition | None:
-    """A responder's choice among the initiator's proposals: None when one is acceptable."""
-    if offer.auth != mine.auth:
-        return C.NO_PROPOSAL_CHOSEN  # the authentication method is an SA attribute
-    suites = {(p.encryption, p.integrity) for p in mine.proposals}
-    matching = [p for p in offer.proposals if (p.encryption, p.integrity) in suites]
-    if not matching:
-        return C.NO_PROPOSAL_CHOSEN
-    groups = mine.accepted_groups()
-    if not any(p.dh_group in groups for p in matching):
-        return C.INVALID_GROUP
-    return None
-
-
-def verify_peer(sender: Policy, mine: Policy) -> Condition | None:
-    """Check the peer's authentication payload: None when it proves who it claims to be."""
-    if mine.auth == "psk":
-        return None if sender.psk == mine.psk else C.AUTH_FAILED
-    if sender.certificate == "untrusted":
-        return C.CERT_UNTRUSTED
-    if sender.certificate == "revoked":
-        return C.CERT_REVOKED
-    return None
-
-
-def own_credentials(mine: Policy) -> Condition | None:
-    """Check that this peer can authenticate itself: None when it can."""
-    if mine.auth == "certificate" and mine.certificate == "missing":
-        return C.NO_MACHINE_CERT
-    return None

@@ -4,11 +4,14 @@ An :class:`Endpoint` is one peer's IKE service. It is told the time (``now``) wi
 and never reads a clock; what it wants done (send a message, arm a timer, report an outcome) it
 appends to ``outbox`` as plain tuples, which the simulator (or a live responder) carries out.
 A :class:`Session` is one SA negotiation at one peer: a lean ``__slots__`` object whose state
-changes only through its table.
+changes only through its table. What differs between IKEv1, AuthIP and IKEv2 comes from the
+endpoint's :class:`~sim.protocol.spec.ProtocolSpec` and from session subclasses with the
+protocol's own actions.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from collections.abc import Callable
@@ -18,20 +21,23 @@ from typing import Any
 
 from sim.codes import IkeCode
 from sim.conditions import CORRUPTION_CONDITIONS, Condition
-from sim.protocol import ikev1
+from sim.protocol.checks import pool_address
 from sim.protocol.enums import FailurePoint, Role, state_wire_name
-from sim.protocol.policy import Policy, choose_proposal, own_credentials, verify_peer
-from sim.protocol.table import VERDICT, CompiledTable, Ends, IllegalInput, Row, Table
+from sim.protocol.exchanges import ESTABLISHED
+from sim.protocol.policy import Policy
+from sim.protocol.spec import ProtocolSpec
+from sim.protocol.table import PARENT, VERDICT, CompiledTable, Ends, IllegalInput, Row, Table
 
 INF = math.inf
 
 # Effects, appended to Endpoint.outbox (tuples keep the hot path cheap):
-#   ("send", session, message, attempt)        attempt 0 is the first send, n the n-th resend
+#   ("send", session, message, attempt)        attempt 0 is the first send, n the n-th resend, -1 an answer
 #   ("transition", session, source, dest, trigger)
 #   ("outcome", Outcome)
 #   ("deadline", session)                      session.deadline changed
 #   ("lifetime", session)                      session.expires_at was set
-#   ("timer", session, name)                   a timer fired: give_up, probe, expire
+#   ("alarm", session, when, trigger, background)  fire ``trigger`` on the session at ``when``
+#   ("timer", session, name)                   a timer fired: give_up, probe, expire, ...
 #   ("drop", endpoint_name, message, reason)   a message this endpoint would not accept
 Effect = tuple[Any, ...]
 
@@ -54,7 +60,7 @@ _TRIGGERS: dict[str, str] = {}
 
 def _trigger_of(name: str) -> str:
     """The input a message is to its receiver: ``MM3`` -> ``recv_MM3``, ``INFO DELETE`` -> ``recv_DELETE``."""
-    trigger = "recv_" + name.removeprefix("INFO ").replace("-", "_")
+    trigger = "recv_" + name.removeprefix("INFO ").replace("-", "_").replace(" ", "_")
     _TRIGGERS[name] = trigger  # one string per message name, not one per message
     return trigger
 
@@ -62,7 +68,8 @@ def _trigger_of(name: str) -> str:
 class Message:
     """One IKE message in flight; ``body`` is the sender's policy (it stands for the payloads)."""
 
-    __slots__ = ("body", "condition", "corrupt", "name", "parent", "receiver", "sa", "sender", "trigger")
+    __slots__ = ("body", "child", "condition", "corrupt", "detail", "extra", "name", "parent", "receiver", "sa",
+                 "sender", "trigger")  # fmt: skip
 
     def __init__(
         self,
@@ -73,21 +80,26 @@ class Message:
         body: Policy,
         parent: str | None = None,
         condition: Condition | None = None,
+        trigger: str | None = None,
     ) -> None:
         self.name = name
-        self.trigger = _TRIGGERS.get(name) or _trigger_of(name)
+        self.trigger = trigger or _TRIGGERS.get(name) or _trigger_of(name)
         self.sa = sa
         self.sender = sender
         self.receiver = receiver
         self.body = body
         self.parent = parent
-        self.condition = condition
+        self.condition = condition  # the reason a notify or a delete carries
         self.corrupt: str | None = None
+        self.child: str | None = None  # the child SA this message negotiates (IKEv2 IKE_AUTH)
+        self.detail: str | None = None  # what a trace shows of its payloads (a notify, an address)
+        self.extra: dict[str, Any] | None = None  # protocol data (health, reauthentication, child result)
 
     def copy(self) -> Message:
         """A separate copy (a corrupted or replayed message must not change the original)."""
-        twin = Message(self.name, self.sa, self.sender, self.receiver, self.body, self.parent, self.condition)
-        twin.corrupt = self.corrupt
+        twin = Message(self.name, self.sa, self.sender, self.receiver, self.body, self.parent, self.condition,
+                       self.trigger)  # fmt: skip
+        twin.corrupt, twin.child, twin.detail, twin.extra = self.corrupt, self.child, self.detail, self.extra
         return twin
 
     def __repr__(self) -> str:
@@ -114,11 +126,14 @@ class Session:
     """One SA negotiation (and, once established, the SA) at one peer."""
 
     __slots__ = (
+        "children",
         "code_override",
         "compiled",
         "deadline",
+        "ended_with",
         "endpoint",
         "expires_at",
+        "extra",
         "heard",
         "label",
         "last_sent",
@@ -144,7 +159,7 @@ class Session:
         self.peer = peer
         self.parent = parent
         self.state = compiled.table.initial
-        self.heard = role is Role.RESPONDER
+        self.heard = role is Role.RESPONDER or parent is not None  # under an established SA, the peer was heard
         self.last_sent: Message | None = None
         self.sent_at = 0.0
         self.resend_index = 0
@@ -152,9 +167,12 @@ class Session:
         self.waiting = False
         self.expires_at = INF
         self.verdict: Condition | None = None
+        self.ended_with: Condition | None = None  # the condition of its last report
         self.timer_at = INF  # owned by the driver: when it will next look at this session's deadline
         self.code_override: IkeCode | None = None
         self.started_children = 0
+        self.children: list[Session] | None = None
+        self.extra: dict[str, Any] | None = None  # protocol state (NAP restriction, reauthentication, ...)
 
     @property
     def table(self) -> Table:
@@ -165,6 +183,11 @@ class Session:
     def ended(self) -> bool:
         """True once the session is in a terminal state."""
         return self.table.state(self.state).terminal
+
+    @property
+    def established(self) -> bool:
+        """True while the SA is up."""
+        return self.state in ESTABLISHED
 
     def fire(self, trigger: str, msg: Message | None = None) -> Row:
         """Apply one input through the compiled table."""
@@ -182,6 +205,14 @@ class Session:
         self.verdict = self.endpoint.check(self, msg)
         return self.verdict is None
 
+    def guard_accepted(self, msg: Message | None) -> bool:
+        """True when the peer's answer carries no failure (a notify travels as ``msg.condition``)."""
+        return msg is None or msg.condition is None
+
+    def guard_parent_ended(self, msg: Message | None) -> bool:
+        """True once the parent SA has ended (and so has a reason its children can report)."""
+        return self.parent is not None and self.parent.ended and self.parent.ended_with is not None
+
     def guard_heard(self, msg: Message | None) -> bool:
         """True once the peer has answered in this negotiation."""
         return self.heard
@@ -189,7 +220,7 @@ class Session:
     def act_send(self, name: str, msg: Message | None, source: str, row: Row) -> None:
         """Send a message that expects an answer, and arm its retransmission timer."""
         ep = self.endpoint
-        self.last_sent = out = ep.make_message(self, name)
+        self.last_sent = out = ep.make_message(self, name, msg)
         ep.outbox.append(("send", self, out, 0))
         schedule = ep.schedule_for(self)
         if schedule is not None:
@@ -199,11 +230,16 @@ class Session:
             self._arm(self.sent_at + (schedule.resend_at[0] if schedule.resend_at else schedule.give_up_at))
 
     def act_reply(self, name: str, msg: Message | None, source: str, row: Row) -> None:
-        """Send a message that expects no answer (kept, to answer a duplicate of what it answers)."""
+        """Send the last message of a negotiation; kept, to answer a duplicate of what it answers."""
         ep = self.endpoint
         self.act_disarm("", msg, source, row)
-        self.last_sent = out = ep.make_message(self, name)
+        self.last_sent = out = ep.make_message(self, name, msg)
         ep.outbox.append(("send", self, out, 0))
+
+    def act_answer(self, name: str, msg: Message | None, source: str, row: Row) -> None:
+        """Answer a request (a liveness check) without touching this session's own timers."""
+        ep = self.endpoint
+        ep.outbox.append(("send", self, ep.make_message(self, name, msg), 0))
 
     def act_resend(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """Answer a duplicate request with our last message again; timers are unchanged."""
@@ -227,16 +263,24 @@ class Session:
 
     def act_notify(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """Tell the peer why we rejected, where the protocol has a notify for it."""
-        if self.verdict in ikev1.NOTIFY_TYPES:
-            ep = self.endpoint
-            out = ep.make_message(self, "INFO NOTIFY")
-            out.condition = self.verdict
+        ep = self.endpoint
+        notify = ep.protocol.notify_types.get(self.verdict) if self.verdict is not None else None
+        if notify is not None:
+            name, trigger = ep.protocol.notify_message(self, msg)
+            out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=self.verdict, trigger=trigger)
+            out.detail = f"N({notify[0]})"
             ep.outbox.append(("send", self, out, 0))
 
     def act_delete(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
-        """Tell the peer we deleted this SA (one-way)."""
+        """Tell the peer we deleted this SA (one-way), with the reason it will report."""
         ep = self.endpoint
-        ep.outbox.append(("send", self, ep.make_message(self, "INFO DELETE"), 0))
+        name, trigger = ep.protocol.delete_message
+        reason = row.report if isinstance(row.report, Condition) else None
+        if reason not in (Condition.NAP_REAUTH_SUCCEEDED, Condition.SIMULTANEOUS_REKEY):
+            reason = Condition.QM_EXPIRED if self.table.sa_kind == "child" else Condition.MM_EXPIRED
+        out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=reason, trigger=trigger)
+        out.detail = "D"
+        ep.outbox.append(("send", self, out, 0))
 
     def act_report(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """Report the outcome this row stands for."""
@@ -251,10 +295,18 @@ class Session:
         self.endpoint.arm_liveness(self)
 
     def act_parent_dead(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
-        """A quick mode found the peer dead: the main-mode SA above it is assumed invalid."""
+        """A negotiation under an SA found the peer dead: that SA is assumed invalid."""
         parent = self.parent
-        if parent is not None and not parent.ended:
+        if parent is not None and parent.established:
             parent.fire("peer_dead")
+
+    def act_end_children(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """Where child SAs go with their parent (IKEv2), end them for the parent's reason."""
+        if not self.endpoint.protocol.children_end_with_parent or not self.children:
+            return
+        for child in self.children:
+            if not child.ended and (child.state, "parent_gone") in child.compiled.index:
+                child.fire("parent_gone")
 
     def _arm(self, when: float) -> None:
         self.deadline = when
@@ -268,13 +320,16 @@ class Endpoint:
         "compiled",
         "established_by_peer",
         "first_seen",
+        "free_addresses",
         "half_open",
+        "healthy",
         "labels",
+        "leases",
         "name",
         "now",
         "outbox",
         "policy",
-        "responder_retransmits",
+        "protocol",
         "schedule",
         "sessions",
     )
@@ -285,33 +340,40 @@ class Endpoint:
         policy: Policy,
         schedule: Schedule | None,
         labels: Callable[[str], str],
+        protocol: ProtocolSpec,
         compiled: dict[str, CompiledTable],
-        responder_retransmits: bool = True,
     ) -> None:
         self.name = name
         self.policy = policy
         self.schedule = schedule
         self.labels = labels  # allocates globally unique SA labels such as "QM#3"
+        self.protocol = protocol
         self.compiled = compiled
-        self.responder_retransmits = responder_retransmits
         self.sessions: dict[str, Session] = {}
         self.outbox: list[Effect] = []
         self.now = 0.0
         self.established_by_peer: dict[str, int] = {}
         self.first_seen: dict[str, deque[float]] = {}
-        self.half_open: set[str] = set()  # responder main modes between MM1 accepted and their end
+        self.half_open: set[str] = set()  # responder negotiations between a first message accepted and their end
+        self.leases: dict[str, int] = {}  # IKE SA label -> index of the inner address it holds
+        self.free_addresses = list(range(policy.address_pool or 0))  # a heap: the lowest free address first
+        self.healthy = policy.nap_health == "healthy"
 
     # --- what the driver calls ---------------------------------------------------------------
 
-    def initiate(self, now: float, table: str, peer: str, parent: Session | None = None) -> Session:
+    def initiate(
+        self, now: float, table: str, peer: str, parent: Session | None = None, extra: dict[str, Any] | None = None
+    ) -> Session:
         """Start a negotiation as initiator."""
         self.now = now
         compiled = self.compiled[table]
-        prefix = "MM" if table.endswith("main_mode") else "QM"
-        session = Session(self, compiled, self.labels(prefix), Role.INITIATOR, peer, parent)
+        label = self.labels(self.protocol.prefixes[table])
+        session: Session = compiled.ops(self, compiled, label, Role.INITIATOR, peer, parent)
+        session.extra = extra
         self.sessions[session.label] = session
         if parent is not None:
             parent.started_children += 1
+            self.adopt(parent, session)
         session.fire("start")
         return session
 
@@ -355,8 +417,15 @@ class Endpoint:
             self.outbox.append(("timer", session, "expire"))
             session.fire("expire")
 
-    def delete_all(self, now: float, trigger: str) -> None:
-        """Delete every SA this peer has (``admin_delete`` or ``policy_change``), in the order they began."""
+    def on_alarm(self, now: float, session: Session, trigger: str) -> None:
+        """A time the session asked for has come (a rekey, a NAP remediation)."""
+        self.now = now
+        if not session.ended and (session.state, trigger) in session.compiled.index:
+            self.outbox.append(("timer", session, trigger.replace("_", " ")))
+            session.fire(trigger)
+
+    def fire_all(self, now: float, trigger: str) -> None:
+        """Apply an input to every SA that accepts it, in the order they began (deletes, address changes)."""
         self.now = now
         for session in list(self.sessions.values()):
             if not session.ended and (session.state, trigger) in session.compiled.index:
@@ -366,131 +435,36 @@ class Endpoint:
 
     def schedule_for(self, session: Session) -> Schedule | None:
         """The retransmission schedule that applies to this session's messages."""
-        if session.role is Role.RESPONDER and not self.responder_retransmits:
-            return None
-        return self.schedule
+        schedule = self.schedule
+        if schedule is not None and session.role is Role.RESPONDER and not self.protocol.responder_retransmits:
+            return Schedule((), schedule.give_up_at)  # it waits, and gives up, but never resends on its own
+        return schedule
 
-    def make_message(self, session: Session, name: str) -> Message:
+    def make_message(self, session: Session, name: str, received: Message | None = None) -> Message:
         """A message of this session to its peer."""
         parent = session.parent.label if session.parent is not None else None
-        return Message(name, session.label, self.name, session.peer, self.policy, parent)
+        out = Message(name, session.label, self.name, session.peer, self.policy, parent)
+        if self.protocol.decorate is not None:
+            self.protocol.decorate(self, session, out, received)
+        return out
 
     def check(self, session: Session, msg: Message | None) -> Condition | None:
         """Every check that applies before this input is accepted: None when it passes."""
         if msg is not None and msg.corrupt:
             return CORRUPTION_CONDITIONS[msg.corrupt]
+        protocol = self.protocol
         received = msg.name if msg is not None else None
-        about_to_send = ikev1.NEXT_MESSAGE.get(received) if received else _FIRST_OF[session.table.name]
+        sending = protocol.next_message.get(received) if received else protocol.first_sent.get(session.table.name)
         faults = self.policy.local_faults
         if faults:
-            for name in (received, about_to_send):
+            for name in (received, sending):
                 if name is not None and name in faults:
                     session.code_override = faults[name]
                     return Condition.LOCAL_FAULT
-        mine = self.policy
-        if msg is not None:
-            if received == "MM1":
-                verdict = self._admit(msg) or choose_proposal(msg.body, mine)
-                if verdict is None:
-                    self.half_open.add(session.label)
-                return verdict
-            if received == "MM4":  # about to prove who we are
-                return own_credentials(mine)
-            if received == "MM5":
-                return verify_peer(msg.body, mine) or own_credentials(mine)
-            if received == "MM6":
-                return verify_peer(msg.body, mine)
-        if about_to_send in ("QM1", "QM2") and mine.max_qm_per_mm is not None:
-            parent = session.parent
-            if parent is not None and parent.started_children > mine.max_qm_per_mm:
-                return Condition.QM_LIMIT
-        return None
+        return protocol.check(self, session, msg, received, sending)
 
-    def report(self, session: Session, source: str, row: Row, msg: Message | None) -> None:
-        """Append the outcome a terminal row stands for."""
-        point: FailurePoint | None = None
-        condition: Condition | None
-        if isinstance(row.report, Condition):
-            condition = row.report
-        elif row.report == VERDICT:
-            condition = session.verdict
-        else:  # NOTIFIED: the peer's reason, and the peer is where it failed
-            condition = msg.condition if msg is not None else None
-            point = FailurePoint.PEER
-        assert condition is not None, (row, session.label)
-        info = condition.value
-        code = session.code_override if condition is Condition.LOCAL_FAULT else info.code
-        assert code is not None
-        table = session.table
-        shown = table.next_state(source, row)
-        state = table.state(shown) if not table.state(shown).terminal else table.state(source)
-        assert state.ikeext is not None
-        if row.ends is Ends.NEGOTIATION:
-            self.half_open.discard(session.label)
-        self.outbox.append(
-            (
-                "outcome",
-                Outcome(
-                    self.now,
-                    self.name,
-                    session.role,
-                    session.label,
-                    table.name,
-                    condition,
-                    IkeCode(code),
-                    info.point if point is None else point,
-                    state_wire_name(state.ikeext),
-                    row.ends,
-                ),
-            )
-        )
-
-    def on_established(self, session: Session) -> None:
-        """Start an established SA's lifetime and liveness, and the initiator's next step."""
-        is_main = session.table is ikev1.MAIN_MODE
-        policy = self.policy
-        lifetime = policy.mm_lifetime if is_main else policy.qm_lifetime
-        session.expires_at = self.now + lifetime
-        self.outbox.append(("lifetime", session))
-        if is_main:
-            self.established_by_peer[session.peer] = self.established_by_peer.get(session.peer, 0) + 1
-            self.arm_liveness(session)
-            if session.role is Role.INITIATOR and policy.quick_modes > 0:
-                self.initiate(self.now, "ikev1_quick_mode", session.peer, session)
-        elif session.role is Role.INITIATOR and session.parent is not None:
-            parent = session.parent
-            if parent.started_children < policy.quick_modes and not parent.ended:
-                self.initiate(self.now, "ikev1_quick_mode", session.peer, parent)
-
-    def arm_liveness(self, session: Session) -> None:
-        """Wait the policy's idle interval, then check that the peer is alive."""
-        interval = self.policy.liveness_interval
-        if interval is not None:
-            session.waiting = False
-            session.deadline = self.now + interval
-            self.outbox.append(("deadline", session))
-
-    # --- internals ---------------------------------------------------------------------------
-
-    def _open(self, msg: Message) -> Session | None:
-        table = ikev1.FIRST_MESSAGES.get(msg.name)
-        if table is None:
-            self.outbox.append(("drop", self.name, msg, f"no SA {msg.sa} here"))
-            return None
-        parent = None
-        if msg.parent is not None:
-            parent = self.sessions.get(msg.parent)
-            if parent is None or parent.state not in ikev1.MM_ESTABLISHED:
-                self.outbox.append(("drop", self.name, msg, f"no established main-mode SA {msg.parent} here"))
-                return None
-        session = Session(self, self.compiled[table.name], msg.sa, Role.RESPONDER, msg.sender, parent)
-        self.sessions[msg.sa] = session
-        if parent is not None:
-            parent.started_children += 1
-        return session
-
-    def _admit(self, msg: Message) -> Condition | None:
-        """The responder's limits on a new main mode: shutdown, rate, established SAs, half-open load."""
+    def admit(self, session: Session, msg: Message) -> Condition | None:
+        """The responder's limits on a new negotiation: shutdown, rate, established SAs, half-open load."""
         policy = self.policy
         now = self.now
         if policy.shutdown_at is not None and now >= policy.shutdown_at:
@@ -506,7 +480,107 @@ class Endpoint:
             return Condition.MM_LIMIT
         if policy.dos_threshold is not None and len(self.half_open) >= policy.dos_threshold:
             return Condition.DOS_COOKIE_SENT
+        self.half_open.add(session.label)
         return None
 
+    def report(self, session: Session, source: str, row: Row, msg: Message | None) -> None:
+        """Append the outcome a terminal row stands for."""
+        point: FailurePoint | None = None
+        condition: Condition | None
+        if isinstance(row.report, Condition):
+            condition = row.report
+        elif row.report == VERDICT:
+            condition = session.verdict
+        elif row.report == PARENT:
+            condition = session.parent.ended_with if session.parent is not None else None
+        else:  # NOTIFIED: the peer's reason, and the peer is where it failed
+            condition = msg.condition if msg is not None else None
+            if condition is not None and condition.value.point is not FailurePoint.NONE:
+                point = FailurePoint.PEER
+        assert condition is not None, (row, session.label)
+        session.ended_with = condition
+        info = condition.value
+        code = session.code_override if condition is Condition.LOCAL_FAULT else info.code
+        assert code is not None
+        table = session.table
+        shown = table.state(table.next_state(source, row))
+        state = shown if not shown.terminal else table.state(source)
+        assert state.ikeext is not None
+        if row.ends is Ends.NEGOTIATION:
+            self.half_open.discard(session.label)
+        if session.ended:
+            self.release_address(session.label)
+        outcome = Outcome(self.now, self.name, session.role, session.label, table.name, condition, IkeCode(code),
+                          info.point if point is None else point, state_wire_name(state.ikeext), row.ends)  # fmt: skip
+        self.outbox.append(("outcome", outcome))
 
-_FIRST_OF = {"ikev1_main_mode": "MM1", "ikev1_quick_mode": "QM1"}
+    def on_established(self, session: Session) -> None:
+        """Start an established SA's lifetime and liveness, then the protocol's next step."""
+        kind = session.table.sa_kind
+        policy = self.policy
+        if kind != "extended":
+            session.expires_at = self.now + (policy.mm_lifetime if kind == "main" else policy.qm_lifetime)
+            self.outbox.append(("lifetime", session))
+        if kind == "main":
+            self.established_by_peer[session.peer] = self.established_by_peer.get(session.peer, 0) + 1
+            self.arm_liveness(session)
+        self.protocol.on_established(self, session)
+
+    def arm_liveness(self, session: Session) -> None:
+        """Wait the policy's idle interval, then check that the peer is alive."""
+        interval = self.policy.liveness_interval
+        if interval is not None:
+            session.waiting = False
+            session.deadline = self.now + interval
+            self.outbox.append(("deadline", session))
+
+    def alarm(self, session: Session, delay: float, trigger: str, background: bool = False) -> None:
+        """Ask to be given ``trigger`` for this session ``delay`` seconds from now.
+
+        A background alarm (a periodic rekey) does not keep a run going on its own.
+        """
+        self.outbox.append(("alarm", session, self.now + delay, trigger, background))
+
+    def adopt(self, parent: Session, child: Session) -> None:
+        """Record a child SA under its parent (IKEv2 children go with their IKE SA)."""
+        if parent.children is None:
+            parent.children = []
+        parent.children.append(child)
+
+    def assign_address(self, label: str) -> str | None:
+        """Lease the lowest free inner address to an IKE SA; None when the pool is empty or exhausted."""
+        if label in self.leases:
+            index = self.leases[label]
+        elif self.free_addresses:
+            index = heapq.heappop(self.free_addresses)
+            self.leases[label] = index
+        else:
+            return None
+        return pool_address(self.policy.pool_base, index)
+
+    def release_address(self, label: str) -> None:
+        """Return an IKE SA's inner address to the pool."""
+        index = self.leases.pop(label, None)
+        if index is not None:
+            heapq.heappush(self.free_addresses, index)
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _open(self, msg: Message) -> Session | None:
+        table = self.protocol.first_messages.get(msg.name)
+        if table is None:
+            self.outbox.append(("drop", self.name, msg, f"no SA {msg.sa} here"))
+            return None
+        parent = None
+        if msg.parent is not None:
+            parent = self.sessions.get(msg.parent)
+            if parent is None or not parent.established:
+                self.outbox.append(("drop", self.name, msg, f"no established SA {msg.parent} here"))
+                return None
+        compiled = self.compiled[table]
+        session: Session = compiled.ops(self, compiled, msg.sa, Role.RESPONDER, msg.sender, parent)
+        self.sessions[msg.sa] = session
+        if parent is not None:
+            parent.started_children += 1
+            self.adopt(parent, session)
+        return session

@@ -29,6 +29,7 @@ from sim.protocol.enums import KeyModule
 # A row's report: a fixed condition, or one of these, resolved at run time.
 VERDICT = "verdict"  # the condition the row's guard found (a rejected message, a local fault)
 NOTIFIED = "notified"  # the condition the peer's failure notify carried
+PARENT = "parent"  # the condition the parent SA ended with (an IKEv2 child goes with its IKE SA)
 
 
 class IllegalInput(Exception):
@@ -69,7 +70,7 @@ class Row:
     dest: str | None  # None: an internal transition that keeps the state (as in `transitions`)
     guard: str | None = None  # the row applies when this guard holds; rows are tried in order
     actions: tuple[str, ...] = ()  # "name" or "name:argument", performed in order after the state changes
-    report: Condition | str | None = None  # a Condition, VERDICT or NOTIFIED
+    report: Condition | str | None = None  # a Condition, VERDICT, NOTIFIED or PARENT
     ends: Ends = Ends.NEGOTIATION
     doc: str = ""
 
@@ -105,6 +106,7 @@ class Table:
     states: tuple[State, ...]
     rows: tuple[Row, ...]
     initial: str = "NONE"
+    sa_kind: str = "main"  # main (its lifetime is mm_lifetime), child (qm_lifetime) or extended (none)
     doc: str = ""
     _by_name: dict[str, State] = field(init=False, repr=False, compare=False)
 
@@ -160,10 +162,11 @@ def _bind(ops: type, r: Row) -> tuple[Guard | None, tuple[tuple[Action, str], ..
 class CompiledTable:
     """The hot-path executor: one dict lookup, then the guards of the candidate rows in order."""
 
-    __slots__ = ("index", "table")
+    __slots__ = ("index", "ops", "table")
 
     def __init__(self, table: Table, ops: type) -> None:
         self.table = table
+        self.ops = ops  # the session class whose guards and actions the rows name
         index: dict[tuple[str, str], list[Entry]] = {}
         for r in table.rows:
             guard, actions = _bind(ops, r)

@@ -7,52 +7,63 @@ know IKE: protocol behaviour lives in the tables and the endpoints.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import random
 
 from sim.codes import IkeCode
 from sim.outputs.trace import WIDTH, EventLog, Trace
 from sim.protocol.policy import Policy, Proposal
-from sim.protocol.registry import COMPILED
+from sim.protocol.registry import COMPILED, PROTOCOLS
 from sim.protocol.session import INF, Endpoint, Message, Outcome, Session
 from sim.scenario import (
+    AddressChangeFault,
     CrashFault,
     DeleteFault,
     Fault,
     LocalFault,
-    PartitionFault,
     PeerSpec,
     PolicyChangeFault,
     Scenario,
-    SilenceFault,
 )
 from sim.simulator.clock import EventQueue
 from sim.simulator.network import Network
 from sim.simulator.profiles import PROFILES
 
-FIRST_EXCHANGE = {"ikev1": "ikev1_main_mode"}
+POLICY_FIELDS = [f.name for f in dataclasses.fields(Policy) if f.name not in ("proposals", "dh_groups", "local_faults")]
 
 
 def build_policy(peer: PeerSpec, local_faults: dict[str, int]) -> Policy:
     """The protocol core's policy object for a peer of a scenario."""
     p = peer.policy
     return Policy(
-        auth=p.auth,
-        psk=p.psk,
         proposals=tuple(Proposal(x.encryption, x.integrity, x.dh_group) for x in p.proposals),
         dh_groups=tuple(p.dh_groups) if p.dh_groups is not None else None,
-        certificate=p.certificate,
-        quick_modes=p.quick_modes,
-        mm_lifetime=p.mm_lifetime,
-        qm_lifetime=p.qm_lifetime,
-        liveness_interval=p.liveness_interval,
-        max_mm_per_peer=p.max_mm_per_peer,
-        max_qm_per_mm=p.max_qm_per_mm,
-        rate_limit=p.rate_limit,
-        dos_threshold=p.dos_threshold,
-        shutdown_at=p.shutdown_at,
         local_faults={name: IkeCode(code) for name, code in local_faults.items()},
+        **{name: getattr(p, name) for name in POLICY_FIELDS},
     )
+
+
+def instance_names(scenario: Scenario) -> dict[str, list[str]]:
+    """The peers of a run for each peer of the scenario.
+
+    An initiator with several ``instances`` becomes separate peers named ``NAME-1``, ``NAME-2``...
+    """
+    return {
+        name: [f"{name}-{i}" for i in range(1, spec.instances + 1)] if spec.instances > 1 else [name]
+        for name, spec in scenario.peers.items()
+    }
+
+
+def expand_fault(fault: Fault, names: dict[str, list[str]]) -> list[Fault]:
+    """A fault on a peer of the scenario, as faults on the peers of the run."""
+    peer = getattr(fault, "peer", None)
+    listed = getattr(fault, "peers", None)
+    if peer is not None:
+        return [fault.model_copy(update={"peer": n}) for n in names[peer]]
+    if listed is not None:
+        return [fault.model_copy(update={"peers": [n for p in listed for n in names[p]]})]
+    return [fault]
 
 
 class Simulation:
@@ -66,28 +77,40 @@ class Simulation:
         self.raw = EventLog()
         self.outcomes: list[Outcome] = []
         self._counters: dict[str, int] = {}
+        self.names = instance_names(scenario)
+        self.peers = {n: scenario.peers[base] for base, group in self.names.items() for n in group}
+        self.base_of = {n: base for base, group in self.names.items() for n in group}
+        self.faults = [one for fault in scenario.faults for one in expand_fault(fault, self.names)]
         self.network = Network(
-            scenario.network, scenario.faults, self.rng, self._schedule_arrival, self._net_report, self.queue.at
-        )
+            scenario.network, self.faults, self.rng, self._schedule_arrival, self._net_report, self.queue.at,
+            self.base_of,
+        )  # fmt: skip
         self.endpoints: dict[str, Endpoint] = {}
         self._ended_sessions: dict[tuple[str, str], str] = {}
         self._started = False
+        self._waiting: set[Session] = set()  # sessions waiting for an answer: they keep the run going
         self.truncated: str | None = None
-        for name in scenario.peers:
+        for name in self.peers:
             self.endpoints[name] = self._endpoint(name)
 
     # --- set-up ------------------------------------------------------------------------------
 
     def _endpoint(self, name: str) -> Endpoint:
-        spec = self.scenario.peers[name]
-        faults = {f.at: int(f.code) for f in self.scenario.faults if isinstance(f, LocalFault) and f.peer == name}
+        spec = self.peers[name]
+        faults = {f.at: int(f.code) for f in self.faults if isinstance(f, LocalFault) and f.peer == name}
         schedule = PROFILES[spec.profile].schedule(dict(spec.retransmit))
-        return Endpoint(name, build_policy(spec, faults), schedule, self._label, COMPILED)
+        protocol = PROTOCOLS[spec.protocol]
+        return Endpoint(name, build_policy(spec, faults), schedule, self._label, protocol, COMPILED)
 
     def _label(self, prefix: str) -> str:
         n = self._counters.get(prefix, 0) + 1
         self._counters[prefix] = n
         return f"{prefix}#{n}"
+
+    def _initiate(self, name: str) -> None:
+        ep = self.endpoints[name]
+        ep.initiate(self.queue.now, ep.protocol.first_table, self.scenario.target_of(self.base_of[name]))
+        self._drain(ep)
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -97,22 +120,21 @@ class Simulation:
             return
         self._started = True
         queue = self.queue
-        for name, peer in self.scenario.peers.items():
+        for name, peer in self.peers.items():
             if peer.role == "initiator":
                 queue.at(peer.start, self._start, (name, 0))
-        for fault in self.scenario.faults:
+        for fault in self.faults:
             self._schedule_fault(fault)
 
     def inject(self, fault: Fault) -> None:
         """Add a fault while the run is under way (its times must not lie in the past)."""
         if isinstance(fault, LocalFault):
             raise ValueError("local faults are part of a peer's policy: give them in the scenario")
-        if isinstance(fault, SilenceFault | PartitionFault):
-            self.network.add(fault)
-        elif isinstance(fault, CrashFault | DeleteFault | PolicyChangeFault):
-            self._schedule_fault(fault)
-        else:
-            self.network.add(fault)
+        for one in expand_fault(fault, self.names):
+            if isinstance(one, CrashFault | DeleteFault | PolicyChangeFault | AddressChangeFault):
+                self._schedule_fault(one)
+            else:
+                self.network.add(one)
 
     def _schedule_fault(self, fault: Fault) -> None:
         queue = self.queue
@@ -121,9 +143,11 @@ class Simulation:
             if fault.restart_at is not None:
                 queue.at(fault.restart_at, self._restart, fault.peer)
         elif isinstance(fault, DeleteFault):
-            queue.at(fault.at, self._local_delete, (fault.peer, "admin_delete"))
+            queue.at(fault.at, self._fire_all, (fault.peer, "admin_delete"))
         elif isinstance(fault, PolicyChangeFault):
-            queue.at(fault.at, self._local_delete, (fault.peer, "policy_change"))
+            queue.at(fault.at, self._fire_all, (fault.peer, "policy_change"))
+        elif isinstance(fault, AddressChangeFault):
+            queue.at(fault.at, self._fire_all, (fault.peer, "address_change"))
 
     def step(self) -> bool:
         """Process one event; False once the run is over (nothing left, or a limit reached)."""
@@ -142,8 +166,8 @@ class Simulation:
             return False
         limits = self.scenario.limits
         when = queue.peek_time()
-        if queue.foreground == 0 and (limits.until is None or when > limits.until):
-            return False  # only SA lifetimes and idle timers remain
+        if queue.foreground == 0 and not self._waiting and (limits.until is None or when > limits.until):
+            return False  # nothing in flight and nobody waiting: only lifetimes, idle timers and rekeys remain
         if when > limits.max_time:
             self.truncated = f"max_time {limits.max_time:g} s reached"
             return False
@@ -193,14 +217,11 @@ class Simulation:
 
     def _start(self, arg: tuple[str, int]) -> None:
         name, index = arg
-        spec = self.scenario.peers[name]
+        spec = self.peers[name]
         if index + 1 < spec.connections:  # each start schedules the next: the heap stays small
             self.queue.at(spec.start + (index + 1) * spec.interval, self._start, (name, index + 1))
-        if name in self.network.down:
-            return
-        ep = self.endpoints[name]
-        ep.initiate(self.queue.now, FIRST_EXCHANGE[spec.protocol], self.scenario.target_of(name))
-        self._drain(ep)
+        if name not in self.network.down:
+            self._initiate(name)
 
     def _schedule_arrival(self, when: float, msg: Message) -> None:
         self.queue.at(when, self._arrive, msg)
@@ -228,14 +249,24 @@ class Simulation:
             self._arm(session)
             return
         ep.on_deadline(now, session)
+        if not session.waiting:
+            self._waiting.discard(session)
         self._drain(ep)
 
     def _arm(self, session: Session) -> None:
-        """Make sure the driver looks at the session's deadline in time (one heap entry per session)."""
+        """Make sure the driver looks at the session's deadline in time (one heap entry per session).
+
+        Deadline entries never keep a run alive by themselves (a superseded one would); sessions
+        that wait for an answer do, through ``_waiting``.
+        """
+        if session.waiting:
+            self._waiting.add(session)
+        else:
+            self._waiting.discard(session)
         deadline = session.deadline
         if deadline < session.timer_at:
             session.timer_at = deadline
-            self.queue.at(deadline, self._deadline, session, background=not session.waiting)
+            self.queue.at(deadline, self._deadline, session, background=True)
 
     def _lifetime(self, session: Session) -> None:
         ep = session.endpoint
@@ -250,26 +281,31 @@ class Simulation:
         for label, session in ep.sessions.items():
             self._ended_sessions[(name, label)] = f"{session.state} (lost in crash)"
         self.network.down.add(name)
+        self._waiting = {s for s in self._waiting if s.endpoint is not ep}
         self.raw.extend((now, "timer", name, None, "crash", f"{len(ep.sessions)} SAs lost", None, None))
         self.endpoints[name] = self._endpoint(name)  # the state the peer restarts with: empty
 
     def _restart(self, name: str) -> None:
         self.network.down.discard(name)
         self.raw.extend((self.queue.now, "timer", name, None, "restart", None, None, None))
-        spec = self.scenario.peers[name]
-        if spec.role == "initiator":
-            ep = self.endpoints[name]
-            ep.initiate(self.queue.now, FIRST_EXCHANGE[spec.protocol], self.scenario.target_of(name))
-            self._drain(ep)
+        if self.peers[name].role == "initiator":
+            self._initiate(name)
 
-    def _local_delete(self, arg: tuple[str, str]) -> None:
+    def _fire_all(self, arg: tuple[str, str]) -> None:
         name, trigger = arg
         if name in self.network.down:
             return
         ep = self.endpoints[name]
         self.raw.extend((self.queue.now, "timer", name, None, trigger.replace("_", " "), None, None, None))
-        ep.delete_all(self.queue.now, trigger)
+        ep.fire_all(self.queue.now, trigger)
         self._drain(ep)
+
+    def _alarm(self, arg: tuple[Session, str]) -> None:
+        session, trigger = arg
+        ep = session.endpoint
+        if self.endpoints.get(ep.name) is ep:
+            ep.on_alarm(self.queue.now, session, trigger)
+            self._drain(ep)
 
     def _net_report(self, kind: str, msg: Message, reason: str) -> None:
         self.raw.extend((self.queue.now, kind, msg.receiver, msg.sa, msg.name, msg.sender, reason, None))
@@ -288,9 +324,10 @@ class Simulation:
             if kind == "send":
                 session, msg, attempt = effect[1], effect[2], effect[3]
                 if attempt == 0:
-                    raw.extend((now, "send", ep.name, msg.sa, msg.name, msg.receiver, None, None))
+                    raw.extend((now, "send", ep.name, msg.sa, msg.name, msg.receiver, msg.detail, None))
                 else:
-                    raw.extend((now, "retransmit", ep.name, msg.sa, msg.name, msg.receiver, max(attempt, 0), None))
+                    raw.extend((now, "retransmit", ep.name, msg.sa, msg.name, msg.receiver, max(attempt, 0),
+                                msg.detail))  # fmt: skip
                 self.network.send(now, msg)
             elif kind == "transition":
                 session = effect[1]
@@ -302,6 +339,8 @@ class Simulation:
                 outcome = effect[1]
                 self.outcomes.append(outcome)
                 raw.extend((now, "outcome", ep.name, outcome.sa, outcome, None, None, None))
+            elif kind == "alarm":
+                self.queue.at(effect[2], self._alarm, (effect[1], effect[3]), background=effect[4])
             elif kind == "lifetime":
                 session = effect[1]
                 self.queue.at(session.expires_at, self._lifetime, session, background=True)

@@ -36,16 +36,17 @@ REORDER_HOLD = 1.0  # a reordered message waits at most this long for a message 
 class _Rule:
     """A message fault with its own count of the messages it matched."""
 
-    __slots__ = ("fault", "seen")
+    __slots__ = ("base_of", "fault", "seen")
 
-    def __init__(self, fault: MessageFault) -> None:
+    def __init__(self, fault: MessageFault, base_of: dict[str, str]) -> None:
         self.fault = fault
+        self.base_of = base_of
         self.seen = 0
 
     def due(self, msg: Any) -> bool:
         """Count the message if it matches; True when it is one the fault applies to."""
         f = self.fault
-        if f.sender is not None and msg.sender != f.sender:
+        if f.sender is not None and self.base_of.get(msg.sender, msg.sender) != f.sender:
             return False
         if f.message != "*" and not fnmatchcase(msg.name, f.message):
             return False
@@ -60,6 +61,7 @@ class Network:
         "_held",
         "_rules",
         "_silence_after",
+        "base_of",
         "deliver",
         "down",
         "later",
@@ -78,7 +80,9 @@ class Network:
         deliver: Deliver,
         report: Report,
         later: Later,
+        base_of: dict[str, str] | None = None,
     ) -> None:
+        self.base_of = base_of or {}  # a peer's scenario name (client-3 -> client), for faults "from" it
         self.spec = spec
         self.rng = rng
         self.deliver = deliver  # schedules the arrival of a message at a time
@@ -97,7 +101,7 @@ class Network:
     def add(self, fault: Any) -> None:
         """Add a message, silence or partition fault (also while a run is under way)."""
         if isinstance(fault, MessageFault):
-            self._rules.append(_Rule(fault))
+            self._rules.append(_Rule(fault, self.base_of))
         elif isinstance(fault, PartitionFault):
             self.partitions.append(fault)
         elif isinstance(fault, SilenceFault):

@@ -54,6 +54,22 @@ def libreswan(interval: float = 0.5, timeout: float = 60.0) -> Schedule:
     return Schedule(tuple(offsets), timeout)
 
 
+def windows_ikev2(duration: float = 120.0) -> Schedule:
+    """Windows IKEv2: retransmits for ``duration`` seconds (at least 120), then the SA times out.
+
+    The duration is documented (``retransmitDurationSecs``, at least 120 s); the gaps are not:
+    ikesim assumes Windows' IKEv1 doubling from 1 s (resends at 1, 3, 7, 15, 31, 63 s).
+    """
+    if duration < 120:
+        raise ValueError(f"duration must be at least 120 s (retransmitDurationSecs), not {duration:g}")
+    offsets, t, gap = [], 0.0, 1.0
+    while t + gap < duration:
+        t += gap
+        offsets.append(t)
+        gap *= 2
+    return Schedule(tuple(offsets), float(duration))
+
+
 def custom(resend_at: tuple[float, ...] | list[float] = (), give_up_at: float = 30.0) -> Schedule:
     """A schedule given in full: resend offsets from the first send, and when to give up."""
     return Schedule(tuple(float(x) for x in resend_at), float(give_up_at))
@@ -76,6 +92,7 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("windows", windows, "Windows IKEv1: resend after 1, 2, 4, 8, 16, 32 s"),
+        Profile("windows-ikev2", windows_ikev2, "Windows IKEv2: retransmits for 120 s or a longer duration"),
         Profile("strongswan", strongswan, "strongSwan: 4 s x 1.8^n, 5 resends, gives up at 165 s"),
         Profile("libreswan", libreswan, "libreswan: 0.5 s doubling, gives up at 60 s (30 s from v5.4)"),
         Profile("custom", custom, "a schedule given in full in the scenario"),

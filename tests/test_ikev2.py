@@ -1,0 +1,164 @@
+"""IKEv2: IKE_SA_INIT and IKE_AUTH, the configuration payload and the address pool, rekeys, MOBIKE."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import ikev2, leases, outcomes
+
+import sim
+
+
+def _one(trace, peer, sa, ends="negotiation"):
+    found = trace.outcome(peer, sa, ends)
+    assert found is not None, f"no {ends} outcome for {peer} {sa}"
+    return found
+
+
+def test_ike_sa_and_first_child_sa_complete_with_13897():
+    trace = sim.run(ikev2())
+    assert outcomes(trace) == {(p, sa): 13897 for p in ("client", "gateway") for sa in ("IKE#1", "CHILD#1")}
+    ike = _one(trace, "client", "IKE#1")
+    assert (ike.keying_module, ike.state) == ("IKEV2", "IKEEXT_MM_SA_STATE_COMPLETE")
+    assert _one(trace, "client", "CHILD#1").state == "IKEEXT_QM_SA_STATE_COMPLETE"
+    sends = [e.message for e in trace.events if e.kind == "send"]
+    assert sends == ["IKE_SA_INIT request", "IKE_SA_INIT response", "IKE_AUTH request", "IKE_AUTH response"]
+
+
+def test_inner_address_is_assigned_from_the_pool():
+    trace = sim.run(ikev2(client={"policy": {"request_address": True}}, gateway={"policy": {"address_pool": 4}}))
+    reply = next(e for e in trace.events if e.kind == "send" and e.message == "IKE_AUTH response")
+    assert reply.detail == "CP(CFG_REPLY) INTERNAL_IP4_ADDRESS=10.10.0.1"
+    assert _one(trace, "client", "CHILD#1").code == 13897
+
+
+def test_empty_pool_gives_13899_for_the_child_and_keeps_the_ike_sa_up():
+    trace = sim.run(ikev2(client={"policy": {"request_address": True}}, gateway={"policy": {"address_pool": 0}}))
+    assert _one(trace, "client", "IKE#1").code == 13897
+    child = _one(trace, "client", "CHILD#1")
+    assert (child.code, child.name) == (13899, "ERROR_IPSEC_IKE_INNER_IP_ASSIGNMENT_FAILURE")
+    assert child.failure_point == "IPSEC_FAILURE_PEER"
+    assert _one(trace, "gateway", "CHILD#1").failure_point == "IPSEC_FAILURE_ME"
+    reply = next(e for e in trace.events if e.kind == "send" and e.message == "IKE_AUTH response")
+    assert reply.detail == "N(INTERNAL_ADDRESS_FAILURE)"
+    assert trace.final_states[("client", "IKE#1")] == "COMPLETE"
+
+
+def test_many_initiators_against_one_small_pool_login_storm():
+    trace = sim.run(
+        ikev2(client={"instances": 20, "policy": {"request_address": True}}, gateway={"policy": {"address_pool": 5}})
+    )
+    children = [o for o in trace.outcomes if o.sa.startswith("CHILD") and o.role == "initiator"]
+    assert len(children) == 20
+    assert sum(o.code == 13897 for o in children) == 5
+    assert sum(o.code == 13899 for o in children) == 15
+    assert all(o.code == 13897 for o in trace.outcomes if o.sa.startswith("IKE"))
+    addresses = [a for a, *_ in leases(trace)]
+    assert sorted(addresses) == [f"10.10.0.{i}" for i in range(1, 6)]
+
+
+def test_a_released_address_is_assigned_again():
+    v2 = {"protocol": "ikev2", "profile": "windows-ikev2"}
+    asks = {"request_address": True}
+    trace = sim.run(
+        {
+            "name": "reuse",
+            "peers": {
+                "first": {"role": "initiator", **v2, "policy": asks},
+                "second": {"role": "initiator", **v2, "start": 60, "policy": asks},
+                "gateway": {"role": "responder", **v2, "policy": {"address_pool": 1, "mm_lifetime": 50}},
+            },
+        }
+    )
+    held = leases(trace)
+    assert [(a, sa) for a, sa, *_ in held] == [("10.10.0.1", "IKE#1"), ("10.10.0.1", "IKE#2")]
+    assert held[0][3] == pytest.approx(50.015)  # released when the first IKE SA expired
+    assert held[0][3] <= held[1][2]
+    assert _one(trace, "second", "CHILD#2").code == 13897
+
+
+def test_cp_required_and_missing_gives_13900():
+    trace = sim.run(ikev2(gateway={"policy": {"require_cp": True}}))
+    assert _one(trace, "client", "IKE#1").code == 13897
+    assert _one(trace, "client", "CHILD#1").code == 13900
+    assert _one(trace, "gateway", "CHILD#1").code == 13900
+
+
+@pytest.mark.parametrize(
+    ("client", "gateway", "code"),
+    [
+        ({"psk": "wrong"}, {}, 13801),
+        ({"auth": "certificate", "certificate": "untrusted"}, {"auth": "certificate"}, 13887),
+        ({"proposals": [{"encryption": "3des"}]}, {}, 13802),
+        ({"proposals": [{"dh_group": 19}]}, {}, 13865),
+        ({"auth": "eap", "psk": "wrong"}, {"auth": "eap"}, 13801),
+    ],
+)
+def test_ikev2_rejections(client, gateway, code):
+    trace = sim.run(ikev2(client={"policy": client}, gateway={"policy": gateway}))
+    assert _one(trace, "client", "IKE#1").code == code
+    assert _one(trace, "gateway", "IKE#1").code == code
+    assert not [o for o in trace.outcomes if o.sa.startswith("CHILD")]
+
+
+def test_ikev2_timeouts_no_response_and_silent_peer():
+    silent = sim.run(ikev2(faults=[{"kind": "silence", "peer": "gateway", "at": 0}]))
+    o = _one(silent, "client", "IKE#1")
+    assert (o.code, o.t) == (13813, 120)
+    assert [e.t for e in silent.events if e.kind == "retransmit"] == [1, 3, 7, 15, 31, 63]
+    mid = sim.run(ikev2(faults=[{"kind": "silence", "peer": "gateway", "after_message": "IKE_SA_INIT response"}]))
+    assert _one(mid, "client", "IKE#1").code == 13805
+    assert _one(mid, "gateway", "IKE#1").code == 13805  # it waited for IKE_AUTH, and gave up
+
+
+def test_windows_ikev2_duration_is_configurable_but_at_least_120():
+    longer = sim.run(ikev2(client={"retransmit": {"duration": 300}}, faults=[{"kind": "silence", "peer": "gateway",
+                                                                               "at": 0}]))  # fmt: skip
+    assert _one(longer, "client", "IKE#1").t == 300
+    assert [e.t for e in longer.events if e.kind == "retransmit"][-1] == 255
+    with pytest.raises(sim.scenario.ScenarioError, match="at least 120"):
+        sim.run(ikev2(client={"retransmit": {"duration": 60}}))
+
+
+def test_an_ikev2_responder_never_retransmits_unprompted():
+    trace = sim.run(ikev2(faults=[{"kind": "drop", "message": "IKE_SA_INIT response", "count": 3}]))
+    responder = [e for e in trace.events if e.kind == "retransmit" and e.peer == "gateway"]
+    assert len(responder) == 3
+    assert all(e.cause == "duplicate received" for e in responder)
+    requests = [e.t for e in trace.events if e.kind == "recv" and e.peer == "gateway"
+                and e.message == "IKE_SA_INIT request"]  # fmt: skip
+    assert [e.t for e in responder] == requests[1:]
+    assert _one(trace, "client", "IKE#1").code == 13897
+
+
+def test_rekey_replaces_the_child_sa():
+    trace = sim.run(ikev2(client={"policy": {"rekey_after": 10}}, limits={"until": 15}))
+    assert _one(trace, "client", "CHILD#2").code == 13897
+    assert _one(trace, "client", "CHILD#1", ends="sa").code == 13895
+    assert _one(trace, "gateway", "CHILD#1", ends="sa").code == 13895
+    request = next(e for e in trace.events if e.kind == "send" and e.message == "CREATE_CHILD_SA request")
+    assert request.detail == "N(REKEY_SA) CHILD#1"
+
+
+def test_simultaneous_rekey_13821():
+    trace = sim.run(ikev2(client={"policy": {"rekey_after": 10}}, gateway={"policy": {"rekey_after": 10}},
+                          limits={"until": 15}))  # fmt: skip
+    lost = [o for o in trace.outcomes if o.code == 13821]
+    assert {(o.peer, o.sa) for o in lost} == {("client", "CHILD#2"), ("gateway", "CHILD#2")}
+    survivors = [k for k, state in trace.final_states.items() if k[1].startswith("CHILD") and state == "COMPLETE"]
+    assert sorted(survivors) == [("client", "CHILD#3"), ("gateway", "CHILD#3")]
+
+
+def test_peer_without_mobike_13904_and_with_mobike_the_sa_moves():
+    moved = sim.run(ikev2(faults=[{"kind": "address_change", "peer": "client", "at": 5}]))
+    assert moved.outcome("client", "IKE#1", "sa") is None
+    assert any(e.kind == "recv" and e.message == "INFORMATIONAL response" for e in moved.events)
+    refused = sim.run(ikev2(gateway={"policy": {"mobike": False}},
+                            faults=[{"kind": "address_change", "peer": "client", "at": 5}]))  # fmt: skip
+    assert _one(refused, "client", "IKE#1", ends="sa").code == 13904
+
+
+def test_liveness_finds_a_dead_ikev2_peer_and_the_children_go_with_the_ike_sa():
+    silent = [{"kind": "silence", "peer": "gateway", "at": 10}]
+    trace = sim.run(ikev2(client={"policy": {"liveness_interval": 30}}, faults=silent, limits={"until": 400}))
+    assert _one(trace, "client", "IKE#1", ends="sa").code == 13886
+    assert _one(trace, "client", "CHILD#1", ends="sa").code == 13886
