@@ -17,6 +17,7 @@ from typing import Any
 
 import sim
 from sim.protocol.enums import Role
+from sim.protocol.ikev1 import IKEV1
 from sim.protocol.policy import Policy
 from sim.protocol.registry import COMPILED, TABLES
 from sim.protocol.session import Endpoint, Message, Schedule, Session
@@ -112,7 +113,7 @@ HAPPY_PATH = [
 def per_transition(rounds: int = 20000) -> dict[str, float]:
     """Microseconds per transition: minimal dict table, ikesim's compiled table, `transitions`."""
     policy = Policy()
-    endpoint = Endpoint("client", policy, Schedule((1.0,), 2.0), lambda p: p + "#1", COMPILED)
+    endpoint = Endpoint("client", policy, Schedule((1.0,), 2.0), lambda p: p + "#1", IKEV1, COMPILED)
     messages = {name: Message(name, "MM#1", "gateway", "client", policy) for _, name in HAPPY_PATH if name}
     table = TABLES["ikev1_main_mode"]
 
@@ -159,7 +160,7 @@ def per_transition(rounds: int = 20000) -> dict[str, float]:
     return out
 
 
-def bytes_per_sa(in_flight: int = 100_000) -> dict[str, float]:
+def bytes_per_sa(in_flight: int = 100_000) -> dict[str, float | int]:
     """Memory per SA with ``in_flight`` negotiations under way at both peers at once."""
     # Every MM3 is lost, so all negotiations wait mid-way: the client in SSPI_SENT, the gateway in SA_SENT.
     sc = scenario(in_flight, faults=[{"kind": "drop", "message": "MM3", "count": 0}])

@@ -1,8 +1,8 @@
 """The ``ikesim`` command line.
 
-Machine output (JSON, traces) goes to stdout, human output to stderr only where it is not the
-answer itself; bad usage or invalid input is one line on stderr and exit status 2, never a
-traceback. ``NO_COLOR`` is honoured (rich does it).
+A command's answer (a trace, a timeline, JSON, check results) goes to stdout; errors go to
+stderr. Bad usage or invalid input is reported on stderr, every problem on its own line, with
+exit status 2 and never a traceback. ``NO_COLOR`` is honoured (rich does it).
 """
 
 from __future__ import annotations
@@ -10,27 +10,37 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from sim import codes
+from sim.conditions import conditions_for
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
+STYLES = {"title": "bold", "lost": "red", "again": "yellow", "outcome": "bold cyan", "timer": "magenta",
+          "state": "dim", "recv": "", "send": "", "note": ""}  # fmt: skip
+
 
 class UsageFailure(click.ClickException):
-    """Bad usage or invalid input: reported on one line with exit status 2."""
+    """Bad usage or invalid input: reported on stderr, one problem a line, with exit status 2."""
 
     exit_code = EXIT_USAGE
 
+    def __init__(self, message: str, lines: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.lines = list(lines)
 
-def fail(message: str) -> NoReturn:
-    """Stop the command with a one-line message and exit status 2."""
-    raise UsageFailure(message)
+
+def fail(message: str, lines: Sequence[str] = ()) -> NoReturn:
+    """Stop the command: ``lines`` (each a whole problem) or the one-line ``message``; exit status 2."""
+    raise UsageFailure(message, lines)
 
 
 def _out() -> Console:
@@ -41,13 +51,26 @@ def _print_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _entry_text(entry: codes.CodeInfo, console: Console) -> None:
-    console.print(f"[bold]{entry.name}[/bold]")
-    console.print(f"  code      {entry.code}    hex {entry.hex}    HRESULT {entry.hresult}")
-    console.print(f"  category  {entry.category.value}")
-    console.print(f"  message   {entry.message}")
-    if entry.marker_note:
-        console.print(f"  [yellow]note[/yellow]      {entry.marker_note}")
+def _load(scenario: str) -> object:
+    from sim.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(scenario)
+    except ScenarioError as error:
+        fail(str(error), str(error).splitlines())
+
+
+def _code_json(entry: codes.CodeInfo, with_scenarios: bool) -> dict[str, object]:
+    data = entry.as_dict()
+    data["conditions"] = [
+        {"condition": c.key, "text": c.value.text, "convention": c.convention} for c in conditions_for(entry.code)
+    ]
+    data["local_fault"] = not entry.marker  # every code that is not a range marker can be injected
+    if with_scenarios:
+        from sim.library import codes_shown
+
+        data["scenarios"] = list(codes_shown().get(entry.code, ()))
+    return data
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,17 +80,19 @@ def cli() -> None:
 
 
 @cli.command("codes")
-@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the catalog as JSON, with the scenarios showing each code."
+)
 def codes_command(as_json: bool) -> None:
     """Print the whole catalog of ERROR_IPSEC_IKE_* codes (13800..13909)."""
     entries = codes.all_codes()
     if as_json:
-        _print_json([entry.as_dict() for entry in entries])
+        _print_json([_code_json(entry, with_scenarios=True) for entry in entries])
         return
     console = _out()
     for entry in entries:
         flag = "  [yellow](range marker)[/yellow]" if entry.marker else ""
-        console.print(f"{entry.code}  {entry.hex}  {entry.short_name:<46} {entry.message}{flag}")
+        console.print(f"{entry.code}  {entry.hex}  {entry.short_name:<46} {escape(entry.message)}{flag}")
 
 
 @cli.command("explain")
@@ -79,10 +104,117 @@ def explain_command(code: str, as_json: bool) -> None:
         entry = codes.lookup(code)
     except codes.UnknownCodeError as error:
         fail(str(error))
+    data = _code_json(entry, with_scenarios=True)
     if as_json:
-        _print_json(entry.as_dict())
+        _print_json(data)
         return
-    _entry_text(entry, _out())
+    console = _out()
+    console.print(f"[bold]{entry.name}[/bold]")
+    console.print(f"  code      {entry.code}    hex {entry.hex}    HRESULT {entry.hresult}")
+    console.print(f"  category  {entry.category.value}")
+    console.print(f"  message   {escape(entry.message)}")
+    if entry.marker_note:
+        console.print(f"  [yellow]note[/yellow]      {escape(entry.marker_note)}")
+    conditions = conditions_for(entry.code)
+    if conditions:
+        console.print("  in ikesim's model, reported when:")
+        for condition in conditions:
+            basis = " (a convention, not a Microsoft statement)" if condition.convention else ""
+            console.print(f"    - {escape(condition.value.text)}{basis}")
+    elif not entry.marker:
+        console.print('  in ikesim\'s model: only through an injected local fault (kind = "local")')
+    shown = data["scenarios"]
+    assert isinstance(shown, list)
+    if shown:
+        console.print("  scenarios that show it: " + ", ".join(shown))
+
+
+@cli.command("list")
+def list_command() -> None:
+    """List the scenario library, one line each."""
+    from sim.library import scenarios
+
+    loaded = scenarios()
+    width = max((len(s.name) for s in loaded), default=10)
+    for scenario in loaded:
+        first = scenario.description.strip().split(". ")[0].splitlines()[0] if scenario.description else ""
+        click.echo(f"{scenario.name:<{width}}  {first.rstrip('.')}")
+
+
+@cli.command("run")
+@click.argument("scenario")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for random loss and jitter.")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "mermaid"]), default="text", show_default=True)
+def run_command(scenario: str, seed: int | None, fmt: str) -> None:
+    """Run one scenario (a path, or the name of a library scenario) and print what happened."""
+    from sim.outputs.mermaid import sequence_diagram
+    from sim.outputs.timeline import timeline
+    from sim.scenario import Scenario
+    from sim.simulator.engine import Simulation
+
+    loaded = _load(scenario)
+    assert isinstance(loaded, Scenario)
+    simulation = Simulation(loaded, seed)
+    trace = simulation.run()
+    if fmt == "jsonl":
+        sys.stdout.write(trace.to_jsonl())
+    elif fmt == "mermaid":
+        sys.stdout.write(sequence_diagram(trace, list(simulation.peers)))
+    else:
+        console = _out()
+        for style, text in timeline(trace, loaded):
+            console.print(f"[{style}]{escape(text)}[/{style}]" if STYLES.get(style) else escape(text), style=None)
+
+
+def _scenario_paths(paths: Sequence[str]) -> list[Path]:
+    from sim.library import scenario_files
+
+    if not paths:
+        return scenario_files()
+    found: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found += scenario_files(path)
+        else:
+            found.append(path)
+    return found
+
+
+@cli.command("check")
+@click.argument("paths", nargs=-1)
+def check_command(paths: tuple[str, ...]) -> int:
+    """Run scenarios and check their [expect]; exit 1 when one fails. Default: the whole library."""
+    from sim.expectations import check
+    from sim.scenario import Scenario, ScenarioError, load_scenario
+    from sim.simulator.engine import Simulation
+
+    loaded: list[Scenario] = []
+    problems: list[str] = []
+    files = _scenario_paths(paths)
+    if not files:
+        fail(f"no scenario files in {', '.join(paths)}")
+    for path in files:
+        try:
+            loaded.append(load_scenario(path))
+        except ScenarioError as error:
+            problems += str(error).splitlines()
+    if problems:
+        fail(problems[0], problems)
+    failed = 0
+    for scenario in loaded:
+        mismatches = check(scenario, Simulation(scenario).run())
+        if mismatches:
+            failed += 1
+            click.echo(f"FAIL  {scenario.name}")
+            for m in mismatches:
+                click.echo(f"      {m.peer} {m.sa} {m.field}")
+                click.echo(f"        - expected: {m.expected}")
+                click.echo(f"        + actual:   {m.actual}")
+        else:
+            click.echo(f"ok    {scenario.name}")
+    click.echo(f"{len(loaded) - failed} passed, {failed} failed")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,13 +223,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_click(command: Callable[..., object], argv: Sequence[str] | None) -> int:
-    """Run a click command in non-standalone mode so that every error is one clean line."""
+    """Run a click command in non-standalone mode so that every error is reported cleanly."""
     assert isinstance(command, click.Command)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = command.main(args=args, prog_name="ikesim", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as shown:  # a bare `ikesim`: show the help
         click.echo(shown.ctx.get_help() if shown.ctx else shown.format_message(), err=True)
+        return EXIT_USAGE
+    except UsageFailure as error:
+        for line in error.lines or [f"ikesim: error: {error.format_message()}"]:
+            click.echo(line, err=True)
         return EXIT_USAGE
     except click.ClickException as error:
         ctx = getattr(error, "ctx", None)
@@ -109,6 +245,8 @@ def run_click(command: Callable[..., object], argv: Sequence[str] | None) -> int
     except click.Abort:
         click.echo("ikesim: aborted", err=True)
         return EXIT_USAGE
+    except BrokenPipeError:  # `ikesim run ... | head`
+        return EXIT_OK
     return result if isinstance(result, int) else EXIT_OK
 
 

@@ -7,6 +7,7 @@ that name the field. :func:`load_scenario` accepts a path or the name of a libra
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -359,12 +360,20 @@ class Scenario(_Strict):
             for listed in getattr(fault, "peers", None) or ():
                 if listed not in names:
                     problems.append(f"faults.{i}.peers: no peer named {listed!r}")
-        for expected in self.expect:
+        for expected, sas in self.expect.items():
             if expected not in names:
                 problems.append(f"expect.{expected}: no peer named {expected!r}")
+                continue
+            for label, expectation in sas.items():
+                problems += _expectation_problems(self, expected, label, expectation)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))  # one problem a line, each with its own path
         return self
+
+    def instances_of(self, name: str) -> list[str]:
+        """The names the peer has in a run (``client-1``... for an initiator with several instances)."""
+        count = self.peers[name].instances
+        return [f"{name}-{i}" for i in range(1, count + 1)] if count > 1 else [name]
 
     def target_of(self, name: str) -> str:
         """The responder an initiator talks to."""
@@ -372,6 +381,27 @@ class Scenario(_Strict):
         if peer.connect:
             return peer.connect
         return next(n for n, p in self.peers.items() if p.role == "responder")
+
+
+SA_LABEL = re.compile(r"^(MM|QM|EM|IKE|CHILD)#[1-9][0-9]*$")
+LABELS_OF = {"ikev1": ("MM", "QM"), "authip": ("MM", "EM", "QM"), "ikev2": ("IKE", "CHILD")}
+SUCCESS = {codes.IkeCode.NEG_STATUS_END, codes.IkeCode.NEG_STATUS_EXTENDED_END}
+
+
+def _expectation_problems(scenario: Scenario, peer: str, label: str, expectation: OutcomeExpectation) -> list[str]:
+    """What cannot hold in an expectation of this scenario (a label it cannot have, a success it cannot reach)."""
+    where = f"expect.{peer}.{label}"
+    if not SA_LABEL.match(label):
+        return [f"{where}: {label!r} is not an SA label such as MM#1, QM#2, EM#1, IKE#1 or CHILD#1"]
+    spec = scenario.peers[peer]
+    kinds = LABELS_OF[spec.protocol]
+    if label.split("#")[0] not in kinds:
+        return [f"{where}: a {spec.protocol} peer has no {label.split('#')[0]} SAs (it has {', '.join(kinds)})"]
+    if expectation.code in SUCCESS and label.startswith("CHILD") and spec.policy.request_address:
+        target = scenario.peers.get(scenario.target_of(peer)) if spec.role == "initiator" else spec
+        if target is not None and not target.policy.address_pool:
+            return [f"{where}.code: expects success, but the responder's address pool is empty"]
+    return []
 
 
 class ScenarioError(ValueError):
@@ -391,21 +421,95 @@ def library_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "scenarios"
 
 
-def _problems(error: ValidationError) -> list[str]:
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required, but missing",
+}
+
+
+def _problems(error: ValidationError, lines: dict[tuple[str, ...], int] | None = None) -> list[str]:
+    """Every problem as ``field.path: what is wrong (line N)``; the line where it is known."""
     out = []
     for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-"))
-        message = item["msg"].removeprefix("Value error, ")
-        out.append(f"{path}: {message}" if path else message)
+        loc = tuple(str(p) for p in item["loc"] if not str(p).startswith("function-"))
+        if len(loc) > 2 and loc[0] == "faults":
+            loc = loc[:2] + loc[3:]  # the union names the fault's kind (faults.0.drop.nth): users wrote faults.0.nth
+        message = _MESSAGES.get(item["type"], item["msg"].removeprefix("Value error, "))
+        for text in message.split("\n"):  # a model check lists one problem a line, each with its path
+            path, sep, _ = text.partition(": ")
+            own_path = bool(sep) and not loc
+            here = tuple(path.split(".")) if own_path else loc
+            problem = text if own_path or not loc else f"{'.'.join(loc)}: {text}"
+            line = _line(lines, here) if lines else None
+            out.append(f"{problem} (line {line})" if line else problem)
     return out
 
 
-def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
-    """Validate scenario data; :class:`ScenarioError` lists every problem."""
+def _line(lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> int | None:
+    """The line of the longest prefix of ``path`` that the file names."""
+    for end in range(len(path), 0, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\.\"' #]+?)\s*=")
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Where each key path of a TOML text is written: ``("peers", "client", "profile") -> 12``.
+
+    Arrays of tables count their members (``faults.0``, ``faults.1``); keys of inline tables
+    are found at the line of the key that holds them.
+    """
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    counts: dict[tuple[str, ...], int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(raw)
+        if header:
+            path = tuple(_split_key(header.group(2)))
+            if header.group(1) == "[[":
+                counts[path] = counts.get(path, -1) + 1
+                path = (*path, str(counts[path]))
+            table = path
+            for end in range(1, len(path) + 1):
+                lines.setdefault(path[:end], number)
+            continue
+        key = _KEY.match(raw)
+        if key and not raw.lstrip().startswith("#"):
+            path = (*table, *_split_key(key.group(1)))
+            for end in range(len(table) + 1, len(path) + 1):
+                lines.setdefault(path[:end], number)
+    return lines
+
+
+def _split_key(key: str) -> list[str]:
+    parts, current, quote = [], "", ""
+    for ch in key.strip():
+        if quote:
+            if ch == quote:
+                quote = ""
+            else:
+                current += ch
+        elif ch in "\"'":
+            quote = ch
+        elif ch == ".":
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    parts.append(current.strip())
+    return parts
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<scenario>", text: str | None = None) -> Scenario:
+    """Validate scenario data; :class:`ScenarioError` lists every problem (with its line, given the text)."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as error:
-        raise ScenarioError(source, _problems(error)) from None
+        raise ScenarioError(source, _problems(error, key_lines(text) if text is not None else None)) from None
 
 
 def load_scenario(path_or_name: str | Path) -> Scenario:
@@ -418,9 +522,10 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
         else:
             raise ScenarioError(str(path_or_name), ["no such file, and no library scenario of that name"])
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(str(path), [f"not valid TOML: {error}"]) from None
+        raise ScenarioError(str(path), [f"toml: {error}"]) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(str(path), [f"cannot read: {error}"]) from None
-    return parse_scenario(data, str(path))
+        raise ScenarioError(str(path), [f"file: cannot read it: {error}"]) from None
+    return parse_scenario(data, str(path), text)

@@ -96,17 +96,19 @@ def quick_mode(name: str, title: str, keying_module: KeyModule) -> Table:
 
 QUICK_MODE = quick_mode("ikev1_quick_mode", "IKEv1 quick mode", KeyModule.IKE)
 
-# Conditions a rejecting peer announces with an INFORMATIONAL notify (and the IKEv1 notify type).
-NOTIFY_TYPES = {
-    C.NO_PROPOSAL_CHOSEN: ("NO-PROPOSAL-CHOSEN", 14),
-    C.INVALID_GROUP: ("INVALID-KEY-INFORMATION", 17),
-    C.AUTH_FAILED: ("AUTHENTICATION-FAILED", 24),
-    C.CERT_UNTRUSTED: ("INVALID-CERTIFICATE", 18),
-    C.CERT_REVOKED: ("CERTIFICATE-UNAVAILABLE", 28),
-    C.MM_LIMIT: ("NO-PROPOSAL-CHOSEN", 14),
-    C.QM_LIMIT: ("NO-PROPOSAL-CHOSEN", 14),
-    C.SHUTTING_DOWN: ("NO-PROPOSAL-CHOSEN", 14),
-    C.DOS_COOKIE_SENT: ("COOKIE", 16390),
+# Conditions a rejecting peer announces with an INFORMATIONAL notify: the notify type, and what the
+# peer that receives it reports. A notify says only its type: a certificate the responder could not
+# verify reaches the initiator as AUTHENTICATION-FAILED, which it records as 13801.
+NOTIFY_TYPES: dict[Condition, tuple[str, int, Condition]] = {
+    C.NO_PROPOSAL_CHOSEN: ("NO-PROPOSAL-CHOSEN", 14, C.NO_PROPOSAL_CHOSEN),
+    C.INVALID_GROUP: ("INVALID-KEY-INFORMATION", 17, C.INVALID_GROUP),
+    C.AUTH_FAILED: ("AUTHENTICATION-FAILED", 24, C.AUTH_FAILED),
+    C.CERT_UNTRUSTED: ("AUTHENTICATION-FAILED", 24, C.AUTH_FAILED),
+    C.CERT_REVOKED: ("AUTHENTICATION-FAILED", 24, C.AUTH_FAILED),
+    C.MM_LIMIT: ("NO-PROPOSAL-CHOSEN", 14, C.MM_LIMIT),  # Windows peers: the status says why
+    C.QM_LIMIT: ("NO-PROPOSAL-CHOSEN", 14, C.QM_LIMIT),
+    C.SHUTTING_DOWN: ("NO-PROPOSAL-CHOSEN", 14, C.SHUTTING_DOWN),
+    C.DOS_COOKIE_SENT: ("COOKIE", 16390, C.DOS_COOKIE_SENT),
 }
 
 PAYLOADS = {

@@ -129,19 +129,20 @@ CHILD_SA = Table(
     ),
 )  # fmt: skip
 
-# Error notifies (RFC 7296 3.10.1) and the conditions they carry.
-NOTIFY_TYPES = {
-    C.NO_PROPOSAL_CHOSEN: ("NO_PROPOSAL_CHOSEN", 14),
-    C.INVALID_GROUP: ("INVALID_KE_PAYLOAD", 17),
-    C.AUTH_FAILED: ("AUTHENTICATION_FAILED", 24),
-    C.CERT_UNTRUSTED: ("AUTHENTICATION_FAILED", 24),
-    C.CERT_REVOKED: ("AUTHENTICATION_FAILED", 24),
-    C.INNER_IP_UNAVAILABLE: ("INTERNAL_ADDRESS_FAILURE", 36),
-    C.CP_REQUIRED: ("FAILED_CP_REQUIRED", 37),
-    C.NAP_REAUTH_FAILED: ("AUTHENTICATION_FAILED", 24),
-    C.MM_LIMIT: ("NO_ADDITIONAL_SAS", 35),
-    C.SHUTTING_DOWN: ("TEMPORARY_FAILURE", 43),
-    C.DOS_COOKIE_SENT: ("COOKIE", 16390),
+# Error notifies (RFC 7296 3.10.1), and what the peer that receives one reports. Windows adds its
+# private MS_NOTIFY_STATUS (12345), whose data is the failure status itself ([MS-IKEE] 2.2.7).
+NOTIFY_TYPES: dict[Condition, tuple[str, int, Condition]] = {
+    C.NO_PROPOSAL_CHOSEN: ("NO_PROPOSAL_CHOSEN", 14, C.NO_PROPOSAL_CHOSEN),
+    C.INVALID_GROUP: ("INVALID_KE_PAYLOAD", 17, C.INVALID_GROUP),
+    C.AUTH_FAILED: ("AUTHENTICATION_FAILED", 24, C.AUTH_FAILED),
+    C.CERT_UNTRUSTED: ("AUTHENTICATION_FAILED", 24, C.AUTH_FAILED),
+    C.CERT_REVOKED: ("AUTHENTICATION_FAILED", 24, C.AUTH_FAILED),
+    C.INNER_IP_UNAVAILABLE: ("INTERNAL_ADDRESS_FAILURE", 36, C.INNER_IP_UNAVAILABLE),
+    C.CP_REQUIRED: ("FAILED_CP_REQUIRED", 37, C.CP_REQUIRED),
+    C.NAP_REAUTH_FAILED: ("MS_NOTIFY_STATUS", 12345, C.NAP_REAUTH_FAILED),
+    C.MM_LIMIT: ("NO_ADDITIONAL_SAS", 35, C.MM_LIMIT),
+    C.SHUTTING_DOWN: ("TEMPORARY_FAILURE", 43, C.SHUTTING_DOWN),
+    C.DOS_COOKIE_SENT: ("COOKIE", 16390, C.DOS_COOKIE_SENT),
 }
 
 PAYLOADS = {
@@ -176,7 +177,6 @@ class Ikev2Session(Session):
         compiled = ep.compiled[CHILD_SA.name]
         child = compiled.ops(ep, compiled, msg.child, Role.RESPONDER, self.peer, self)
         ep.sessions[child.label] = child
-        self.started_children += 1
         ep.adopt(self, child)
         child.fire("auth_child", msg)
 
@@ -187,7 +187,6 @@ class Ikev2Session(Session):
         compiled = ep.compiled[CHILD_SA.name]
         child = compiled.ops(ep, compiled, msg.child, Role.INITIATOR, self.peer, self)
         ep.sessions[child.label] = child
-        self.started_children += 1
         ep.adopt(self, child)
         result = msg.extra.get("child_condition") if msg.extra else None
         verdict = Message(msg.name, child.label, msg.sender, msg.receiver, msg.body, condition=result)

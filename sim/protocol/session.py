@@ -127,7 +127,6 @@ class Session:
 
     __slots__ = (
         "children",
-        "code_override",
         "compiled",
         "deadline",
         "ended_with",
@@ -142,7 +141,6 @@ class Session:
         "resend_index",
         "role",
         "sent_at",
-        "started_children",
         "state",
         "timer_at",
         "verdict",
@@ -169,8 +167,6 @@ class Session:
         self.verdict: Condition | None = None
         self.ended_with: Condition | None = None  # the condition of its last report
         self.timer_at = INF  # owned by the driver: when it will next look at this session's deadline
-        self.code_override: IkeCode | None = None
-        self.started_children = 0
         self.children: list[Session] | None = None
         self.extra: dict[str, Any] | None = None  # protocol state (NAP restriction, reauthentication, ...)
 
@@ -267,7 +263,7 @@ class Session:
         notify = ep.protocol.notify_types.get(self.verdict) if self.verdict is not None else None
         if notify is not None:
             name, trigger = ep.protocol.notify_message(self, msg)
-            out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=self.verdict, trigger=trigger)
+            out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=notify[2], trigger=trigger)
             out.detail = f"N({notify[0]})"
             ep.outbox.append(("send", self, out, 0))
 
@@ -372,7 +368,6 @@ class Endpoint:
         session.extra = extra
         self.sessions[session.label] = session
         if parent is not None:
-            parent.started_children += 1
             self.adopt(parent, session)
         session.fire("start")
         return session
@@ -459,7 +454,7 @@ class Endpoint:
         if faults:
             for name in (received, sending):
                 if name is not None and name in faults:
-                    session.code_override = faults[name]
+                    session.extra = {**(session.extra or {}), "local_code": faults[name]}
                     return Condition.LOCAL_FAULT
         return protocol.check(self, session, msg, received, sending)
 
@@ -500,7 +495,7 @@ class Endpoint:
         assert condition is not None, (row, session.label)
         session.ended_with = condition
         info = condition.value
-        code = session.code_override if condition is Condition.LOCAL_FAULT else info.code
+        code = session.extra["local_code"] if condition is Condition.LOCAL_FAULT and session.extra else info.code
         assert code is not None
         table = session.table
         shown = table.state(table.next_state(source, row))
@@ -581,6 +576,5 @@ class Endpoint:
         session: Session = compiled.ops(self, compiled, msg.sa, Role.RESPONDER, msg.sender, parent)
         self.sessions[msg.sa] = session
         if parent is not None:
-            parent.started_children += 1
             self.adopt(parent, session)
         return session

@@ -32,7 +32,7 @@ class ProtocolSpec:
     next_message: Mapping[str, str]  # a received message -> the one this peer sends next
     prefixes: Mapping[str, str]  # table -> SA label prefix (MM, QM, EM, IKE, CHILD)
     admitted: frozenset[str]  # first messages subject to the responder's limits
-    notify_types: Mapping[Condition, tuple[str, int]]  # conditions announced to the peer, with the notify
+    notify_types: Mapping[Condition, tuple[str, int, Condition]]  # announced: notify name, number, what it says
     notify_message: Callable[[Session, Message | None], tuple[str, str]]  # (message name, its trigger)
     delete_message: tuple[str, str]  # (message name, its trigger)
     check: Check  # the protocol's own checks of an input (after corruption and local faults)

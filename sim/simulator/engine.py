@@ -87,6 +87,10 @@ class Simulation:
         )  # fmt: skip
         self.endpoints: dict[str, Endpoint] = {}
         self._ended_sessions: dict[tuple[str, str], str] = {}
+        # Bound once: a bound method made at each push cost 48 bytes per pending event.
+        self._arrive_cb = self._arrive
+        self._deadline_cb = self._deadline
+        self._lifetime_cb = self._lifetime
         self._started = False
         self._waiting: set[Session] = set()  # sessions waiting for an answer: they keep the run going
         self.truncated: str | None = None
@@ -224,7 +228,7 @@ class Simulation:
             self._initiate(name)
 
     def _schedule_arrival(self, when: float, msg: Message) -> None:
-        self.queue.at(when, self._arrive, msg)
+        self.queue.at(when, self._arrive_cb, msg)
 
     def _arrive(self, msg: Message) -> None:
         now = self.queue.now
@@ -266,7 +270,7 @@ class Simulation:
         deadline = session.deadline
         if deadline < session.timer_at:
             session.timer_at = deadline
-            self.queue.at(deadline, self._deadline, session, background=True)
+            self.queue.at(deadline, self._deadline_cb, session, background=True)
 
     def _lifetime(self, session: Session) -> None:
         ep = session.endpoint
@@ -343,7 +347,7 @@ class Simulation:
                 self.queue.at(effect[2], self._alarm, (effect[1], effect[3]), background=effect[4])
             elif kind == "lifetime":
                 session = effect[1]
-                self.queue.at(session.expires_at, self._lifetime, session, background=True)
+                self.queue.at(session.expires_at, self._lifetime_cb, session, background=True)
             elif kind == "timer":
                 raw.extend((now, "timer", ep.name, effect[1].label, effect[2], None, None, None))
             elif kind == "drop":

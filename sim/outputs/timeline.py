@@ -1,0 +1,81 @@
+"""The text timeline: the teaching view of a run.
+
+Who sent what to whom, what was lost and why, each retransmission with its virtual time, each
+change of state, and at the end each peer's code with its message and the reason in plain words.
+Each line comes with a style name (``send``, ``lost``, ``again``, ``state``, ``timer``,
+``outcome``, ``note``) that the command line may colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sim import codes
+from sim.outputs.trace import Record, Trace
+from sim.scenario import Scenario
+
+Line = tuple[str, str]  # (style, text)
+
+
+def _who(width: int, name: str) -> str:
+    return name.ljust(width)
+
+
+def timeline(trace: Trace, scenario: Scenario) -> Iterator[Line]:
+    """The lines of the timeline of a run."""
+    peers = sorted({e.peer for e in trace.events} | set(scenario.peers), key=len)
+    width = max((len(p) for p in peers), default=6)
+    yield "title", f"{scenario.name}  (seed {trace.seed})"
+    for paragraph in scenario.description.strip().splitlines():
+        yield "note", f"  {paragraph}".rstrip()
+    yield "note", ""
+    for e in trace.events:
+        line = _line(e, width)
+        if line is not None:
+            yield line
+    if trace.truncated:
+        yield "lost", f"the run stopped at a limit: {trace.truncated}"
+    yield "note", ""
+    yield from summary(trace)
+
+
+def _line(e: Record, width: int) -> Line | None:
+    t = f"{e.t:10.3f}s  "
+    who = _who(width, e.peer or "")
+    sa = f"[{e.sa}]" if e.sa else ""
+    kind = e.kind
+    if kind == "send":
+        detail = f"  ({e.detail})" if e.get("detail") else ""
+        return "send", f"{t}{who}  {sa:10} sends {e.message} to {e.to}{detail}"
+    if kind == "retransmit":
+        why = f"retransmission {e.attempt}" if e.attempt else "answering a duplicate"
+        return "again", f"{t}{who}  {sa:10} sends {e.message} to {e.to} again ({why})"
+    if kind == "recv":
+        return "recv", f"{t}{who}  {sa:10} receives {e.message} from {e.get('from')}"
+    if kind == "drop":
+        return "lost", f"{t}{who}  {sa:10} never gets {e.message} from {e.get('from')}: {e.reason}"
+    if kind == "timer":
+        what = {"give_up": "gives up: retransmissions exhausted", "probe": "checks that the peer is alive",
+                "expire": "SA lifetime expires"}.get(e.timer, e.timer)  # fmt: skip
+        detail = f" ({e.detail})" if e.get("detail") else ""
+        return "timer", f"{t}{who}  {sa:10} {what}{detail}"
+    if kind == "transition":
+        return "state", f"{t}{who}  {sa:10} {e.src} -> {e.dst}   ({e.trigger})"
+    if kind == "outcome":
+        ended = "negotiation ended" if e.ends == "negotiation" else "SA ended"
+        return "outcome", f"{t}{who}  {sa:10} {ended}: {e.code} {e.name} ({e.failure_point})"
+    return None
+
+
+def summary(trace: Trace) -> Iterator[Line]:
+    """Each peer's codes, with the message and the reason in plain words."""
+    yield "title", "What each peer reported"
+    if not trace.outcomes:
+        yield "note", "  nothing: no negotiation ended"
+    for o in trace.outcomes:
+        info = codes.info(o.code)
+        ended = "" if o.ends == "negotiation" else " (the established SA ended)"
+        yield "outcome", f"  {o.peer} {o.sa}{ended}: {o.code} {o.name} ({o.hex})"
+        yield "note", f"      message: {info.message}"
+        yield "note", f"      why:     {o.reason}"
+        yield "note", f"      at {o.t:.3f}s, role {o.role}, state {o.state}, failure point {o.failure_point}"
