@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench golden schema clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "ikesim needs Python 3.11 or newer")'
@@ -23,6 +23,13 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+	$(BIN)/ikesim check scenarios/
+
+golden: $(STAMP)
+	$(BIN)/python -m sim.tools.golden
+
+schema: $(STAMP)
+	$(BIN)/python -m sim.tools.schema
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -137,8 +137,8 @@ def list_command() -> None:
     loaded = scenarios()
     width = max((len(s.name) for s in loaded), default=10)
     for scenario in loaded:
-        first = scenario.description.strip().split(". ")[0].splitlines()[0] if scenario.description else ""
-        click.echo(f"{scenario.name:<{width}}  {first.rstrip('.')}")
+        first = " ".join(scenario.description.split()).split(". ")[0].rstrip(".")
+        click.echo(f"{scenario.name:<{width}}  {first}")
 
 
 @cli.command("run")

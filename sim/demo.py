@@ -1,16 +1,34 @@
-"""``make demo``: a short tour for a newcomer."""
+"""``make demo``: a short tour of ikesim for a newcomer, with real scenarios from the library."""
 
 from __future__ import annotations
 
 from sim.cli import main
 
+TOUR = [
+    ("mm-qm-success", "First, nothing goes wrong: IKEv1 main mode then quick mode, both ending in 13897."),
+    ("mm-peer-stops-responding", "Now the gateway stops answering once main mode is up. Watch the retransmissions."),
+    ("ikev2-cp-required-missing", "IKEv2: the gateway wants a configuration payload the client did not send."),
+    ("nap-reauth-kills-dummy-tunnel", "NAP: a restricted tunnel first, then the full one after remediation."),
+]
+
+
+def _banner(text: str) -> None:
+    print("\n" + "=" * 100)
+    print(text)
+    print("=" * 100 + "\n", flush=True)
+
 
 def tour() -> int:
-    """Show what ikesim knows, one step at a time."""
-    print("ikesim knows the 110 Windows IKE status codes. Here is the one for a dead peer:\n")
+    """Run a few library scenarios as timelines, then explain the dead-peer code."""
+    for name, why in TOUR:
+        _banner(f"ikesim run {name}\n{why}")
+        status = main(["run", name])
+        if status:
+            return status
+    _banner("ikesim explain 13886\nAnd what the code of a dead peer means:")
     status = main(["explain", "13886"])
-    print("\nAnd the one a successful negotiation is reported with, by convention:\n")
-    return status or main(["explain", "NEG_STATUS_END"])
+    print("\nMore: `ikesim list` shows all the scenarios; `ikesim run NAME --format mermaid` draws one.")
+    return status
 
 
 if __name__ == "__main__":

@@ -396,7 +396,8 @@ def _expectation_problems(scenario: Scenario, peer: str, label: str, expectation
     spec = scenario.peers[peer]
     kinds = LABELS_OF[spec.protocol]
     if label.split("#")[0] not in kinds:
-        return [f"{where}: a {spec.protocol} peer has no {label.split('#')[0]} SAs (it has {', '.join(kinds)})"]
+        shown = {"ikev1": "an IKEv1", "authip": "an AuthIP", "ikev2": "an IKEv2"}[spec.protocol]
+        return [f"{where}: {shown} peer has no {label.split('#')[0]} SAs (it has {', '.join(kinds)})"]
     if expectation.code in SUCCESS and label.startswith("CHILD") and spec.policy.request_address:
         target = scenario.peers.get(scenario.target_of(peer)) if spec.role == "initiator" else spec
         if target is not None and not target.policy.address_pool:

@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from sim import codes
 from sim.outputs.trace import Trace
 
+_ENTITIES = str.maketrans({"#": "#35;", ";": "#59;"})
+
 
 def _text(s: str) -> str:
-    # Mermaid reads "#...;" as an entity and ";" as a line end: write both as entities.
-    return s.replace("#", "#35;").replace(";", "#59;")
+    # Mermaid reads "#...;" as an entity and ";" as a line end: write both as entities, in one pass.
+    return s.translate(_ENTITIES)
 
 
 def sequence_diagram(trace: Trace, participants: list[str] | None = None) -> str:

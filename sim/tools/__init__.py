@@ -1,0 +1,1 @@
+"""Maintenance commands for ikesim's own repository (not part of the public API)."""
