@@ -17,8 +17,8 @@ demo: $(STAMP)
 	@$(BIN)/python -m sim.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check sim tests bench
-	$(BIN)/ruff format --check sim tests bench
+	$(BIN)/ruff check sim tests bench docs/examples
+	$(BIN)/ruff format --check sim tests bench docs/examples
 	$(BIN)/mypy
 
 test: lint

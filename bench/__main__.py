@@ -92,6 +92,26 @@ def protocol_per_second(kind: str, connections: int) -> dict[str, float]:
             "us_each": round(elapsed / connections * 1e6, 1)}  # fmt: skip
 
 
+def hypothesis_runs_per_second(examples: int = 1000) -> dict[str, float | int]:
+    """Examples per second of the testing kit's runs() strategy inside a Hypothesis test."""
+    from hypothesis import HealthCheck, given, settings
+
+    from sim.testing import strategies
+
+    seen = 0
+
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(strategies.runs())
+    def property_test(trace: Any) -> None:
+        nonlocal seen
+        seen += 1
+
+    start = time.perf_counter()
+    property_test()
+    elapsed = time.perf_counter() - start
+    return {"examples": seen, "examples_per_s": round(seen / elapsed)}
+
+
 def small_runs_per_second(runs: int = 2000) -> dict[str, float]:
     """Whole ``sim.run`` calls of the two-peer scenario per second (set-up included)."""
     sc = scenario(1)
@@ -204,6 +224,8 @@ def main() -> int:
     results["protocols"] = [protocol_per_second(k, n) for k in ("ikev2-cp", "nap-reauth") for n in (1_000, 10_000)]
     for row in results["protocols"]:
         print("protocol:", row)
+    results["hypothesis"] = hypothesis_runs_per_second()
+    print("testing kit:", results["hypothesis"])
     results["memory"] = bytes_per_sa()
     print("memory:", results["memory"])
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -370,6 +370,10 @@ class Scenario(_Strict):
             raise ValueError("\n".join(problems))  # one problem a line, each with its own path
         return self
 
+    def __repr__(self) -> str:
+        # Only what differs from the defaults: shrunk Hypothesis examples stay readable.
+        return f"Scenario({self.model_dump(by_alias=True, exclude_defaults=True)!r})"
+
     def instances_of(self, name: str) -> list[str]:
         """The names the peer has in a run (``client-1``... for an initiator with several instances)."""
         count = self.peers[name].instances

@@ -122,6 +122,7 @@ class Trace:
         end: float,
         truncated: str | None,
         final_states: Callable[[], dict[tuple[str, str], str]],
+        source: Any = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -130,6 +131,7 @@ class Trace:
         self.end = end
         self.truncated = truncated  # why the run stopped at a limit, or None
         self._final_states = final_states
+        self.source = source  # the Scenario that was run
 
     @cached_property
     def final_states(self) -> dict[tuple[str, str], str]:

@@ -207,7 +207,14 @@ class Simulation:
         """The trace so far."""
         raw = self.raw
         return Trace(
-            self.scenario.name, self.seed, raw, self.outcomes, raw.last_time(), self.truncated, self._final_states
+            self.scenario.name,
+            self.seed,
+            raw,
+            self.outcomes,
+            raw.last_time(),
+            self.truncated,
+            self._final_states,
+            self.scenario,
         )
 
     def _final_states(self) -> dict[tuple[str, str], str]:
