@@ -166,8 +166,10 @@ def run_command(scenario: str, seed: int | None, fmt: str) -> None:
             console.print(f"[{style}]{escape(text)}[/{style}]" if STYLES.get(style) else escape(text), style=None)
 
 
-def _scenario_paths(paths: Sequence[str]) -> list[Path]:
+def _scenario_paths(paths: Sequence[str], allow_names: bool = False) -> list[Path]:
+    """Scenario files from paths (folders are searched for *.toml); library names where allowed."""
     from sim.library import scenario_files
+    from sim.scenario import library_dir
 
     if not paths:
         return scenario_files()
@@ -176,6 +178,8 @@ def _scenario_paths(paths: Sequence[str]) -> list[Path]:
         path = Path(given)
         if path.is_dir():
             found += scenario_files(path)
+        elif allow_names and not path.exists() and (library_dir() / f"{given}.toml").exists():
+            found.append(library_dir() / f"{given}.toml")
         else:
             found.append(path)
     return found
@@ -215,6 +219,47 @@ def check_command(paths: tuple[str, ...]) -> int:
             click.echo(f"ok    {scenario.name}")
     click.echo(f"{len(loaded) - failed} passed, {failed} failed")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    from sim.outputs.fixtures import FORMATS
+
+    chosen = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        fail(f"--formats: unknown format {', '.join(unknown) or '(none)'}; choose from {','.join(FORMATS)}")
+    return chosen
+
+
+@cli.command("fixtures")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="Folder to write to.")
+@click.option("--formats", default="jsonl,text,mermaid,evtx,wfp,pcap", show_default=True, help="Comma-separated.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for every scenario (default: their own).")
+def fixtures_command(paths: tuple[str, ...], output: str, formats: str, seed: int | None) -> None:
+    """Write fixture files (trace, timeline, diagram, Windows events, WFP events, pcap) for scenarios."""
+    from rich.progress import Progress
+
+    from sim.outputs.fixtures import write_fixtures
+    from sim.scenario import Scenario, ScenarioError, load_scenario
+
+    chosen = _formats(formats)
+    loaded: list[Scenario] = []
+    problems: list[str] = []
+    for path in _scenario_paths(paths, allow_names=True):
+        try:
+            loaded.append(load_scenario(path))
+        except ScenarioError as error:
+            problems += str(error).splitlines()
+    if problems:
+        fail(problems[0], problems)
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task("writing fixtures", total=len(loaded))
+        for scenario in loaded:
+            write_fixtures(scenario, Path(output) / scenario.name, chosen, seed)
+            progress.advance(task)
+    click.echo(f"wrote fixtures for {len(loaded)} scenarios to {output}", err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

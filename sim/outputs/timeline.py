@@ -51,7 +51,8 @@ def _line(e: Record, width: int) -> Line | None:
         why = f"retransmission {e.attempt}" if e.attempt else "answering a duplicate"
         return "again", f"{t}{who}  {sa:10} sends {e.message} to {e.to} again ({why})"
     if kind == "recv":
-        return "recv", f"{t}{who}  {sa:10} receives {e.message} from {e.get('from')}"
+        damaged = f" (corrupted: {e.corrupted})" if e.get("corrupted") else ""
+        return "recv", f"{t}{who}  {sa:10} receives {e.message} from {e.get('from')}{damaged}"
     if kind == "drop":
         return "lost", f"{t}{who}  {sa:10} never gets {e.message} from {e.get('from')}: {e.reason}"
     if kind == "timer":

@@ -99,6 +99,8 @@ def _record(seq: int, raw: tuple[Any, ...]) -> Record:
             head["detail"] = raw[7]
     elif kind == "recv":
         head.update({"message": raw[4], "from": raw[5]})
+        if raw[6]:
+            head["corrupted"] = raw[6]
     elif kind == "drop":
         head.update({"message": raw[4], "from": raw[5], "reason": raw[6]})
     elif kind == "timer":

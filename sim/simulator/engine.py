@@ -245,7 +245,7 @@ class Simulation:
             why = "is down" if receiver in network.down else "is silent"
             self.raw.extend((now, "drop", receiver, msg.sa, msg.name, msg.sender, f"{receiver} {why}", None))
             return
-        self.raw.extend((now, "recv", receiver, msg.sa, msg.name, msg.sender, None, None))
+        self.raw.extend((now, "recv", receiver, msg.sa, msg.name, msg.sender, msg.corrupt, None))
         ep = self.endpoints[receiver]
         ep.receive(now, msg)
         self._drain(ep)

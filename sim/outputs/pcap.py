@@ -1,0 +1,268 @@
+"""A pcap of a run, with real ISAKMP (IKEv1, AuthIP) and IKEv2 packets built with scapy.
+
+Each message that reached its peer is one packet, at the virtual time it arrived (the capture
+point is next to the receiver, so lost messages are absent). Cookies, SPIs, nonces, key
+exchange data and the placeholder ciphertext of encrypted payloads are derived from the seed and
+the SA, so a retransmission is the same bytes as the message it repeats and a run's pcap is the
+same bytes every time. Addresses are documentation ranges (see ``windows.peer_infos``); all
+traffic is UDP 500 (ikesim does not model NAT, so there is no port 4500).
+
+Corrupted messages stay parseable: a damaged cookie or message ID is a different value, a
+damaged header sets a reserved flag bit, a damaged payload a reserved byte, a damaged version
+the minor version.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sim.outputs.trace import Trace
+from sim.outputs.windows import EPOCH, PeerInfo, peer_infos, stable_bytes
+
+DLT_EN10MB = 1  # Ethernet
+
+# ISAKMP exchange types: RFC 2408/2409, and AuthIP's from [MS-AIPS] (private-use range).
+IKEV1_EXCHANGES = {"MM": 2, "QM": 32, "INFO": 5}
+AUTHIP_EXCHANGES = {"MM": 243, "QM": 244, "EM": 245, "INFO": 246}
+IKEV2_EXCHANGES = {"IKE_SA_INIT": 34, "IKE_AUTH": 35, "CREATE_CHILD_SA": 36, "INFORMATIONAL": 37}
+NOTIFY_NUMBERS = {
+    "NO-PROPOSAL-CHOSEN": 14,
+    "INVALID-KEY-INFORMATION": 17,
+    "AUTHENTICATION-FAILED": 24,
+    "COOKIE": 16390,
+    "NO_PROPOSAL_CHOSEN": 14,
+    "INVALID_KE_PAYLOAD": 17,
+    "AUTHENTICATION_FAILED": 24,
+    "NO_ADDITIONAL_SAS": 35,
+    "INTERNAL_ADDRESS_FAILURE": 36,
+    "FAILED_CP_REQUIRED": 37,
+    "TEMPORARY_FAILURE": 43,
+    "MS_NOTIFY_STATUS": 12345,
+}
+
+
+def exchange_of(message: str, protocol: str) -> int:
+    """The ISAKMP/IKEv2 exchange type a message travels in."""
+    if protocol == "ikev2":
+        return IKEV2_EXCHANGES[message.split()[0]]
+    table = AUTHIP_EXCHANGES if protocol == "authip" else IKEV1_EXCHANGES
+    bare = message.removeprefix("AuthIP ")
+    for prefix in ("MM", "QM", "EM"):
+        if bare.startswith(prefix) and prefix in table:
+            return table[prefix]
+    return table["INFO"]
+
+
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)  # scapy's start-up chatter is not ours to print
+
+
+class _Builder:
+    """Builds each message's bytes once, so that repeated sends are identical."""
+
+    def __init__(self, trace: Trace, simulation: Any) -> None:
+        from scapy.layers.isakmp import ISAKMP  # noqa: F401  (registers the ISAKMP layers)
+
+        self.trace = trace
+        self.seed = trace.seed
+        self.infos = peer_infos(trace)
+        self.parent = _parents(simulation)
+        self.cache: dict[tuple[str, str, str, str | None], bytes] = {}
+        self.details = {(e.peer, e.sa, e.message): e.get("detail") for e in trace.events if e.kind == "send"}
+        self.message_ids: dict[tuple[str, str, str], int] = {}
+        self.counters: dict[tuple[str, str], int] = {}
+        self.initiator_of: dict[str, str] = {}
+
+    def key_sa(self, sa: str) -> str:
+        """The main-mode or IKE SA whose cookies or SPIs a message carries."""
+        return self.parent.get(sa, sa)
+
+    def payload(self, sender: str, receiver: str, sa: str, message: str, corrupt: str | None) -> bytes:
+        key = (sender, sa, message, corrupt)
+        if key not in self.cache:
+            protocol = self.infos[sender].protocol
+            build = self._ikev2 if protocol == "ikev2" else self._isakmp
+            self.cache[key] = bytes(build(sender, sa, message, protocol, corrupt))
+        return self.cache[key]
+
+    def _cookies(self, sa: str, message: str, corrupt: str | None) -> tuple[bytes, bytes]:
+        owner = self.key_sa(sa)
+        icookie = stable_bytes(self.seed, owner, "icookie", size=8)
+        rcookie = stable_bytes(self.seed, owner, "rcookie", size=8)
+        if message in ("MM1", "AuthIP MM1", "IKE_SA_INIT request"):
+            rcookie = bytes(8)
+        if corrupt == "cookie":
+            icookie = stable_bytes(self.seed, owner, "corrupt", size=8)
+        return icookie, rcookie
+
+    def _isakmp(self, sender: str, sa: str, message: str, protocol: str, corrupt: str | None) -> Any:
+        from scapy.layers.isakmp import (
+            ISAKMP,
+            ISAKMP_payload_KE,
+            ISAKMP_payload_Nonce,
+            ISAKMP_payload_Notify,
+            ISAKMP_payload_Proposal,
+            ISAKMP_payload_SA,
+            ISAKMP_payload_Transform,
+        )
+        from scapy.packet import Raw
+
+        icookie, rcookie = self._cookies(sa, message, corrupt)
+        exchange = exchange_of(message, protocol)
+        bare = message.removeprefix("AuthIP ")
+        msg_id = 0 if bare.startswith("MM") else int.from_bytes(stable_bytes(self.seed, sa, bare[:2], size=4), "big")
+        if corrupt == "message_id":
+            msg_id ^= 0x5A5A5A5A
+        header: dict[str, Any] = {"init_cookie": icookie, "resp_cookie": rcookie, "exch_type": exchange, "id": msg_id}
+        header["version"] = 0x11 if corrupt == "version" else 0x10
+        flags = 0x08 if corrupt == "header" else 0  # a reserved flag bit
+        detail = self.details.get((sender, sa, message)) or ""
+        if bare in ("MM1", "MM2"):
+            transform = ISAKMP_payload_Transform(
+                transform_count=1,
+                transform_id=1,
+                transforms=[
+                    ("Encryption", "AES-CBC"),
+                    ("KeyLength", 128),
+                    ("Hash", "SHA"),
+                    ("GroupDesc", "2048MODPgr"),
+                    ("Authentication", "PSK"),
+                    ("LifeType", "Seconds"),
+                    ("LifeDuration", 28800),
+                ],
+            )
+            body = ISAKMP_payload_SA(prop=ISAKMP_payload_Proposal(proto=1, trans_nb=1, trans=transform))
+            return ISAKMP(next_payload=1, flags=flags, **header) / body
+        if bare in ("MM3", "MM4"):
+            ke = ISAKMP_payload_KE(next_payload=10, ke=stable_bytes(self.seed, sa, sender, "ke", size=256))
+            nonce = ISAKMP_payload_Nonce(nonce=stable_bytes(self.seed, sa, sender, "nonce", size=32))
+            if corrupt == "payload":
+                nonce.res = 0xFF
+            return ISAKMP(next_payload=4, flags=flags, **header) / ke / nonce
+        if message in ("INFO NOTIFY", "AuthIP NOTIFY"):
+            number = NOTIFY_NUMBERS.get(detail.removeprefix("N(").removesuffix(")"), 14)
+            return ISAKMP(next_payload=11, flags=flags, **header) / ISAKMP_payload_Notify(
+                notify_msg_type=number, proto=1
+            )
+        # Everything else is encrypted: a placeholder ciphertext of a realistic length (AES blocks).
+        size = {"MM5": 64, "MM6": 64, "QM1": 112, "QM2": 112, "QM3": 48}.get(bare, 64)
+        first = 5 if bare in ("MM5", "MM6") else 8  # ID, or HASH
+        cipher = stable_bytes(self.seed, sa, sender, message, "cipher", size=size)
+        return ISAKMP(next_payload=first, flags=flags | 0x01, **header) / Raw(cipher)
+
+    def _ikev2(self, sender: str, sa: str, message: str, protocol: str, corrupt: str | None) -> Any:
+        from scapy.contrib.ikev2 import (
+            IKEv2,
+            IKEv2_Encrypted,
+            IKEv2_KE,
+            IKEv2_Nonce,
+            IKEv2_Notify,
+            IKEv2_Proposal,
+            IKEv2_SA,
+            IKEv2_Transform,
+        )
+
+        owner = self.key_sa(sa)
+        exchange_name, kind = message.split()
+        icookie, rcookie = self._cookies(sa, message, corrupt)
+        self.initiator_of.setdefault(owner, sender if message == "IKE_SA_INIT request" else "")
+        is_original_initiator = self.initiator_of.get(owner) == sender
+        flags = (0x08 if is_original_initiator else 0) | (0x20 if kind == "response" else 0)
+        if corrupt == "header":
+            flags |= 0x01  # a reserved flag bit
+        msg_id = self._message_id(owner, sender, exchange_name, kind)
+        if corrupt == "message_id":
+            msg_id ^= 0x5A5A
+        header: dict[str, Any] = {
+            "init_SPI": icookie,
+            "resp_SPI": rcookie,
+            "exch_type": IKEV2_EXCHANGES[exchange_name],
+            "flags": flags,
+            "id": msg_id,
+            "version": 0x21 if corrupt == "version" else 0x20,
+        }
+        detail = self.details.get((sender, sa, message)) or ""
+        if exchange_name == "IKE_SA_INIT" and detail.startswith("N("):
+            number = NOTIFY_NUMBERS.get(detail.removeprefix("N(").removesuffix(")"), 14)
+            return IKEv2(next_payload=41, **header) / IKEv2_Notify(type=number)
+        if exchange_name == "IKE_SA_INIT":
+            transforms = (
+                IKEv2_Transform(transform_type="Encryption", transform_id=12, key_length=128)
+                / IKEv2_Transform(transform_type="PRF", transform_id=2)
+                / IKEv2_Transform(transform_type="Integrity", transform_id=2)
+                / IKEv2_Transform(transform_type="GroupDesc", transform_id=14)
+            )
+            sa_payload = IKEv2_SA(next_payload=34, prop=IKEv2_Proposal(trans_nb=4, trans=transforms))
+            ke = IKEv2_KE(next_payload=40, group=14, ke=stable_bytes(self.seed, owner, sender, "ke", size=256))
+            nonce = IKEv2_Nonce(nonce=stable_bytes(self.seed, owner, sender, "nonce", size=32))
+            if corrupt == "payload":
+                nonce.flags = 0x7F
+            return IKEv2(next_payload=33, **header) / sa_payload / ke / nonce
+        inner = {
+            "IKE_AUTH request": 35,
+            "IKE_AUTH response": 36,
+            "CREATE_CHILD_SA request": 33,
+            "CREATE_CHILD_SA response": 33,
+        }.get(message, 42 if detail == "D" else 0)
+        size = {"IKE_AUTH": 160, "CREATE_CHILD_SA": 128}.get(exchange_name, 48)
+        body = stable_bytes(self.seed, sa, sender, message, "cipher", size=16 + size + 12)  # IV, data, ICV
+        return IKEv2(next_payload=46, **header) / IKEv2_Encrypted(next_payload=inner, load=body)
+
+    def _message_id(self, owner: str, sender: str, exchange: str, kind: str) -> int:
+        """IKEv2 message IDs: each side counts the requests it sends; a response repeats its request's."""
+        if kind == "request":
+            key = (owner, sender, exchange)
+            if key not in self.message_ids:
+                count = self.counters.get((owner, sender), 0)
+                self.counters[(owner, sender)] = count + 1
+                self.message_ids[key] = count
+            return self.message_ids[key]
+        others = [mid for (o, s, x), mid in self.message_ids.items() if o == owner and s != sender and x == exchange]
+        return others[-1] if others else 0
+
+
+def _parents(simulation: Any) -> dict[str, str]:
+    """Quick mode, extended mode and child SA labels -> their main-mode or IKE SA label."""
+    out: dict[str, str] = {}
+    if simulation is None:
+        return out
+    for endpoint in simulation.endpoints.values():
+        for label, session in endpoint.sessions.items():
+            root = session
+            while root.parent is not None:
+                root = root.parent
+            if root is not session:
+                out[label] = root.label
+    return out
+
+
+def packets(trace: Trace, simulation: Any = None) -> list[Any]:
+    """The run's packets, each with its capture time."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    builder = _Builder(trace, simulation)
+    infos: dict[str, PeerInfo] = builder.infos
+    out = []
+    for e in trace.events:
+        if e.kind != "recv":
+            continue
+        sender, receiver = infos[e["from"]], infos[e.peer]
+        data = builder.payload(sender.name, receiver.name, e.sa, e.message, e.get("corrupted"))
+        frame = (
+            Ether(src=sender.mac, dst=receiver.mac)
+            / IP(src=sender.address, dst=receiver.address, id=e.seq & 0xFFFF, flags="DF")
+            / UDP(sport=500, dport=500)
+            / data
+        )
+        frame.time = EPOCH.timestamp() + e.t
+        out.append(frame)
+    return out
+
+
+def write_pcap(path: Path, trace: Trace, simulation: Any = None) -> None:
+    """Write the run's pcap."""
+    from scapy.utils import wrpcap
+
+    wrpcap(str(path), packets(trace, simulation), linktype=DLT_EN10MB)  # an empty capture needs it too

@@ -1,0 +1,273 @@
+"""Fixtures: Windows audit events, WFP net events, pcaps (checked with tshark), and determinism."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from sim.library import scenarios
+from sim.outputs.fixtures import write_fixtures
+from sim.outputs.pcap import exchange_of, packets
+from sim.outputs.windows import audit_events, net_events, peer_infos
+from sim.scenario import load_scenario
+from sim.simulator.engine import Simulation
+
+NS = {"e": "http://schemas.microsoft.com/win/2004/08/events/event"}
+TSHARK = shutil.which("tshark")
+needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed (Debian package tshark)")
+
+# reference/windows-ike.md section 3: the Data names of 4653, in this order.
+MM_FAILED_FIELDS = [
+    "LocalMMPrincipalName",
+    "RemoteMMPrincipalName",
+    "LocalAddress",
+    "LocalKeyModPort",
+    "RemoteAddress",
+    "RemoteKeyModPort",
+    "KeyModName",
+    "FailurePoint",
+    "FailureReason",
+    "MMAuthMethod",
+    "State",
+    "Role",
+    "MMImpersonationState",
+    "MMFilterID",
+    "InitiatorCookie",
+    "ResponderCookie",
+]
+# reference/windows-ike.md section 2: FWPM_NET_EVENT_IKEEXT_MM_FAILURE0, then what 1 and 2 add.
+MM_FAILURE_MEMBERS = [
+    "failureErrorCode",
+    "failurePoint",
+    "flags",
+    "keyingModuleType",
+    "mmState",
+    "saRole",
+    "mmAuthMethod",
+    "endCertHash",
+    "mmId",
+    "mmFilterId",
+    "localPrincipalNameForAuth",
+    "remotePrincipalNameForAuth",
+    "numLocalPrincipalGroupSids",
+    "localPrincipalGroupSids",
+    "numRemotePrincipalGroupSids",
+    "remotePrincipalGroupSids",
+    "providerContextKey",
+]
+QM_FAILURE_MEMBERS = [
+    "failureErrorCode",
+    "failurePoint",
+    "keyingModuleType",
+    "qmState",
+    "saRole",
+    "saTrafficType",
+    "localSubNet",
+    "remoteSubNet",
+    "qmFilterId",
+    "mmSaLuid",
+    "mmProviderContextKey",
+]
+
+
+def run(name):
+    simulation = Simulation(load_scenario(name))
+    return simulation.run(), simulation
+
+
+def data(event):
+    return [(d.get("Name"), d.text) for d in event.find("EventData")]
+
+
+def test_fixtures_for_the_whole_library_are_byte_identical_twice(tmp_path):
+    for attempt in ("a", "b"):
+        for scenario in scenarios():
+            write_fixtures(scenario, tmp_path / attempt / scenario.name)
+    first = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    second = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()}
+    assert first == second
+    assert len(first) > 5 * len(scenarios())
+
+
+def test_main_mode_failure_is_4653_with_the_documented_fields_in_order():
+    trace, _ = run("mm-wrong-preshared-key")
+    (event,) = audit_events(trace, "client")
+    system = event.find("System")
+    assert system.find("Provider").attrib == {
+        "Name": "Microsoft-Windows-Security-Auditing",
+        "Guid": "{54849625-5478-4994-a5ba-3e3b0328c30d}",
+    }
+    assert (system.find("EventID").text, system.find("Task").text, system.find("Keywords").text) == (
+        "4653",
+        "12547",
+        "0x8010000000000000",
+    )
+    assert system.find("Channel").text == "Security"
+    fields = dict(data(event))
+    assert [name for name, _ in data(event)] == MM_FAILED_FIELDS
+    assert fields["FailureReason"] == "IKE authentication credentials are unacceptable"
+    assert (fields["FailurePoint"], fields["State"], fields["Role"], fields["KeyModName"]) == ("2", "3", "0", "IKEv1")
+    assert fields["LocalAddress"] == "198.51.100.1" and fields["RemoteAddress"] == "192.0.2.1"
+    assert len(fields["InitiatorCookie"]) == 16
+
+
+def test_quick_mode_failure_4654_and_main_mode_sa_ended_4655():
+    trace, _ = run("mm-peer-stops-responding")
+    ids = [e.find("System/EventID").text for e in audit_events(trace, "client")]
+    assert ids == ["4654", "4655"]
+    qm = dict(data(audit_events(trace, "client")[0]))
+    assert qm["FailureReason"] == "Main mode SA assumed to be invalid because peer stopped responding."
+    assert audit_events(trace, "gateway") == []  # the gateway saw nothing fail
+
+
+def test_extended_mode_failure_4984_and_invalid_packet_4976():
+    trace, _ = run("authip-extended-mode-wrong-user-credentials")
+    (event,) = audit_events(trace, "client")
+    assert event.find("System/EventID").text == "4984"
+    fields = dict(data(event))
+    assert fields["FailureReason"] == "IKE authentication credentials are unacceptable"
+    assert "KeyModName" not in fields  # 4984's template says AuthIP itself
+    trace, _ = run("mm-invalid-cookie")
+    ids = [e.find("System/EventID").text for e in audit_events(trace, "gateway")]
+    assert ids == ["4976", "4653"]
+
+
+def test_only_windows_peers_log():
+    trace, _ = run("retransmit-strongswan")
+    assert not peer_infos(trace)["client"].windows
+    assert audit_events(trace, "client") == []
+    assert net_events(trace, "client") == []
+
+
+def test_event_xml_is_well_formed(tmp_path):
+    written = write_fixtures(load_scenario("mm-peer-stops-responding"), tmp_path, ("evtx",))
+    for path in written:
+        root = ET.parse(path).getroot()
+        assert root.tag == "Events"
+        assert all(child.tag == f"{{{NS['e']}}}Event" for child in root)  # Windows' event namespace
+        assert all(child.find("e:System/e:EventID", NS) is not None for child in root)
+
+
+def test_wfp_net_events_have_the_documented_members_in_order(tmp_path):
+    trace, _ = run("mm-no-proposal-chosen")
+    (mm,) = net_events(trace, "client")
+    assert mm["type"] == "FWPM_NET_EVENT_TYPE_IKEEXT_MM_FAILURE"
+    assert list(mm["ikeMmFailure"]) == MM_FAILURE_MEMBERS
+    assert mm["ikeMmFailure"]["failureErrorCode"] == 13802
+    trace, _ = run("mm-peer-stops-responding")
+    (qm,) = net_events(trace, "client")
+    assert list(qm["ikeQmFailure"]) == QM_FAILURE_MEMBERS
+    write_fixtures(load_scenario("mm-no-proposal-chosen"), tmp_path, ("wfp",))
+    root = ET.parse(tmp_path / "wfp-netevents-client.xml").getroot()
+    body = root.find("item/ikeMmFailure")
+    assert [child.tag for child in body] == MM_FAILURE_MEMBERS
+    assert body.find("failurePoint").text == "IPSEC_FAILURE_PEER"
+    assert body.find("mmState").text == "IKEEXT_MM_SA_STATE_SA_SENT"
+    assert json.loads((tmp_path / "wfp-netevents-client.json").read_text())[0]["ikeMmFailure"]["failurePoint"] == 2
+
+
+def test_pcap_has_one_packet_per_delivered_message_and_retransmissions_are_identical():
+    from scapy.layers.inet import UDP
+
+    trace, simulation = run("mm-lost-mm2-recovered")
+    frames = packets(trace, simulation)
+    delivered = [e for e in trace.events if e.kind == "recv"]
+    assert len(frames) == len(delivered)
+    assert all(f[UDP].sport == 500 and f[UDP].dport == 500 for f in frames)
+    mm1 = [bytes(f[UDP].payload) for f, e in zip(frames, delivered, strict=True) if e.message == "MM1"]
+    assert len(mm1) == 2 and mm1[0] == mm1[1]  # the retransmission is the same bytes
+    silent, simulation = run("mm-no-response")
+    assert packets(silent, simulation) == []  # every MM1 was lost: nothing reached the gateway
+
+
+@needs_tshark
+@pytest.mark.parametrize("name", [s.name for s in scenarios()])
+def test_every_pcap_dissects_cleanly_and_as_the_trace_says(name, tmp_path):
+    scenario = load_scenario(name)
+    write_fixtures(scenario, tmp_path, ("pcap",))
+    pcap = tmp_path / "exchange.pcap"
+    bad = subprocess.run(
+        [
+            TSHARK,
+            "-r",
+            str(pcap),
+            "-Y",
+            "_ws.malformed || _ws.expert",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.expert.message",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert bad.stdout.strip() == "", bad.stdout
+    fields = subprocess.run(
+        [TSHARK, "-r", str(pcap), "-T", "fields", "-e", "isakmp.exchangetype", "-e", "isakmp.flag_r"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    trace = Simulation(scenario).run()
+    infos = peer_infos(trace)
+    expected = [
+        (str(exchange_of(e.message, infos[e.peer].protocol)), "1" if e.message.endswith(" response") else None)
+        for e in trace.events
+        if e.kind == "recv"
+    ]
+    assert len(fields) == len(expected)
+    for line, (exchange, response) in zip(fields, expected, strict=True):
+        got_exchange, _, got_response = line.partition("\t")
+        assert got_exchange == exchange
+        if response is not None:
+            assert got_response == response
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, check=False)
+
+
+def test_the_fixtures_command_writes_every_format(tmp_path):
+    result = _cli("fixtures", "mm-peer-stops-responding", "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in (tmp_path / "mm-peer-stops-responding").iterdir())
+    assert names == sorted(
+        [
+            "trace.jsonl",
+            "timeline.txt",
+            "sequence.mmd",
+            "exchange.pcap",
+            "security-events-client.xml",
+            "security-events-gateway.xml",
+            "wfp-netevents-client.xml",
+            "wfp-netevents-client.json",
+            "wfp-netevents-gateway.xml",
+            "wfp-netevents-gateway.json",
+        ]
+    )
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["fixtures", "mm-qm-success", "-o", "OUT", "--formats", "jsonl,pdf"], "unknown format pdf"),
+        (["fixtures", "mm-qm-success"], "Missing option"),
+        (["fixtures", "tests/data/broken/unknown-keys.toml", "-o", "OUT"], "unknown key"),
+        (["fixtures", "-o", "OUT"], "Missing argument"),
+    ],
+)
+def test_the_fixtures_command_rejects_bad_input_with_exit_2(args, needle, tmp_path):
+    result = _cli(*[str(tmp_path / "out") if a == "OUT" else a for a in args])
+    assert result.returncode == 2
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
