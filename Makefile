@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench golden schema clean
+.PHONY: demo test lint bench golden schema docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "ikesim needs Python 3.11 or newer")'
@@ -30,6 +30,9 @@ golden: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python -m sim.tools.schema
+
+docs: $(STAMP)
+	$(BIN)/python -m sim.tools.docs
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -221,6 +221,22 @@ def check_command(paths: tuple[str, ...]) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+@cli.command("diagram")
+@click.argument("machine", required=False)
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
+def diagram_command(machine: str | None, fmt: str) -> None:
+    """Print the state diagram of a machine, drawn from its table; without MACHINE, list them."""
+    from sim.outputs.diagrams import diagram, machines
+
+    names = machines()
+    if machine is None:
+        click.echo("\n".join(names))
+        return
+    if machine not in names:
+        fail(f"no machine named {machine!r}; machines: {', '.join(names)}")
+    sys.stdout.write(diagram(machine, fmt))
+
+
 def _formats(value: str) -> tuple[str, ...]:
     from sim.outputs.fixtures import FORMATS
 
