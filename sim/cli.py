@@ -278,6 +278,62 @@ def fixtures_command(paths: tuple[str, ...], output: str, formats: str, seed: in
     click.echo(f"wrote fixtures for {len(loaded)} scenarios to {output}", err=True)
 
 
+def _listen_address(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        fail(f"--listen {value!r}: expected HOST:PORT, for example 127.0.0.1:500")
+    return host.strip("[]"), int(port)
+
+
+@cli.command("serve")
+@click.option("--profile", default=None, help="windows, strongswan, libreswan (default: the scenario's, else windows)")
+@click.option("--listen", "listen", default="127.0.0.1:500", show_default=True, help="HOST:PORT to answer on")
+@click.option("--scenario", default=None, help="take the responder's policy (and profile) from this scenario")
+@click.option("--time-scale", type=click.FloatRange(min=0.001, max=1000.0), default=1.0, show_default=True,
+              help="real seconds per profile second (0.1 runs the schedule ten times faster)")  # fmt: skip
+@click.option("--stop-after", type=click.FloatRange(min=0.0), default=None, help="stop after this many real seconds")
+@click.option("--outcomes-only", is_flag=True, help="print only the outcome lines")
+@click.option("--max-per-address", type=click.IntRange(min=1), default=64, show_default=True,
+              help="negotiations kept per source address")  # fmt: skip
+def serve_command(
+    profile: str | None,
+    listen: str,
+    scenario: str | None,
+    time_scale: float,
+    stop_after: float | None,
+    outcomes_only: bool,
+    max_per_address: int,
+) -> None:
+    """Answer real IKEv1 main-mode initiators on UDP, as a responder of the profile's implementation.
+
+    Every event is printed as an ikesim.trace/1 line on stdout; Ctrl-C stops.
+    """
+    import asyncio
+
+    from sim.live.responder import Limits, responder_for
+    from sim.live.server import line_writer, serve
+
+    host, port = _listen_address(listen)
+    loaded = _load(scenario) if scenario is not None else None
+    emit = line_writer(sys.stdout, frozenset({"outcome"}) if outcomes_only else None)
+    try:
+        responder = responder_for(profile, loaded, emit, Limits(per_address=max_per_address))
+    except ValueError as error:
+        fail(str(error))
+
+    def ready(bound: tuple[str, int]) -> None:
+        click.echo(f"ikesim serve: listening on {bound[0]}:{bound[1]} as a {responder.profile} IKEv1 responder "
+                   f"(time scale {time_scale:g})", err=True)  # fmt: skip
+
+    try:
+        asyncio.run(serve(responder, host, port, time_scale, stop_after, ready))
+    except OSError as error:
+        hint = " (ports below 1024 need root: try --listen 127.0.0.1:5000)" if error.errno == 13 else ""
+        fail(f"cannot listen on {host}:{port}: {error.strerror or error}{hint}")
+    except KeyboardInterrupt:
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     return run_click(cli, argv)

@@ -81,7 +81,8 @@ def outcome_fields(o: Outcome) -> dict[str, Any]:
     }
 
 
-def _record(seq: int, raw: tuple[Any, ...]) -> Record:
+def record(seq: int, raw: tuple[Any, ...]) -> Record:
+    """The trace line of one raw event (its ``seq`` and its ``WIDTH`` fields)."""
     t, kind, peer, sa = raw[0], raw[1], raw[2], raw[3]
     head: dict[str, Any] = {"t": _time(t), "seq": seq, "kind": kind}
     if kind == "outcome":
@@ -143,7 +144,7 @@ class Trace:
     @cached_property
     def events(self) -> list[Record]:
         """Every event, in order, as records with the fields of their JSONL lines."""
-        return [_record(i, r) for i, r in enumerate(self.raw.rows(), start=1)]
+        return [record(i, r) for i, r in enumerate(self.raw.rows(), start=1)]
 
     @cached_property
     def outcomes(self) -> list[Record]:

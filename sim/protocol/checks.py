@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sim.conditions import Condition
 from sim.protocol.enums import Role
-from sim.protocol.policy import Policy
+from sim.protocol.policy import Policy, Proposal
 
 if TYPE_CHECKING:
     from sim.protocol.session import Endpoint, Session
@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 C = Condition
 
 
-def choose_proposal(offer: Policy, mine: Policy) -> Condition | None:
-    """A responder's choice among the initiator's proposals: None when one is acceptable."""
+def select_proposal(offer: Policy, mine: Policy) -> Proposal | Condition:
+    """The first offered proposal a responder accepts, or the condition that refuses them all."""
     if offer.auth != mine.auth:
         return C.NO_PROPOSAL_CHOSEN  # the authentication method is an SA attribute
     suites = {(p.encryption, p.integrity) for p in mine.proposals}
@@ -27,9 +27,13 @@ def choose_proposal(offer: Policy, mine: Policy) -> Condition | None:
     if not matching:
         return C.NO_PROPOSAL_CHOSEN
     groups = mine.accepted_groups()
-    if not any(p.dh_group in groups for p in matching):
-        return C.INVALID_GROUP
-    return None
+    return next((p for p in matching if p.dh_group in groups), C.INVALID_GROUP)
+
+
+def choose_proposal(offer: Policy, mine: Policy) -> Condition | None:
+    """A responder's choice among the initiator's proposals: None when one is acceptable."""
+    chosen = select_proposal(offer, mine)
+    return chosen if isinstance(chosen, Condition) else None
 
 
 def verify_peer(sender: Policy, mine: Policy) -> Condition | None:

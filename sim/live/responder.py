@@ -1,0 +1,382 @@
+"""The live responder's core: real ISAKMP datagrams in, real datagrams and trace lines out.
+
+It drives the simulator's own IKEv1 main-mode machine (an :class:`~sim.protocol.session.Endpoint`
+with the responder's policy and the profile's schedule) and, like the protocol core, never
+reads a clock: it is told the time with every call and says when it next needs to be called
+(:meth:`LiveResponder.next_deadline`). :mod:`sim.live.server` puts it on a UDP socket.
+
+What it does with a datagram:
+
+- a well-formed MM1 opens a negotiation (within the limits per source address and overall); the
+  machine chooses among the offered transforms with the policy, and the answer is a real MM2
+  (the chosen transform echoed, the profile's vendor IDs) or an INFORMATIONAL notify;
+- an MM3 gets an MM4 with a key exchange value of the size the group calls for and a nonce:
+  ikesim derives no keys, so the value is random, and an encrypted MM5 cannot be read: it is
+  dropped, and the negotiation goes on waiting as the profile's implementation would;
+- a damaged datagram that names a negotiation is given to it as a damaged message, so the
+  negotiation ends with the code of the damaged part (13824, 13843, 13846, 13880, 13888); one
+  that names none is dropped, and the trace says why with that code.
+"""
+
+from __future__ import annotations
+
+import heapq
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.codes import IkeCode
+from sim.conditions import CORRUPTION_CONDITIONS, Condition
+from sim.live import isakmp
+from sim.live.isakmp import Datagram, Transform, WireError
+from sim.live.vendors import vendor_ids
+from sim.outputs.trace import record
+from sim.protocol.ikev1 import IKEV1, NOTIFY_TYPES
+from sim.protocol.policy import Policy, Proposal
+from sim.protocol.registry import COMPILED
+from sim.protocol.session import Endpoint, Message, Schedule, Session
+
+Address = tuple[str, int]
+Reply = tuple[bytes, Address]
+
+NAME = "responder"  # the peer name of the live responder in trace lines
+# What each profile's responder accepts when no scenario gives a policy (see docs/live.md).
+DEFAULT_PROPOSALS = {
+    "windows": (Proposal("aes128", "sha1", 2), Proposal("3des", "sha1", 2), Proposal("aes128", "sha1", 14)),
+    "strongswan": (Proposal("aes128", "sha256", 14), Proposal("aes256", "sha256", 14), Proposal("aes128", "sha1", 14)),
+    "libreswan": (Proposal("aes256", "sha256", 14), Proposal("aes128", "sha256", 14), Proposal("aes128", "sha1", 14)),
+}
+NOTIFIED_BY_TYPE = {number: condition for _, (_, number, condition) in NOTIFY_TYPES.items()}
+NOTIFIED_BY_TYPE[14] = Condition.NO_PROPOSAL_CHOSEN  # several conditions share type 14: the plain one
+
+
+def default_policy(profile: str) -> Policy:
+    """The responder policy of a profile when no scenario gives one."""
+    return Policy(proposals=DEFAULT_PROPOSALS.get(profile, DEFAULT_PROPOSALS["windows"]))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What bounds the responder's state, whoever sends to it."""
+
+    per_address: int = 64  # negotiations kept per source address
+    total: int = 10_000  # negotiations kept in all
+
+
+@dataclass
+class Conversation:
+    """What the responder keeps for one negotiation, besides the machine's session."""
+
+    address: Address
+    icookie: bytes
+    rcookie: bytes
+    offer: list[Transform] = field(default_factory=list)
+    vids: list[bytes] = field(default_factory=list)
+    sent: dict[str, bytes] = field(default_factory=dict)  # message name -> its bytes, for resends
+    ended_at: float | None = None
+
+
+class LiveResponder:
+    """One IKEv1 responder for many initiators, on a clock it is told."""
+
+    def __init__(
+        self,
+        profile: str,
+        schedule: Schedule,
+        policy: Policy,
+        emit: Callable[[dict[str, Any]], None],
+        limits: Limits | None = None,
+    ) -> None:
+        self.profile = profile
+        self.limits = limits or Limits()
+        self.emit = emit  # receives each trace record (a dict in ikesim.trace/1 form)
+        self.endpoint = Endpoint(NAME, policy, schedule, self._label, IKEV1, COMPILED)
+        self.linger = schedule.give_up_at  # how long an ended negotiation is kept to recognise its resends
+        self.by_cookie: dict[tuple[Address, bytes], str] = {}
+        self.conversations: dict[str, Conversation] = {}
+        self.per_address: dict[Address, int] = {}
+        self._deadlines: list[tuple[float, int, str]] = []
+        self._count = 0  # negotiations opened
+        self._events = 0  # trace lines emitted
+        self._pushes = 0  # the heap's tie-break: first pushed, first served
+        self._replies: list[Reply] = []
+
+    # --- what the server calls ---------------------------------------------------------------
+
+    def datagram(self, now: float, data: bytes, address: Address) -> list[Reply]:
+        """Handle one datagram; returns the datagrams to send."""
+        self._replies = []
+        self.tick(now, collect=False)
+        try:
+            self._datagram(now, data, address)
+        except WireError as error:  # damaged beyond what can be given to a negotiation
+            self._drop(now, None, "?", address, error.part, error.detail)
+        return self._replies
+
+    def tick(self, now: float, collect: bool = True) -> list[Reply]:
+        """Let the time that has passed take effect: resends, giving up, forgetting ended negotiations."""
+        if collect:
+            self._replies = []
+        ep = self.endpoint
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, _, label = heapq.heappop(self._deadlines)
+            session = ep.sessions.get(label)
+            conversation = self.conversations.get(label)
+            if conversation is None or session is None:
+                continue
+            if conversation.ended_at is not None:
+                self._forget(label)
+            elif session.deadline <= now:
+                ep.on_deadline(now, session)
+                self._drain(now)
+            else:
+                self._push(session.deadline, label)
+        return self._replies
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`tick` should next be called, or None when nothing waits."""
+        return self._deadlines[0][0] if self._deadlines else None
+
+    def negotiations(self) -> int:
+        """How many negotiations the responder keeps (open or recently ended)."""
+        return len(self.conversations)
+
+    # --- datagrams ---------------------------------------------------------------------------
+
+    def _datagram(self, now: float, data: bytes, address: Address) -> None:
+        found = isakmp.cookies(data)
+        label = self.by_cookie.get((address, found[0])) if found else None
+        try:
+            datagram = isakmp.parse(data)
+        except WireError as error:
+            if label is None:
+                raise
+            self._damaged(now, label, error)
+            return
+        if label is None:
+            self._first(now, datagram, address)
+            return
+        conversation = self.conversations[label]
+        if datagram.rcookie not in (conversation.rcookie, bytes(8)):
+            self._damaged(now, label, WireError("cookie", "the responder cookie is not this negotiation's"))
+            return
+        name = self._name(datagram, conversation)
+        if name is None:
+            self._drop(now, label, "?", address, None, "not a message an initiator sends in main mode")
+            return
+        if name == "MM5":
+            self._drop(now, label, name, address, None, "encrypted: ikesim serve derives no keys, so cannot read it")
+            return
+        msg = Message(name, label, _peer(address), NAME, self._offer_policy(conversation.offer))
+        if name == "INFO NOTIFY":
+            body = datagram.first(isakmp.NOTIFY) or b""
+            condition = NOTIFIED_BY_TYPE.get(isakmp.notify_type(body))
+            if condition is None:
+                self._drop(now, label, name, address, None, f"notify type {isakmp.notify_type(body)} is not modelled")
+                return
+            msg.condition = condition
+        self._receive(now, msg)
+
+    def _first(self, now: float, datagram: Datagram, address: Address) -> None:
+        """A datagram that names no negotiation: a new MM1, or nothing that can be answered."""
+        if datagram.rcookie != bytes(8):
+            raise WireError("cookie", "no negotiation here has these cookies")
+        if datagram.exchange != isakmp.IDENTITY_PROTECTION or datagram.kinds()[:1] != [isakmp.SA]:
+            raise WireError("payload", "a first message must be a main-mode SA proposal")
+        if datagram.message_id != 0:
+            raise WireError("message_id", f"message ID {datagram.message_id} in main mode")
+        offer = isakmp.transforms(datagram.first(isakmp.SA) or b"")
+        if self.per_address.get(address, 0) >= self.limits.per_address or len(self.conversations) >= self.limits.total:
+            self._drop(now, None, "MM1", address, None, "limit reached: the negotiation is not opened")
+            return
+        self._count += 1
+        label = f"MM#{self._count}"
+        vids = [body for kind, body in datagram.payloads if kind == isakmp.VENDOR_ID]
+        self.conversations[label] = Conversation(address, datagram.icookie, secrets.token_bytes(8), offer, vids)
+        self.by_cookie[(address, datagram.icookie)] = label
+        self.per_address[address] = self.per_address.get(address, 0) + 1
+        self._receive(now, Message("MM1", label, _peer(address), NAME, self._offer_policy(offer)))
+
+    def _damaged(self, now: float, label: str, error: WireError) -> None:
+        """A damaged message for a negotiation: the machine sees the message it expected, damaged."""
+        session = self.endpoint.sessions[label]
+        last = session.last_sent.name if session.last_sent is not None else "MM2"
+        expected = IKEV1.next_message.get(last, "MM3")
+        msg = Message(expected, label, _peer(self.conversations[label].address), NAME, self.endpoint.policy)
+        msg.corrupt = error.part
+        msg.detail = error.detail
+        self._receive(now, msg)
+
+    def _name(self, datagram: Datagram, conversation: Conversation) -> str | None:
+        """Which initiator message a datagram is (the responder accepts only those)."""
+        if datagram.exchange == isakmp.INFORMATIONAL and not datagram.flags & isakmp.FLAG_ENCRYPTION:
+            kinds = datagram.kinds()
+            return "INFO NOTIFY" if isakmp.NOTIFY in kinds else None
+        if datagram.exchange != isakmp.IDENTITY_PROTECTION:
+            return None
+        if datagram.flags & isakmp.FLAG_ENCRYPTION:
+            return "MM5"
+        kinds = datagram.kinds()
+        if kinds[:1] == [isakmp.SA] and datagram.rcookie == bytes(8):
+            return "MM1"  # a resend of the first message
+        if isakmp.KE in kinds and isakmp.NONCE in kinds:
+            return "MM3"
+        return None
+
+    def _offer_policy(self, offer: list[Transform]) -> Policy:
+        """The initiator's offer as the policy the machine's checks compare with the responder's."""
+        mine = self.endpoint.policy.auth
+        methods = [t.auth() for t in offer]
+        auth = mine if mine in methods else (methods[0] if methods else "none")
+        proposals = tuple(p for t in offer if t.auth() == auth and (p := t.proposal()) is not None)
+        return Policy(auth=auth, proposals=proposals)
+
+    def _receive(self, now: float, msg: Message) -> None:
+        address = self.conversations[msg.sa].address
+        self._emit(now, "recv", msg.sa, msg.name, f"{address[0]}:{address[1]}", msg.corrupt, None)
+        self.endpoint.receive(now, msg)
+        self._drain(now)
+
+    # --- effects -----------------------------------------------------------------------------
+
+    def _drain(self, now: float) -> None:
+        ep = self.endpoint
+        out, ep.outbox = ep.outbox, []
+        for effect in out:
+            kind = effect[0]
+            if kind == "send":
+                self._send(now, effect[1], effect[2], effect[3])
+            elif kind == "transition":
+                session = effect[1]
+                self._emit(now, "transition", session.label, effect[2], effect[3], effect[4], session.table.name)
+            elif kind == "deadline":
+                self._push(effect[1].deadline, effect[1].label)
+            elif kind == "outcome":
+                outcome = effect[1]
+                self._emit(now, "outcome", outcome.sa, outcome, None, None, None)
+                conversation = self.conversations.get(outcome.sa)
+                if conversation is not None and ep.sessions[outcome.sa].ended:
+                    conversation.ended_at = now
+                    self._push(now + self.linger, outcome.sa)
+            elif kind == "timer":
+                self._emit(now, "timer", effect[1].label, effect[2], None, None, None)
+            elif kind == "drop":
+                msg = effect[2]
+                self._emit(now, "drop", msg.sa, msg.name, msg.sender, effect[3], None)
+
+    def _send(self, now: float, session: Session, msg: Message, attempt: int) -> None:
+        conversation = self.conversations[session.label]
+        to = f"{conversation.address[0]}:{conversation.address[1]}"
+        data = conversation.sent.get(msg.name) if attempt != 0 else None
+        if data is None:
+            data = self._encode(conversation, msg)
+            conversation.sent[msg.name] = data
+            self._emit(now, "send", session.label, msg.name, to, msg.detail, None)
+        else:
+            self._emit(now, "retransmit", session.label, msg.name, to, max(attempt, 0), msg.detail)
+        self._replies.append((data, conversation.address))
+
+    def _encode(self, conversation: Conversation, msg: Message) -> bytes:
+        ic, rc = conversation.icookie, conversation.rcookie
+        if msg.name == "MM2":
+            chosen = self._chosen(conversation)
+            vids = [(isakmp.VENDOR_ID, vid) for vid in vendor_ids(self.profile, conversation.vids)]
+            payloads = [(isakmp.SA, isakmp.sa_payload(chosen)), *vids]
+            return isakmp.encode(ic, rc, isakmp.IDENTITY_PROTECTION, payloads)
+        if msg.name == "MM4":
+            group = self._chosen(conversation).attributes.get(isakmp.ATTR_GROUP, 2)
+            public = bytearray(secrets.token_bytes(isakmp.MODP_SIZES.get(group, 256)))
+            public[0] &= 0x7F  # below the group's prime, whose top bits are all ones
+            payloads = [(isakmp.KE, bytes(public)), (isakmp.NONCE, secrets.token_bytes(32))]
+            return isakmp.encode(ic, rc, isakmp.IDENTITY_PROTECTION, payloads)
+        if msg.name == "INFO NOTIFY":
+            assert msg.condition is not None
+            number = NOTIFY_TYPES[msg.condition][1]
+            message_id = secrets.randbits(32)
+            return isakmp.encode(ic, rc, isakmp.INFORMATIONAL, [(isakmp.NOTIFY, isakmp.notify_payload(number))],
+                                 message_id)  # fmt: skip
+        raise AssertionError(f"the live responder does not send {msg.name}")
+
+    def _chosen(self, conversation: Conversation) -> Transform:
+        """The offered transform the machine's check accepted (the first acceptable, in offer order)."""
+        from sim.protocol.checks import select_proposal
+
+        offer = self._offer_policy(conversation.offer)
+        chosen = select_proposal(offer, self.endpoint.policy)
+        assert isinstance(chosen, Proposal)
+        return next(t for t in conversation.offer if t.auth() == offer.auth and t.proposal() == chosen)
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def _label(self, prefix: str) -> str:
+        raise AssertionError("the live responder never initiates")
+
+    def _push(self, when: float, label: str) -> None:
+        self._pushes += 1
+        heapq.heappush(self._deadlines, (when, self._pushes, label))
+
+    def _forget(self, label: str) -> None:
+        conversation = self.conversations.pop(label)
+        self.endpoint.sessions.pop(label, None)
+        del self.by_cookie[(conversation.address, conversation.icookie)]
+        left = self.per_address[conversation.address] - 1
+        if left:
+            self.per_address[conversation.address] = left
+        else:
+            del self.per_address[conversation.address]
+
+    def _drop(self, now: float, label: str | None, name: str, address: Address, part: str | None, why: str) -> None:
+        if part is not None:
+            code = CORRUPTION_CONDITIONS[part].value.code
+            assert code is not None
+            why = f"{int(code)} {IkeCode(code).name}: {why}"
+        self._emit(now, "drop", label, name, f"{address[0]}:{address[1]}", why, None)
+
+    def _emit(self, now: float, kind: str, sa: str | None, a: Any, b: Any, c: Any, d: Any) -> None:
+        self._events += 1
+        self.emit(record(self._events, (float(now), kind, NAME, sa, a, b, c, d)))
+
+
+def _peer(address: Address) -> str:
+    return f"{address[0]}:{address[1]}"
+
+
+SERVED_PROFILES = ("windows", "strongswan", "libreswan", "custom")
+
+
+def responder_for(
+    profile: str | None,
+    scenario: Any,
+    emit: Callable[[dict[str, Any]], None],
+    limits: Limits | None = None,
+) -> LiveResponder:
+    """A responder from a profile name and/or a scenario's responder peer; ValueError says what does not fit.
+
+    The scenario gives the policy (and, without ``profile``, the profile and its options); the
+    profile alone gives its implementation's defaults.
+    """
+    from sim.simulator.engine import build_policy
+    from sim.simulator.profiles import PROFILES
+
+    options: dict[str, Any] = {}
+    policy = None
+    if scenario is not None:
+        responders = [(name, peer) for name, peer in scenario.peers.items() if peer.role == "responder"]
+        if not responders:
+            raise ValueError(f"scenario {scenario.name!r} has no responder peer")
+        name, peer = responders[0]
+        if peer.protocol != "ikev1":
+            raise ValueError(f"scenario {scenario.name!r}: peer {name} speaks {peer.protocol}; serve speaks IKEv1")
+        policy = build_policy(peer, {})
+        if profile is None or profile == peer.profile:
+            profile, options = peer.profile, dict(peer.retransmit)
+    profile = profile or "windows"
+    if profile not in SERVED_PROFILES:
+        known = ", ".join(SERVED_PROFILES)
+        why = "is IKEv2's; serve speaks IKEv1 main mode" if profile in PROFILES else "is not a profile"
+        raise ValueError(f"profile {profile!r} {why} (profiles: {known})")
+    if profile == "custom" and not options:
+        raise ValueError("profile 'custom' needs a schedule: give a scenario whose responder has one")
+    schedule = PROFILES[profile].schedule(options)
+    return LiveResponder(profile, schedule, policy or default_policy(profile), emit, limits)
