@@ -73,7 +73,7 @@ def payloads(packet: Any) -> Iterator[Any]:
 class Recorder:
     """A responder on a clock the test sets, with the trace records it emits."""
 
-    def __init__(self, profile: str = "windows", limits: Limits | None = None, scenario: Any = None) -> None:
+    def __init__(self, profile: str | None = "windows", limits: Limits | None = None, scenario: Any = None) -> None:
         self.events: list[dict[str, Any]] = []
         self.responder: LiveResponder = responder_for(profile, scenario, self.events.append, limits)
 
@@ -481,3 +481,24 @@ def test_ike_scan_a_real_initiator_sees_a_windows_responder() -> None:
     assert len(deltas) == 7, out
     for delta, expected in zip(deltas[1:], [1, 2, 4, 8, 16, 32], strict=True):
         assert abs(delta - expected * scale) < 0.05, deltas
+
+
+def test_an_mm3_without_the_responder_cookie_ends_the_negotiation_with_13846() -> None:
+    r = Recorder("windows")
+    r.send(0.0, mm1(AES128_SHA1_G14))
+    assert r.send(0.2, mm3(b"initiatr", bytes(8))) == []
+    [outcome] = r.kinds("outcome")
+    assert outcome["code"] == 13846
+
+
+def test_a_scenario_gives_the_responders_policy_and_profile() -> None:
+    from sim.scenario import load_scenario
+
+    r = Recorder(None, scenario=load_scenario("mm-no-proposal-chosen"))
+    assert r.responder.profile == "windows"
+    [refused] = r.send(0.0, mm1(AES128_SHA1_G14))
+    assert ISAKMP(refused)[scapy_isakmp.ISAKMP_payload_Notify].notify_msg_type == 14
+    aes256 = [("Encryption", "AES-CBC"), ("KeyLength", 256), ("Hash", "SHA2-256"), ("GroupDesc", "2048MODPgr"),
+              ("Authentication", "PSK")]  # fmt: skip
+    [accepted] = r.send(0.0, mm1(aes256, icookie=b"second!!"))
+    assert ISAKMP(accepted).exch_type == 2

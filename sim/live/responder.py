@@ -158,10 +158,10 @@ class LiveResponder:
             self._first(now, datagram, address)
             return
         conversation = self.conversations[label]
-        if datagram.rcookie not in (conversation.rcookie, bytes(8)):
+        name = self._name(datagram, conversation)
+        if datagram.rcookie != conversation.rcookie and not (name == "MM1" and datagram.rcookie == bytes(8)):
             self._damaged(now, label, WireError("cookie", "the responder cookie is not this negotiation's"))
             return
-        name = self._name(datagram, conversation)
         if name is None:
             self._drop(now, label, "?", address, None, "not a message an initiator sends in main mode")
             return
@@ -323,8 +323,9 @@ class LiveResponder:
         left = self.per_address[conversation.address] - 1
         if left:
             self.per_address[conversation.address] = left
-        else:
+        else:  # nothing of this address is kept any more, not even the policy's rate-limit window
             del self.per_address[conversation.address]
+            self.endpoint.first_seen.pop(_peer(conversation.address), None)
 
     def _drop(self, now: float, label: str | None, name: str, address: Address, part: str | None, why: str) -> None:
         if part is not None:
