@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.markup import escape
 
 from sim import codes
 from sim.conditions import conditions_for
+
+if TYPE_CHECKING:
+    from sim.scenario import Scenario
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -185,19 +188,12 @@ def _scenario_paths(paths: Sequence[str], allow_names: bool = False) -> list[Pat
     return found
 
 
-@cli.command("check")
-@click.argument("paths", nargs=-1)
-def check_command(paths: tuple[str, ...]) -> int:
-    """Run scenarios and check their [expect]; exit 1 when one fails. Default: the whole library."""
-    from sim.expectations import check
-    from sim.scenario import Scenario, ScenarioError, load_scenario
-    from sim.simulator.engine import Simulation
+def _load_all(files: Sequence[Path]) -> list[Scenario]:
+    """Load every scenario file, or stop with every problem of every file."""
+    from sim.scenario import ScenarioError, load_scenario
 
     loaded: list[Scenario] = []
     problems: list[str] = []
-    files = _scenario_paths(paths)
-    if not files:
-        fail(f"no scenario files in {', '.join(paths)}")
     for path in files:
         try:
             loaded.append(load_scenario(path))
@@ -205,6 +201,20 @@ def check_command(paths: tuple[str, ...]) -> int:
             problems += str(error).splitlines()
     if problems:
         fail(problems[0], problems)
+    return loaded
+
+
+@cli.command("check")
+@click.argument("paths", nargs=-1)
+def check_command(paths: tuple[str, ...]) -> int:
+    """Run scenarios and check their [expect]; exit 1 when one fails. Default: the whole library."""
+    from sim.expectations import check
+    from sim.simulator.engine import Simulation
+
+    files = _scenario_paths(paths)
+    if not files:
+        fail(f"no scenario files in {', '.join(paths)}")
+    loaded = _load_all(files)
     failed = 0
     for scenario in loaded:
         mismatches = check(scenario, Simulation(scenario).run())
@@ -257,18 +267,9 @@ def fixtures_command(paths: tuple[str, ...], output: str, formats: str, seed: in
     from rich.progress import Progress
 
     from sim.outputs.fixtures import write_fixtures
-    from sim.scenario import Scenario, ScenarioError, load_scenario
 
     chosen = _formats(formats)
-    loaded: list[Scenario] = []
-    problems: list[str] = []
-    for path in _scenario_paths(paths, allow_names=True):
-        try:
-            loaded.append(load_scenario(path))
-        except ScenarioError as error:
-            problems += str(error).splitlines()
-    if problems:
-        fail(problems[0], problems)
+    loaded = _load_all(_scenario_paths(paths, allow_names=True))
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("writing fixtures", total=len(loaded))
