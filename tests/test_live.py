@@ -225,7 +225,7 @@ def _damage(data: bytes, part: str) -> bytes:
 
 @pytest.mark.parametrize(
     ("part", "code"),
-    [("header", 13824), ("version", 13880), ("payload", 13843), ("cookie", 13846)],
+    [("header", 13824), ("version", 13880), ("payload", 13843), ("cookie", 13846), ("message_id", 13888)],
 )
 def test_a_damaged_message_of_a_negotiation_ends_it_with_the_code_of_the_damaged_part(part: str, code: int) -> None:
     r = Recorder("windows")
@@ -502,3 +502,14 @@ def test_a_scenario_gives_the_responders_policy_and_profile() -> None:
               ("Authentication", "PSK")]  # fmt: skip
     [accepted] = r.send(0.0, mm1(aes256, icookie=b"second!!"))
     assert ISAKMP(accepted).exch_type == 2
+
+
+def test_an_initiator_that_refuses_mm2_with_a_notify_ends_the_negotiation_with_what_it_says() -> None:
+    r = Recorder("windows")
+    [answer] = r.send(0.0, mm1(AES128_SHA1_G14))
+    notify = ISAKMP(init_cookie=b"initiatr", resp_cookie=ISAKMP(answer).resp_cookie, next_payload=11, exch_type=5,
+                    id=12345) / scapy_isakmp.ISAKMP_payload_Notify(notify_msg_type=14, proto=1)  # fmt: skip
+    assert r.send(0.1, bytes(notify)) == []
+    [outcome] = r.kinds("outcome")
+    assert outcome["code"] == 13802 and outcome["failure_point"] == "IPSEC_FAILURE_PEER"
+    assert r.run_until(1000.0) == []  # no more resends of MM2

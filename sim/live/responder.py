@@ -147,21 +147,22 @@ class LiveResponder:
     def _datagram(self, now: float, data: bytes, address: Address) -> None:
         found = isakmp.cookies(data)
         label = self.by_cookie.get((address, found[0])) if found else None
-        try:
-            datagram = isakmp.parse(data)
-        except WireError as error:
-            if label is None:
-                raise
-            self._damaged(now, label, error)
-            return
         if label is None:
-            self._first(now, datagram, address)
+            self._first(now, isakmp.parse(data), address)
             return
+        try:
+            self._next(now, label, isakmp.parse(data), address)
+        except WireError as error:
+            self._damaged(now, label, error)
+
+    def _next(self, now: float, label: str, datagram: Datagram, address: Address) -> None:
+        """A datagram of a negotiation under way; raises :class:`WireError` when it is damaged."""
         conversation = self.conversations[label]
         name = self._name(datagram, conversation)
         if datagram.rcookie != conversation.rcookie and not (name == "MM1" and datagram.rcookie == bytes(8)):
-            self._damaged(now, label, WireError("cookie", "the responder cookie is not this negotiation's"))
-            return
+            raise WireError("cookie", "the responder cookie is not this negotiation's")
+        if datagram.exchange == isakmp.IDENTITY_PROTECTION and datagram.message_id != 0:
+            raise WireError("message_id", f"message ID {datagram.message_id} in main mode")
         if name is None:
             self._drop(now, label, "?", address, None, "not a message an initiator sends in main mode")
             return
@@ -170,10 +171,10 @@ class LiveResponder:
             return
         msg = Message(name, label, _peer(address), NAME, self._offer_policy(conversation.offer))
         if name == "INFO NOTIFY":
-            body = datagram.first(isakmp.NOTIFY) or b""
-            condition = NOTIFIED_BY_TYPE.get(isakmp.notify_type(body))
+            number = isakmp.notify_type(datagram.first(isakmp.NOTIFY) or b"")
+            condition = NOTIFIED_BY_TYPE.get(number)
             if condition is None:
-                self._drop(now, label, name, address, None, f"notify type {isakmp.notify_type(body)} is not modelled")
+                self._drop(now, label, name, address, None, f"notify type {number} is not modelled")
                 return
             msg.condition = condition
         self._receive(now, msg)
