@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench.__main__ import (
     bytes_per_sa,
     hypothesis_runs_per_second,
+    live_datagrams_per_second,
     negotiations_per_second,
     per_transition,
     protocol_per_second,
@@ -18,3 +19,4 @@ def test_every_benchmark_runs_and_counts_what_it_claims():
     assert protocol_per_second("nap-reauth", 10)["connections"] == 10
     assert bytes_per_sa(200)["sas_in_flight"] == 200
     assert hypothesis_runs_per_second(20)["examples"] >= 1
+    assert live_datagrams_per_second(50)["mm1_answered"] == 50  # every first message got its MM2
