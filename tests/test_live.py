@@ -513,3 +513,26 @@ def test_an_initiator_that_refuses_mm2_with_a_notify_ends_the_negotiation_with_w
     [outcome] = r.kinds("outcome")
     assert outcome["code"] == 13802 and outcome["failure_point"] == "IPSEC_FAILURE_PEER"
     assert r.run_until(1000.0) == []  # no more resends of MM2
+
+
+def test_only_modp_groups_are_accepted_because_mm4_carries_a_random_value() -> None:
+    import tomllib
+
+    from sim.scenario import parse_scenario
+
+    text = """
+name = "ecp-only"
+description = "a responder that accepts only an elliptic-curve group"
+[peers.client]
+role = "initiator"
+[peers.gateway]
+role = "responder"
+[peers.gateway.policy]
+proposals = [{ encryption = "aes128", integrity = "sha256", dh_group = 19 }]
+"""
+    with pytest.raises(ValueError, match="only MODP groups"):
+        responder_for(None, parse_scenario(tomllib.loads(text)), lambda event: None)
+    ecp = [("Encryption", "AES-CBC"), ("KeyLength", 128), ("Hash", "SHA"), ("GroupDesc", 19), ("Authentication", "PSK")]
+    r = Recorder("windows")
+    [refused] = r.send(0.0, mm1(ecp))
+    assert ISAKMP(refused)[scapy_isakmp.ISAKMP_payload_Notify].notify_msg_type == 17  # INVALID-KEY-INFORMATION

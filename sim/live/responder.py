@@ -20,6 +20,7 @@ What it does with a datagram:
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import secrets
 from collections.abc import Callable
@@ -381,4 +382,11 @@ def responder_for(
     if profile == "custom" and not options:
         raise ValueError("profile 'custom' needs a schedule: give a scenario whose responder has one")
     schedule = PROFILES[profile].schedule(options)
-    return LiveResponder(profile, schedule, policy or default_policy(profile), emit, limits)
+    policy = policy or default_policy(profile)
+    # MM4's key exchange value is random, which is a valid MODP public value but never an EC point.
+    groups = tuple(g for g in policy.accepted_groups() if g in isakmp.MODP_SIZES)
+    if not groups:
+        raise ValueError(f"serve accepts only MODP groups ({', '.join(map(str, isakmp.MODP_SIZES))}); "
+                         f"the policy accepts {', '.join(map(str, policy.accepted_groups()))}")  # fmt: skip
+    policy = dataclasses.replace(policy, dh_groups=groups)
+    return LiveResponder(profile, schedule, policy, emit, limits)
