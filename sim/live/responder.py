@@ -33,6 +33,7 @@ from sim.live import isakmp
 from sim.live.isakmp import Datagram, Transform, WireError
 from sim.live.vendors import vendor_ids
 from sim.outputs.trace import record
+from sim.protocol.checks import select_proposal
 from sim.protocol.ikev1 import IKEV1, NOTIFY_TYPES
 from sim.protocol.policy import Policy, Proposal
 from sim.protocol.registry import COMPILED
@@ -302,8 +303,6 @@ class LiveResponder:
 
     def _chosen(self, conversation: Conversation) -> Transform:
         """The offered transform the machine's check accepted (the first acceptable, in offer order)."""
-        from sim.protocol.checks import select_proposal
-
         offer = self._offer_policy(conversation.offer)
         chosen = select_proposal(offer, self.endpoint.policy)
         assert isinstance(chosen, Proposal)
