@@ -117,27 +117,14 @@ def parse(data: bytes) -> Datagram:
         raise WireError("cookie", "the initiator cookie is zero")
     if flags & FLAG_ENCRYPTION:  # the payloads are ciphertext: only the header can be checked
         return Datagram(icookie, rcookie, exchange, flags, message_id, [(next_payload, data[HEADER.size :])])
-    return Datagram(icookie, rcookie, exchange, flags, message_id, _payloads(data, HEADER.size, next_payload))
-
-
-def _payloads(data: bytes, offset: int, kind: int) -> list[tuple[int, bytes]]:
-    out: list[tuple[int, bytes]] = []
-    while kind != 0:
-        if kind not in KNOWN_PAYLOADS:
-            raise WireError("payload", f"unknown payload type {kind} at byte {offset}")
-        if offset + GENERIC.size > len(data):
-            raise WireError("payload", f"payload {kind} at byte {offset} is truncated")
-        following, reserved, length = GENERIC.unpack_from(data, offset)
-        if reserved:
-            raise WireError("payload", f"reserved byte of payload {kind} at byte {offset} is not zero")
-        if length < GENERIC.size or offset + length > len(data):
-            raise WireError("payload", f"payload {kind} at byte {offset} claims {length} bytes")
-        out.append((kind, data[offset + GENERIC.size : offset + length]))
-        offset += length
-        kind = following
-    if offset != len(data):
-        raise WireError("payload", f"{len(data) - offset} bytes after the last payload")
-    return out
+    return Datagram(
+        icookie,
+        rcookie,
+        exchange,
+        flags,
+        message_id,
+        _chain(data, HEADER.size, next_payload, KNOWN_PAYLOADS, "payload"),
+    )
 
 
 def transforms(sa_body: bytes) -> list[Transform]:
@@ -148,13 +135,13 @@ def transforms(sa_body: bytes) -> list[Transform]:
     if doi != 1 or situation != 1:
         raise WireError("payload", f"SA payload with DOI {doi} and situation {situation}, not IPsec/identity-only")
     offered: list[Transform] = []
-    for _, proposal in _chain(sa_body, 8, PROPOSAL, PROPOSAL, "proposal"):
+    for _, proposal in _chain(sa_body, 8, PROPOSAL, frozenset({PROPOSAL}), "proposal"):
         if len(proposal) < 4:
             raise WireError("payload", "proposal payload shorter than its fixed part")
         number, protocol, spi_size, count = proposal[0], proposal[1], proposal[2], proposal[3]
         if protocol != 1:
             raise WireError("payload", f"proposal {number} is for protocol {protocol}, not ISAKMP")
-        items = _chain(proposal, 4 + spi_size, TRANSFORM, TRANSFORM, "transform")
+        items = _chain(proposal, 4 + spi_size, TRANSFORM, frozenset({TRANSFORM}), "transform")
         if len(items) != count:
             raise WireError("payload", f"proposal {number} announces {count} transforms but holds {len(items)}")
         for _, body in items:
@@ -166,20 +153,27 @@ def transforms(sa_body: bytes) -> list[Transform]:
     return offered
 
 
-def _chain(data: bytes, offset: int, first: int, kind: int, what: str) -> list[tuple[int, bytes]]:
-    """Nested payloads of one type (proposals in an SA, transforms in a proposal)."""
+def _chain(data: bytes, offset: int, first: int, allowed: frozenset[int], what: str) -> list[tuple[int, bytes]]:
+    """The (type, body) pairs of a chain of generic payloads that runs from ``offset`` to the end of ``data``.
+
+    Used for a message's payloads, the proposals of an SA and the transforms of a proposal;
+    ``allowed`` are the payload types that may stand in the chain.
+    """
     out: list[tuple[int, bytes]] = []
-    following = first
-    while following != 0:
-        if following != kind:
-            raise WireError("payload", f"a {what} is followed by payload type {following}")
+    kind = first
+    while kind != 0:
+        if kind not in allowed:
+            raise WireError("payload", f"{what} type {kind} at byte {offset} is not allowed here")
         if offset + GENERIC.size > len(data):
-            raise WireError("payload", f"{what} at byte {offset} is truncated")
+            raise WireError("payload", f"{what} {kind} at byte {offset} is truncated")
         following, reserved, length = GENERIC.unpack_from(data, offset)
-        if reserved or length < GENERIC.size or offset + length > len(data):
-            raise WireError("payload", f"{what} at byte {offset} claims {length} bytes")
+        if reserved:
+            raise WireError("payload", f"reserved byte of {what} {kind} at byte {offset} is not zero")
+        if length < GENERIC.size or offset + length > len(data):
+            raise WireError("payload", f"{what} {kind} at byte {offset} claims {length} bytes")
         out.append((kind, data[offset + GENERIC.size : offset + length]))
         offset += length
+        kind = following
     if offset != len(data):
         raise WireError("payload", f"{len(data) - offset} bytes after the last {what}")
     return out

@@ -323,18 +323,19 @@ def fill_blocks(text: str) -> str:
     return _BLOCK.sub(block, text)
 
 
-def stale_files() -> list[Path]:
-    """Generated folders' files that no longer correspond to anything."""
-    current = set(generated_files())
+def stale_files(generated: dict[Path, str] | None = None) -> list[Path]:
+    """Generated folders' files that no longer correspond to anything (``generated``: already made)."""
+    current = set(generated if generated is not None else generated_files())
     return [p for folder in ("codes", "machines") for p in (DOCS / folder).glob("*.md") if p not in current]
 
 
 def main() -> int:
     """Write every generated file and remove stale ones."""
-    for path, text in generated_files().items():
+    generated = generated_files()
+    for path, text in generated.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    for path in stale_files():
+    for path in stale_files(generated):
         path.unlink()
     print(f"docs generated in {DOCS}", file=sys.stderr)
     return 0
