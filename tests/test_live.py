@@ -536,3 +536,16 @@ proposals = [{ encryption = "aes128", integrity = "sha256", dh_group = 19 }]
     r = Recorder("windows")
     [refused] = r.send(0.0, mm1(ecp))
     assert ISAKMP(refused)[scapy_isakmp.ISAKMP_payload_Notify].notify_msg_type == 17  # INVALID-KEY-INFORMATION
+
+
+def test_an_ended_negotiation_is_kept_one_give_up_period_despite_its_earlier_deadlines() -> None:
+    r = Recorder("windows")
+    [answer] = r.send(0.0, mm1(AES128_SHA1_G14))
+    damaged = _damage(mm3(b"initiatr", ISAKMP(answer).resp_cookie), "header")
+    r.send(0.2, damaged)  # ends it with 13824 while its first resend was due at 1 s
+    assert r.responder.tick(1.5) == [] and r.responder.negotiations() == 1
+    r.send(2.0, mm3(b"initiatr", ISAKMP(answer).resp_cookie))
+    assert r.kinds("drop")[-1]["reason"] == "not accepted in state REJECTED"  # recognised, not a stranger
+    assert r.responder.next_deadline() == 0.2 + 127.0
+    r.responder.tick(0.2 + 127.0)
+    assert r.responder.negotiations() == 0 and r.responder.next_deadline() is None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,10 +74,12 @@ class Conversation:
     address: Address
     icookie: bytes
     rcookie: bytes
-    offer: list[Transform] = field(default_factory=list)
-    vids: list[bytes] = field(default_factory=list)
+    offer: list[Transform]  # the transforms of its MM1, in the order offered
+    proposed: Policy  # the offer as the policy the machine's checks compare with the responder's
+    vids: list[bytes]
+    chosen: Transform | None = None  # the transform MM2 accepted
     sent: dict[str, bytes] = field(default_factory=dict)  # message name -> its bytes, for resends
-    ended_at: float | None = None
+    forget_at: float | None = None  # once it has ended: when its resends are no longer recognised
 
 
 class LiveResponder:
@@ -107,19 +110,23 @@ class LiveResponder:
     # --- what the server calls ---------------------------------------------------------------
 
     def datagram(self, now: float, data: bytes, address: Address) -> list[Reply]:
-        """Handle one datagram; returns the datagrams to send."""
+        """Handle one datagram; returns the datagrams to send (with those of deadlines that have passed)."""
         self._replies = []
-        self.tick(now, collect=False)
+        self._advance(now)
         try:
             self._datagram(now, data, address)
         except WireError as error:  # damaged beyond what can be given to a negotiation
             self._drop(now, None, "?", address, error.part, error.detail)
         return self._replies
 
-    def tick(self, now: float, collect: bool = True) -> list[Reply]:
-        """Let the time that has passed take effect: resends, giving up, forgetting ended negotiations."""
-        if collect:
-            self._replies = []
+    def tick(self, now: float) -> list[Reply]:
+        """Let the time that has passed take effect; returns the datagrams to send."""
+        self._replies = []
+        self._advance(now)
+        return self._replies
+
+    def _advance(self, now: float) -> None:
+        """Resends, giving up, forgetting ended negotiations: each deadline that has passed."""
         ep = self.endpoint
         while self._deadlines and self._deadlines[0][0] <= now:
             _, _, label = heapq.heappop(self._deadlines)
@@ -127,14 +134,14 @@ class LiveResponder:
             conversation = self.conversations.get(label)
             if conversation is None or session is None:
                 continue
-            if conversation.ended_at is not None:
-                self._forget(label)
+            if conversation.forget_at is not None:
+                if conversation.forget_at <= now:  # else a deadline from before it ended: nothing to do
+                    self._forget(label)
             elif session.deadline <= now:
                 ep.on_deadline(now, session)
                 self._drain(now)
             else:
                 self._push(session.deadline, label)
-        return self._replies
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` should next be called, or None when nothing waits."""
@@ -171,7 +178,7 @@ class LiveResponder:
         if name == "MM5":
             self._drop(now, label, name, address, None, "encrypted: ikesim serve derives no keys, so cannot read it")
             return
-        msg = Message(name, label, _peer(address), NAME, self._offer_policy(conversation.offer))
+        msg = Message(name, label, _peer(address), NAME, conversation.proposed)
         if name == "INFO NOTIFY":
             number = isakmp.notify_type(datagram.first(isakmp.NOTIFY) or b"")
             condition = NOTIFIED_BY_TYPE.get(number)
@@ -196,17 +203,21 @@ class LiveResponder:
         self._count += 1
         label = f"MM#{self._count}"
         vids = [body for kind, body in datagram.payloads if kind == isakmp.VENDOR_ID]
-        self.conversations[label] = Conversation(address, datagram.icookie, secrets.token_bytes(8), offer, vids)
+        conversation = Conversation(
+            address, datagram.icookie, secrets.token_bytes(8), offer, self._proposed(offer), vids
+        )
+        self.conversations[label] = conversation
         self.by_cookie[(address, datagram.icookie)] = label
         self.per_address[address] = self.per_address.get(address, 0) + 1
-        self._receive(now, Message("MM1", label, _peer(address), NAME, self._offer_policy(offer)))
+        self._receive(now, Message("MM1", label, _peer(address), NAME, conversation.proposed))
 
     def _damaged(self, now: float, label: str, error: WireError) -> None:
         """A damaged message for a negotiation: the machine sees the message it expected, damaged."""
         session = self.endpoint.sessions[label]
         last = session.last_sent.name if session.last_sent is not None else "MM2"
         expected = IKEV1.next_message.get(last, "MM3")
-        msg = Message(expected, label, _peer(self.conversations[label].address), NAME, self.endpoint.policy)
+        conversation = self.conversations[label]
+        msg = Message(expected, label, _peer(conversation.address), NAME, conversation.proposed)
         msg.corrupt = error.part
         msg.detail = error.detail
         self._receive(now, msg)
@@ -227,7 +238,7 @@ class LiveResponder:
             return "MM3"
         return None
 
-    def _offer_policy(self, offer: list[Transform]) -> Policy:
+    def _proposed(self, offer: list[Transform]) -> Policy:
         """The initiator's offer as the policy the machine's checks compare with the responder's."""
         mine = self.endpoint.policy.auth
         methods = [t.auth() for t in offer]
@@ -254,14 +265,15 @@ class LiveResponder:
                 session = effect[1]
                 self._emit(now, "transition", session.label, effect[2], effect[3], effect[4], session.table.name)
             elif kind == "deadline":
-                self._push(effect[1].deadline, effect[1].label)
+                if effect[1].deadline != math.inf:  # a disarmed timer: nothing to wait for
+                    self._push(effect[1].deadline, effect[1].label)
             elif kind == "outcome":
                 outcome = effect[1]
                 self._emit(now, "outcome", outcome.sa, outcome, None, None, None)
                 conversation = self.conversations.get(outcome.sa)
                 if conversation is not None and ep.sessions[outcome.sa].ended:
-                    conversation.ended_at = now
-                    self._push(now + self.linger, outcome.sa)
+                    conversation.forget_at = now + self.linger
+                    self._push(conversation.forget_at, outcome.sa)
             elif kind == "timer":
                 self._emit(now, "timer", effect[1].label, effect[2], None, None, None)
             elif kind == "drop":
@@ -283,12 +295,13 @@ class LiveResponder:
     def _encode(self, conversation: Conversation, msg: Message) -> bytes:
         ic, rc = conversation.icookie, conversation.rcookie
         if msg.name == "MM2":
-            chosen = self._chosen(conversation)
+            chosen = conversation.chosen = self._chosen(conversation)
             vids = [(isakmp.VENDOR_ID, vid) for vid in vendor_ids(self.profile, conversation.vids)]
             payloads = [(isakmp.SA, isakmp.sa_payload(chosen)), *vids]
             return isakmp.encode(ic, rc, isakmp.IDENTITY_PROTECTION, payloads)
         if msg.name == "MM4":
-            group = self._chosen(conversation).attributes.get(isakmp.ATTR_GROUP, 2)
+            assert conversation.chosen is not None  # MM4 follows MM2
+            group = conversation.chosen.attributes.get(isakmp.ATTR_GROUP, 2)
             public = bytearray(secrets.token_bytes(isakmp.MODP_SIZES.get(group, 256)))
             public[0] &= 0x7F  # below the group's prime, whose top bits are all ones
             payloads = [(isakmp.KE, bytes(public)), (isakmp.NONCE, secrets.token_bytes(32))]
@@ -303,10 +316,10 @@ class LiveResponder:
 
     def _chosen(self, conversation: Conversation) -> Transform:
         """The offered transform the machine's check accepted (the first acceptable, in offer order)."""
-        offer = self._offer_policy(conversation.offer)
-        chosen = select_proposal(offer, self.endpoint.policy)
+        proposed = conversation.proposed
+        chosen = select_proposal(proposed, self.endpoint.policy)
         assert isinstance(chosen, Proposal)
-        return next(t for t in conversation.offer if t.auth() == offer.auth and t.proposal() == chosen)
+        return next(t for t in conversation.offer if t.auth() == proposed.auth and t.proposal() == chosen)
 
     # --- bookkeeping -------------------------------------------------------------------------
 
