@@ -20,6 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check sim tests bench docs/examples
 	$(BIN)/ruff format --check sim tests bench docs/examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest -q

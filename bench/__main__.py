@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import sim
-from sim.protocol.enums import Role
+from sim.enums import Role
 from sim.protocol.ikev1 import IKEV1
 from sim.protocol.policy import Policy
 from sim.protocol.registry import COMPILED, TABLES
-from sim.protocol.session import Endpoint, Message, Schedule, Session
+from sim.protocol.schedule import Schedule
+from sim.protocol.session import Endpoint, Message, Session
 from sim.protocol.table import fire_reference
 from sim.scenario import parse_scenario
 from sim.simulator.engine import Simulation

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim import codes
+from sim._version import __version__
 
-__version__ = "0.1.0"
-__all__ = ["Scenario", "Trace", "__version__", "codes", "load_scenario", "run"]
+__all__ = ["Scenario", "Trace", "__version__", "codes", "load_scenario", "load_trace", "run"]
 
 if TYPE_CHECKING:
-    from sim.outputs.trace import Trace
     from sim.scenario import Scenario
+    from sim.trace import Trace
 
 
 def load_scenario(path_or_name: str) -> Scenario:
@@ -24,6 +24,13 @@ def load_scenario(path_or_name: str) -> Scenario:
     from sim.scenario import load_scenario as _load
 
     return _load(path_or_name)
+
+
+def load_trace(path: str) -> Trace:
+    """Read back a JSONL trace saved by ``ikesim run --format jsonl``; ``TraceError`` says what is wrong."""
+    from sim.trace import load_trace as _load
+
+    return _load(path)
 
 
 def run(scenario: Scenario | dict[str, object] | str, seed: int | None = None) -> Trace:
@@ -43,8 +50,8 @@ def run(scenario: Scenario | dict[str, object] | str, seed: int | None = None) -
 
 def __getattr__(name: str) -> object:
     if name in ("Scenario", "Trace"):
-        from sim.outputs.trace import Trace
         from sim.scenario import Scenario
+        from sim.trace import Trace
 
         return {"Scenario": Scenario, "Trace": Trace}[name]
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -22,6 +22,7 @@ from sim.conditions import conditions_for
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
+    from sim.trace import Trace
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -144,29 +145,33 @@ def list_command() -> None:
         click.echo(f"{scenario.name:<{width}}  {first}")
 
 
+def _stdout_formats() -> list[str]:
+    from sim.outputs.registry import RENDERERS
+
+    return [name for name, renderer in RENDERERS.items() if renderer.stdout]
+
+
 @cli.command("run")
 @click.argument("scenario")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for random loss and jitter.")
-@click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "mermaid"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(_stdout_formats()), default="text", show_default=True)
 def run_command(scenario: str, seed: int | None, fmt: str) -> None:
     """Run one scenario (a path, or the name of a library scenario) and print what happened."""
-    from sim.outputs.mermaid import sequence_diagram
+    from sim.outputs.registry import RENDERERS
     from sim.outputs.timeline import timeline
     from sim.scenario import Scenario
     from sim.simulator.engine import Simulation
 
     loaded = _load(scenario)
     assert isinstance(loaded, Scenario)
-    simulation = Simulation(loaded, seed)
-    trace = simulation.run()
-    if fmt == "jsonl":
-        sys.stdout.write(trace.to_jsonl())
-    elif fmt == "mermaid":
-        sys.stdout.write(sequence_diagram(trace, list(simulation.peers)))
-    else:
+    trace = Simulation(loaded, seed).run()
+    if fmt == "text":  # the timeline, coloured where the terminal shows colour
         console = _out()
-        for style, text in timeline(trace, loaded):
+        for style, text in timeline(trace):
             console.print(f"[{style}]{escape(text)}[/{style}]" if STYLES.get(style) else escape(text), style=None)
+        return
+    [data] = RENDERERS[fmt].render(trace).values()
+    sys.stdout.write(data.decode())
 
 
 def _scenario_paths(paths: Sequence[str], allow_names: bool = False) -> list[Path]:
@@ -248,7 +253,7 @@ def diagram_command(machine: str | None, fmt: str) -> None:
 
 
 def _formats(value: str) -> tuple[str, ...]:
-    from sim.outputs.fixtures import FORMATS
+    from sim.outputs.registry import FORMATS
 
     chosen = tuple(part.strip() for part in value.split(",") if part.strip())
     unknown = [f for f in chosen if f not in FORMATS]
@@ -257,26 +262,55 @@ def _formats(value: str) -> tuple[str, ...]:
     return chosen
 
 
+def _load_traces(files: Sequence[Path]) -> list[Trace]:
+    """Read every saved JSONL trace, or stop with every problem of every file."""
+    from sim.trace import TraceError, load_trace
+
+    loaded: list[Trace] = []
+    problems: list[str] = []
+    for path in files:
+        try:
+            loaded.append(load_trace(path))
+        except TraceError as error:
+            problems += str(error).splitlines()
+    if problems:
+        fail(problems[0], problems)
+    return loaded
+
+
 @cli.command("fixtures")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="Folder to write to.")
 @click.option("--formats", default="jsonl,text,mermaid,evtx,wfp,pcap", show_default=True, help="Comma-separated.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for every scenario (default: their own).")
 def fixtures_command(paths: tuple[str, ...], output: str, formats: str, seed: int | None) -> None:
-    """Write fixture files (trace, timeline, diagram, Windows events, WFP events, pcap) for scenarios."""
+    """Write fixture files (trace, timeline, diagram, Windows events, WFP events, pcap) for scenarios.
+
+    PATHS are scenarios (files, folders, library names) or JSONL traces saved by ``ikesim run
+    --format jsonl``: a saved trace gives the same files, byte for byte, as the run that made it.
+    """
     from rich.progress import Progress
 
-    from sim.outputs.fixtures import write_fixtures
+    from sim.outputs.registry import write_fixtures
+    from sim.simulator.engine import Simulation
 
     chosen = _formats(formats)
-    loaded = _load_all(_scenario_paths(paths, allow_names=True))
+    trace_files = [Path(p) for p in paths if p.endswith(".jsonl")]
+    if trace_files and seed is not None:
+        fail("--seed: a saved trace keeps the seed of the run that made it; give --seed with scenarios only")
+    scenario_paths = [p for p in paths if not p.endswith(".jsonl")]
+    scenarios = _load_all(_scenario_paths(scenario_paths, allow_names=True)) if scenario_paths else []
+    traces = _load_traces(trace_files)
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task("writing fixtures", total=len(loaded))
-        for scenario in loaded:
-            write_fixtures(scenario, Path(output) / scenario.name, chosen, seed)
+        task = progress.add_task("writing fixtures", total=len(scenarios) + len(traces))
+        for scenario in scenarios:
+            write_fixtures(Simulation(scenario, seed).run(), Path(output) / scenario.name, chosen)
             progress.advance(task)
-    click.echo(f"wrote fixtures for {len(loaded)} scenarios to {output}", err=True)
+        for trace in traces:
+            write_fixtures(trace, Path(output) / trace.scenario, chosen)
+            progress.advance(task)
+    click.echo(f"wrote fixtures for {len(scenarios) + len(traces)} runs to {output}", err=True)
 
 
 def _listen_address(value: str) -> tuple[str, int]:

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 
 from sim.codes import IkeCode
-from sim.protocol.enums import FailurePoint
+from sim.enums import FailurePoint
 
 _ME, _PEER, _NONE = FailurePoint.ME, FailurePoint.PEER, FailurePoint.NONE
 

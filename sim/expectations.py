@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim import codes
-from sim.outputs.trace import Trace
 from sim.scenario import Scenario
+from sim.trace import Trace
 
 TIME_TOLERANCE = 1e-6
 

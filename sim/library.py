@@ -26,7 +26,7 @@ def codes_shown() -> dict[int, tuple[str, ...]]:
 
     found: dict[int, list[str]] = {}
     for scenario in scenarios():
-        for outcome in Simulation(scenario).run().raw_outcomes:
+        for outcome in Simulation(scenario).run().outcomes:
             names = found.setdefault(int(outcome.code), [])
             if scenario.name not in names:
                 names.append(scenario.name)

@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim import codes
-from sim.simulator.profiles import PROFILES
+from sim.protocol.profiles import PROFILES
+from sim.trace import PeerFacts
 
 PositiveTime = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 
@@ -378,6 +379,14 @@ class Scenario(_Strict):
         """The names the peer has in a run (``client-1``... for an initiator with several instances)."""
         count = self.peers[name].instances
         return [f"{name}-{i}" for i in range(1, count + 1)] if count > 1 else [name]
+
+    def peer_facts(self) -> tuple[PeerFacts, ...]:
+        """What a trace records of each peer of a run, in the order of the scenario."""
+        return tuple(
+            PeerFacts(name, spec.role, spec.protocol, spec.profile, spec.policy.auth)
+            for base, spec in self.peers.items()
+            for name in self.instances_of(base)
+        )
 
     def target_of(self, name: str) -> str:
         """The responder an initiator talks to."""

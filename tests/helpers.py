@@ -52,7 +52,7 @@ def leases(trace: Any) -> list[tuple[str, str, float, float]]:
     start: dict[str, tuple[str, float]] = {}
     out = []
     for e in trace.events:
-        detail = e.get("detail") or ""
+        detail = getattr(e, "detail", None) or ""
         if e.kind == "send" and e.message == "IKE_AUTH response" and "INTERNAL_IP4_ADDRESS=" in detail:
             start[e.sa] = (detail.split("INTERNAL_IP4_ADDRESS=")[1].split(",")[0], e.t)
         elif e.kind == "outcome" and e.ends == "sa" and e.sa in start and e.role == "responder":

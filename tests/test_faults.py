@@ -8,7 +8,7 @@ import sim
 
 
 def _kinds(trace, kind, **match):
-    return [e for e in trace.events if e.kind == kind and all(e.get(k) == v for k, v in match.items())]
+    return [e for e in trace.events if e.kind == kind and all(getattr(e, k, None) == v for k, v in match.items())]
 
 
 def test_drop_the_nth_message_is_recovered_by_a_retransmission():

@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from sim.library import scenarios
-from sim.outputs.fixtures import write_fixtures
 from sim.outputs.pcap import exchange_of, packets
+from sim.outputs.registry import FORMATS, write_fixtures
 from sim.outputs.windows import audit_events, net_events, peer_infos
 from sim.scenario import load_scenario
 from sim.simulator.engine import Simulation
@@ -76,8 +76,11 @@ QM_FAILURE_MEMBERS = [
 
 
 def run(name):
-    simulation = Simulation(load_scenario(name))
-    return simulation.run(), simulation
+    return Simulation(load_scenario(name)).run()
+
+
+def fixture(name, tmp_path, formats=FORMATS):
+    return write_fixtures(run(name), tmp_path, formats)
 
 
 def data(event):
@@ -87,7 +90,7 @@ def data(event):
 def test_fixtures_for_the_whole_library_are_byte_identical_twice(tmp_path):
     for attempt in ("a", "b"):
         for scenario in scenarios():
-            write_fixtures(scenario, tmp_path / attempt / scenario.name)
+            write_fixtures(Simulation(scenario).run(), tmp_path / attempt / scenario.name)
     first = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*") if p.is_file()}
     second = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*") if p.is_file()}
     assert first == second
@@ -95,7 +98,7 @@ def test_fixtures_for_the_whole_library_are_byte_identical_twice(tmp_path):
 
 
 def test_main_mode_failure_is_4653_with_the_documented_fields_in_order():
-    trace, _ = run("mm-wrong-preshared-key")
+    trace = run("mm-wrong-preshared-key")
     (event,) = audit_events(trace, "client")
     system = event.find("System")
     assert system.find("Provider").attrib == {
@@ -117,7 +120,7 @@ def test_main_mode_failure_is_4653_with_the_documented_fields_in_order():
 
 
 def test_quick_mode_failure_4654_and_main_mode_sa_ended_4655():
-    trace, _ = run("mm-peer-stops-responding")
+    trace = run("mm-peer-stops-responding")
     ids = [e.find("System/EventID").text for e in audit_events(trace, "client")]
     assert ids == ["4654", "4655"]
     qm = dict(data(audit_events(trace, "client")[0]))
@@ -126,26 +129,26 @@ def test_quick_mode_failure_4654_and_main_mode_sa_ended_4655():
 
 
 def test_extended_mode_failure_4984_and_invalid_packet_4976():
-    trace, _ = run("authip-extended-mode-wrong-user-credentials")
+    trace = run("authip-extended-mode-wrong-user-credentials")
     (event,) = audit_events(trace, "client")
     assert event.find("System/EventID").text == "4984"
     fields = dict(data(event))
     assert fields["FailureReason"] == "IKE authentication credentials are unacceptable"
     assert "KeyModName" not in fields  # 4984's template says AuthIP itself
-    trace, _ = run("mm-invalid-cookie")
+    trace = run("mm-invalid-cookie")
     ids = [e.find("System/EventID").text for e in audit_events(trace, "gateway")]
     assert ids == ["4976", "4653"]
 
 
 def test_only_windows_peers_log():
-    trace, _ = run("retransmit-strongswan")
+    trace = run("retransmit-strongswan")
     assert not peer_infos(trace)["client"].windows
     assert audit_events(trace, "client") == []
     assert net_events(trace, "client") == []
 
 
 def test_event_xml_is_well_formed(tmp_path):
-    written = write_fixtures(load_scenario("mm-peer-stops-responding"), tmp_path, ("evtx",))
+    written = fixture("mm-peer-stops-responding", tmp_path, ("evtx",))
     for path in written:
         root = ET.parse(path).getroot()
         assert root.tag == "Events"
@@ -154,15 +157,15 @@ def test_event_xml_is_well_formed(tmp_path):
 
 
 def test_wfp_net_events_have_the_documented_members_in_order(tmp_path):
-    trace, _ = run("mm-no-proposal-chosen")
+    trace = run("mm-no-proposal-chosen")
     (mm,) = net_events(trace, "client")
     assert mm["type"] == "FWPM_NET_EVENT_TYPE_IKEEXT_MM_FAILURE"
     assert list(mm["ikeMmFailure"]) == MM_FAILURE_MEMBERS
     assert mm["ikeMmFailure"]["failureErrorCode"] == 13802
-    trace, _ = run("mm-peer-stops-responding")
+    trace = run("mm-peer-stops-responding")
     (qm,) = net_events(trace, "client")
     assert list(qm["ikeQmFailure"]) == QM_FAILURE_MEMBERS
-    write_fixtures(load_scenario("mm-no-proposal-chosen"), tmp_path, ("wfp",))
+    fixture("mm-no-proposal-chosen", tmp_path, ("wfp",))
     root = ET.parse(tmp_path / "wfp-netevents-client.xml").getroot()
     body = root.find("item/ikeMmFailure")
     assert [child.tag for child in body] == MM_FAILURE_MEMBERS
@@ -174,22 +177,22 @@ def test_wfp_net_events_have_the_documented_members_in_order(tmp_path):
 def test_pcap_has_one_packet_per_delivered_message_and_retransmissions_are_identical():
     from scapy.layers.inet import UDP
 
-    trace, simulation = run("mm-lost-mm2-recovered")
-    frames = packets(trace, simulation)
+    trace = run("mm-lost-mm2-recovered")
+    frames = packets(trace)
     delivered = [e for e in trace.events if e.kind == "recv"]
     assert len(frames) == len(delivered)
     assert all(f[UDP].sport == 500 and f[UDP].dport == 500 for f in frames)
     mm1 = [bytes(f[UDP].payload) for f, e in zip(frames, delivered, strict=True) if e.message == "MM1"]
     assert len(mm1) == 2 and mm1[0] == mm1[1]  # the retransmission is the same bytes
-    silent, simulation = run("mm-no-response")
-    assert packets(silent, simulation) == []  # every MM1 was lost: nothing reached the gateway
+    silent = run("mm-no-response")
+    assert packets(silent) == []  # every MM1 was lost: nothing reached the gateway
 
 
 @needs_tshark
 @pytest.mark.parametrize("name", [s.name for s in scenarios()])
 def test_every_pcap_dissects_cleanly_and_as_the_trace_says(name, tmp_path):
     scenario = load_scenario(name)
-    write_fixtures(scenario, tmp_path, ("pcap",))
+    fixture(name, tmp_path, ("pcap",))
     pcap = tmp_path / "exchange.pcap"
     bad = subprocess.run(
         [

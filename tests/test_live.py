@@ -25,7 +25,7 @@ import pytest
 from sim.live import isakmp, vendors
 from sim.live.responder import Limits, LiveResponder, responder_for
 from sim.live.server import ResponderProtocol
-from sim.simulator.profiles import PROFILES
+from sim.protocol.profiles import PROFILES
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 scapy_isakmp = pytest.importorskip("scapy.layers.isakmp", reason="scapy is needed to build the client's packets")

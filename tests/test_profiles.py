@@ -6,7 +6,7 @@ import pytest
 from helpers import two_peers
 
 import sim
-from sim.simulator import profiles
+from sim.protocol import profiles
 
 SILENT_GATEWAY = [{"kind": "silence", "peer": "gateway", "at": 0}]
 

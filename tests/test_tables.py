@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 from transitions import Machine
 
 from sim.conditions import Condition
-from sim.protocol.enums import Role
+from sim.enums import Role
 from sim.protocol.policy import Policy
 from sim.protocol.registry import COMPILED, PROTOCOLS, SESSION_CLASS, TABLES
-from sim.protocol.session import Endpoint, Message, Outcome, Schedule, Session
+from sim.protocol.schedule import Schedule
+from sim.protocol.session import Endpoint, Message, Outcome, Session
 from sim.protocol.table import IllegalInput, fire_reference
 
 SCHEDULE = Schedule((1.0, 3.0), 7.0)

@@ -30,15 +30,17 @@ from typing import Any
 
 from sim.codes import IkeCode
 from sim.conditions import CORRUPTION_CONDITIONS, Condition
+from sim.enums import DropCause
 from sim.live import isakmp
 from sim.live.isakmp import Datagram, Transform, WireError
 from sim.live.vendors import vendor_ids
-from sim.outputs.trace import record
 from sim.protocol.checks import select_proposal
 from sim.protocol.ikev1 import IKEV1, NOTIFY_TYPES
 from sim.protocol.policy import Policy, Proposal
 from sim.protocol.registry import COMPILED
-from sim.protocol.session import Endpoint, Message, Schedule, Session
+from sim.protocol.schedule import Schedule
+from sim.protocol.session import Endpoint, Message, Session
+from sim.trace import record
 
 Address = tuple[str, int]
 Reply = tuple[bytes, Address]
@@ -278,7 +280,7 @@ class LiveResponder:
                 self._emit(now, "timer", effect[1].label, effect[2], None, None, None)
             elif kind == "drop":
                 msg = effect[2]
-                self._emit(now, "drop", msg.sa, msg.name, msg.sender, effect[3], None)
+                self._emit(now, "drop", msg.sa, msg.name, msg.sender, effect[3], effect[4])
 
     def _send(self, now: float, session: Session, msg: Message, attempt: int) -> None:
         conversation = self.conversations[session.label]
@@ -346,11 +348,11 @@ class LiveResponder:
             code = CORRUPTION_CONDITIONS[part].value.code
             assert code is not None
             why = f"{int(code)} {IkeCode(code).name}: {why}"
-        self._emit(now, "drop", label, name, f"{address[0]}:{address[1]}", why, None)
+        self._emit(now, "drop", label, name, f"{address[0]}:{address[1]}", why, DropCause.REFUSED)
 
     def _emit(self, now: float, kind: str, sa: str | None, a: Any, b: Any, c: Any, d: Any) -> None:
         self._events += 1
-        self.emit(record(self._events, (float(now), kind, NAME, sa, a, b, c, d)))
+        self.emit(record(self._events, (float(now), kind, NAME, sa, a, b, c, d)).as_json())
 
 
 def _peer(address: Address) -> str:
@@ -371,8 +373,8 @@ def responder_for(
     The scenario gives the policy (and, without ``profile``, the profile and its options); the
     profile alone gives its implementation's defaults.
     """
+    from sim.protocol.profiles import PROFILES
     from sim.simulator.engine import build_policy
-    from sim.simulator.profiles import PROFILES
 
     options: dict[str, Any] = {}
     policy = None

@@ -1,7 +1,8 @@
 """Mermaid sequence diagrams of a run, which render on GitHub.
 
 Each message is drawn when it arrives (a solid arrow), or where it was lost (an arrow ending in a
-cross); a message sent again is dashed. Outcomes and timers are notes over the peer.
+cross); a message sent again is dashed, whether it arrives or is lost. A message that arrived
+and was refused is a note over its receiver. Outcomes and timers are notes over the peer.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sim import codes
-from sim.outputs.trace import Trace
+from sim.enums import DropCause
+from sim.outputs.renderer import Renderer
+from sim.trace import Drop, Outcome, Recv, Retransmit, Send, Timer, Trace
 
 _ENTITIES = str.maketrans({"#": "#35;", ";": "#59;"})
+_ON_THE_WAY = frozenset({DropCause.LOST, DropCause.DOWN, DropCause.SILENT})  # lost before the machine saw it
 
 
 def _text(s: str) -> str:
@@ -19,32 +23,43 @@ def _text(s: str) -> str:
     return s.translate(_ENTITIES)
 
 
-def sequence_diagram(trace: Trace, participants: list[str] | None = None) -> str:
+def sequence_diagram(trace: Trace) -> str:
     """The run as a Mermaid ``sequenceDiagram``."""
-    return "\n".join(_lines(trace, participants)) + "\n"
+    return "\n".join(_lines(trace)) + "\n"
 
 
-def _lines(trace: Trace, participants: list[str] | None) -> Iterator[str]:
+def _lines(trace: Trace) -> Iterator[str]:
     yield "sequenceDiagram"
-    names = participants or list(dict.fromkeys(e.peer for e in trace.events if e.kind != "outcome" or e.peer))
-    for name in names:
-        yield f"    participant {_text(name)}"
-    resent: set[tuple[str, str, str]] = set()
+    for peer in trace.peers:
+        yield f"    participant {_text(peer.name)}"
+    resent: set[tuple[str, str | None, str]] = set()
     for e in trace.events:
-        kind = e.kind
-        if kind == "retransmit":
+        if isinstance(e, Retransmit):
             resent.add((e.peer, e.sa, e.message))
-        elif kind == "send":
+        elif isinstance(e, Send):
             resent.discard((e.peer, e.sa, e.message))
-        elif kind == "recv":
-            arrow = "-->>" if (e.get("from"), e.sa, e.message) in resent else "->>"
-            yield f"    {_text(e['from'])}{arrow}{_text(e.peer)}: {_text(e.message)} [{_text(e.sa)}] t={e.t:g}"
-        elif kind == "drop" and e.get("from") and "not accepted" not in e.reason and "no SA" not in e.reason:
-            yield f"    {_text(e['from'])}-x{_text(e.peer)}: {_text(e.message)} lost: {_text(e.reason)} t={e.t:g}"
-        elif kind == "drop":
-            yield f"    Note over {_text(e.peer)}: drops {_text(e.message)}: {_text(e.reason)}"
-        elif kind == "timer" and e.timer != "probe":
+        elif isinstance(e, Recv | Drop):
+            again = (e.sender, e.sa, e.message) in resent
+            if isinstance(e, Recv):
+                arrow = "-->>" if again else "->>"
+                yield f"    {_text(e.sender)}{arrow}{_text(e.peer)}: {_text(e.message)} [{_text(e.sa or '')}] t={e.t:g}"
+            elif e.cause in _ON_THE_WAY:
+                arrow = "--x" if again else "-x"
+                yield (f"    {_text(e.sender)}{arrow}{_text(e.peer)}: {_text(e.message)} lost: {_text(e.reason)} "
+                       f"t={e.t:g}")  # fmt: skip
+            else:
+                yield f"    Note over {_text(e.peer)}: drops {_text(e.message)}: {_text(e.reason)}"
+        elif isinstance(e, Timer) and e.timer != "probe":
             yield f"    Note over {_text(e.peer)}: t={e.t:g} {_text(e.timer)}"
-        elif kind == "outcome":
+        elif isinstance(e, Outcome):
             what = "" if e.ends == "negotiation" else " SA ended"
-            yield f"    Note over {_text(e.peer)}: {_text(e.sa)}{what} {e.code} {codes.info(e.code).short_name}"
+            yield f"    Note over {_text(e.peer)}: {_text(e.sa or '')}{what} {e.code} {codes.info(e.code).short_name}"
+
+
+def render(trace: Trace) -> dict[str, bytes]:
+    """``sequence.mmd``."""
+    return {"sequence.mmd": sequence_diagram(trace).encode()}
+
+
+RENDERER = Renderer("mermaid", "sequence.mmd", "a Mermaid sequence diagram of the run (renders on GitHub)", render,
+                    stdout=True)  # fmt: skip

@@ -14,12 +14,13 @@ the minor version.
 
 from __future__ import annotations
 
+import io
 import logging
-from pathlib import Path
 from typing import Any
 
-from sim.outputs.trace import Trace
+from sim.outputs.renderer import Renderer
 from sim.outputs.windows import EPOCH, PeerInfo, peer_infos, stable_bytes
+from sim.trace import Recv, Send, Trace
 
 DLT_EN10MB = 1  # Ethernet
 
@@ -61,22 +62,21 @@ logging.getLogger("scapy.runtime").setLevel(logging.ERROR)  # scapy's start-up c
 class _Builder:
     """Builds each message's bytes once, so that repeated sends are identical."""
 
-    def __init__(self, trace: Trace, simulation: Any) -> None:
+    def __init__(self, trace: Trace) -> None:
         from scapy.layers.isakmp import ISAKMP  # noqa: F401  (registers the ISAKMP layers)
 
         self.trace = trace
         self.seed = trace.seed
         self.infos = peer_infos(trace)
-        self.parent = _parents(simulation)
         self.cache: dict[tuple[str, str, str, str | None], bytes] = {}
-        self.details = {(e.peer, e.sa, e.message): e.get("detail") for e in trace.events if e.kind == "send"}
+        self.details = {(e.peer, e.sa, e.message): e.detail for e in trace.events if isinstance(e, Send)}
         self.message_ids: dict[tuple[str, str, str], int] = {}
         self.counters: dict[tuple[str, str], int] = {}
         self.initiator_of: dict[str, str] = {}
 
     def key_sa(self, sa: str) -> str:
         """The main-mode or IKE SA whose cookies or SPIs a message carries."""
-        return self.parent.get(sa, sa)
+        return self.trace.root_of(sa)
 
     def payload(self, sender: str, receiver: str, sa: str, message: str, corrupt: str | None) -> bytes:
         key = (sender, sa, message, corrupt)
@@ -222,34 +222,19 @@ class _Builder:
         return others[-1] if others else 0
 
 
-def _parents(simulation: Any) -> dict[str, str]:
-    """Quick mode, extended mode and child SA labels -> their main-mode or IKE SA label."""
-    out: dict[str, str] = {}
-    if simulation is None:
-        return out
-    for endpoint in simulation.endpoints.values():
-        for label, session in endpoint.sessions.items():
-            root = session
-            while root.parent is not None:
-                root = root.parent
-            if root is not session:
-                out[label] = root.label
-    return out
-
-
-def packets(trace: Trace, simulation: Any = None) -> list[Any]:
+def packets(trace: Trace) -> list[Any]:
     """The run's packets, each with its capture time."""
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
 
-    builder = _Builder(trace, simulation)
+    builder = _Builder(trace)
     infos: dict[str, PeerInfo] = builder.infos
     out = []
     for e in trace.events:
-        if e.kind != "recv":
+        if not isinstance(e, Recv) or e.sa is None:
             continue
-        sender, receiver = infos[e["from"]], infos[e.peer]
-        data = builder.payload(sender.name, receiver.name, e.sa, e.message, e.get("corrupted"))
+        sender, receiver = infos[e.sender], infos[e.peer]
+        data = builder.payload(sender.name, receiver.name, e.sa, e.message, e.corrupted)
         frame = (
             Ether(src=sender.mac, dst=receiver.mac)
             / IP(src=sender.address, dst=receiver.address, id=e.seq & 0xFFFF, flags="DF")
@@ -261,8 +246,19 @@ def packets(trace: Trace, simulation: Any = None) -> list[Any]:
     return out
 
 
-def write_pcap(path: Path, trace: Trace, simulation: Any = None) -> None:
-    """Write the run's pcap."""
-    from scapy.utils import wrpcap
+def render(trace: Trace) -> dict[str, bytes]:
+    """``exchange.pcap``."""
+    from scapy.utils import PcapWriter
 
-    wrpcap(str(path), packets(trace, simulation), linktype=DLT_EN10MB)  # an empty capture needs it too
+    buffer = io.BytesIO()
+    writer = PcapWriter(buffer, linktype=DLT_EN10MB, sync=True)  # an empty capture needs the link type too
+    writer.write_header(None)
+    for frame in packets(trace):
+        writer.write(frame)
+    data = buffer.getvalue()
+    writer.close()
+    return {"exchange.pcap": data}
+
+
+RENDERER = Renderer("pcap", "exchange.pcap", "the ISAKMP / IKEv2 packets that reached each peer, for Wireshark",
+                    render)  # fmt: skip

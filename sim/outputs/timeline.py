@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sim import codes
-from sim.outputs.trace import Record, Trace
-from sim.scenario import Scenario
+from sim.outputs.renderer import Renderer
+from sim.trace import Drop, Event, Outcome, Recv, Retransmit, Send, Timer, Trace, Transition
 
 Line = tuple[str, str]  # (style, text)
 
@@ -21,12 +21,12 @@ def _who(width: int, name: str) -> str:
     return name.ljust(width)
 
 
-def timeline(trace: Trace, scenario: Scenario) -> Iterator[Line]:
+def timeline(trace: Trace) -> Iterator[Line]:
     """The lines of the timeline of a run."""
-    peers = sorted({e.peer for e in trace.events} | set(scenario.peers), key=len)
+    peers = {e.peer for e in trace.events} | {p.name for p in trace.peers}
     width = max((len(p) for p in peers), default=6)
-    yield "title", f"{scenario.name}  (seed {trace.seed})"
-    for paragraph in scenario.description.strip().splitlines():
+    yield "title", f"{trace.scenario}  (seed {trace.seed})"
+    for paragraph in trace.description.strip().splitlines():
         yield "note", f"  {paragraph}".rstrip()
     yield "note", ""
     for e in trace.events:
@@ -39,30 +39,29 @@ def timeline(trace: Trace, scenario: Scenario) -> Iterator[Line]:
     yield from summary(trace)
 
 
-def _line(e: Record, width: int) -> Line | None:
+def _line(e: Event, width: int) -> Line | None:
     t = f"{e.t:10.3f}s  "
     who = _who(width, e.peer or "")
     sa = f"[{e.sa}]" if e.sa else ""
-    kind = e.kind
-    if kind == "send":
-        detail = f"  ({e.detail})" if e.get("detail") else ""
+    if isinstance(e, Send):
+        detail = f"  ({e.detail})" if e.detail else ""
         return "send", f"{t}{who}  {sa:10} sends {e.message} to {e.to}{detail}"
-    if kind == "retransmit":
+    if isinstance(e, Retransmit):
         why = f"retransmission {e.attempt}" if e.attempt else "answering a duplicate"
         return "again", f"{t}{who}  {sa:10} sends {e.message} to {e.to} again ({why})"
-    if kind == "recv":
-        damaged = f" (corrupted: {e.corrupted})" if e.get("corrupted") else ""
-        return "recv", f"{t}{who}  {sa:10} receives {e.message} from {e.get('from')}{damaged}"
-    if kind == "drop":
-        return "lost", f"{t}{who}  {sa:10} never gets {e.message} from {e.get('from')}: {e.reason}"
-    if kind == "timer":
+    if isinstance(e, Recv):
+        damaged = f" (corrupted: {e.corrupted})" if e.corrupted else ""
+        return "recv", f"{t}{who}  {sa:10} receives {e.message} from {e.sender}{damaged}"
+    if isinstance(e, Drop):
+        return "lost", f"{t}{who}  {sa:10} never gets {e.message} from {e.sender}: {e.reason}"
+    if isinstance(e, Timer):
         what = {"give_up": "gives up: retransmissions exhausted", "probe": "checks that the peer is alive",
                 "expire": "SA lifetime expires"}.get(e.timer, e.timer)  # fmt: skip
-        detail = f" ({e.detail})" if e.get("detail") else ""
+        detail = f" ({e.detail})" if e.detail else ""
         return "timer", f"{t}{who}  {sa:10} {what}{detail}"
-    if kind == "transition":
+    if isinstance(e, Transition):
         return "state", f"{t}{who}  {sa:10} {e.src} -> {e.dst}   ({e.trigger})"
-    if kind == "outcome":
+    if isinstance(e, Outcome):
         ended = "negotiation ended" if e.ends == "negotiation" else "SA ended"
         return "outcome", f"{t}{who}  {sa:10} {ended}: {e.code} {e.name} ({e.failure_point})"
     return None
@@ -80,3 +79,12 @@ def summary(trace: Trace) -> Iterator[Line]:
         yield "note", f"      message: {info.message}"
         yield "note", f"      why:     {o.reason}"
         yield "note", f"      at {o.t:.3f}s, role {o.role}, state {o.state}, failure point {o.failure_point}"
+
+
+def render(trace: Trace) -> dict[str, bytes]:
+    """``timeline.txt``: the timeline without colours."""
+    return {"timeline.txt": "".join(text + "\n" for _, text in timeline(trace)).encode()}
+
+
+RENDERER = Renderer("text", "timeline.txt", "the readable timeline: who sent what, what was lost, each code and why",
+                    render, stdout=True)  # fmt: skip

@@ -27,8 +27,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sim import codes
-from sim.outputs.trace import Record, Trace
-from sim.protocol.enums import AuthMethod, EmState, FailurePoint, KeyModule, MmState, QmState, Role
+from sim.enums import AuthMethod, EmState, FailurePoint, KeyModule, MmState, QmState, Role
+from sim.outputs.renderer import Renderer
+from sim.trace import Event, Outcome, Recv, Trace
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the virtual clock's zero, in every fixture
 PROVIDER = "Microsoft-Windows-Security-Auditing"
@@ -58,24 +59,21 @@ def peer_infos(trace: Trace) -> dict[str, PeerInfo]:
 
     Documentation ranges (RFC 5737), numbered in the order the scenario lists the peers.
     """
-    scenario = trace.source
-    assert scenario is not None, "fixtures need the trace of a run of a Scenario"
     infos: dict[str, PeerInfo] = {}
     counters = {"responder": 0, "initiator": 0}
     base = {"responder": ipaddress.IPv4Address("192.0.2.1"), "initiator": ipaddress.IPv4Address("198.51.100.1")}
-    for base_name, spec in scenario.peers.items():
-        for name in scenario.instances_of(base_name):
-            n = counters[spec.role]
-            counters[spec.role] += 1
-            index = len(infos) + 1
-            infos[name] = PeerInfo(
-                name=name,
-                address=str(base[spec.role] + n),
-                mac=f"02:00:00:00:{index >> 8:02x}:{index & 0xFF:02x}",
-                windows=spec.profile.startswith("windows") or spec.protocol == "authip",
-                auth=spec.policy.auth,
-                protocol=spec.protocol,
-            )
+    for peer in trace.peers:
+        n = counters[peer.role]
+        counters[peer.role] += 1
+        index = len(infos) + 1
+        infos[peer.name] = PeerInfo(
+            name=peer.name,
+            address=str(base[peer.role] + n),
+            mac=f"02:00:00:00:{index >> 8:02x}:{index & 0xFF:02x}",
+            windows=peer.windows,
+            auth=peer.auth,
+            protocol=peer.protocol,
+        )
     return infos
 
 
@@ -109,13 +107,16 @@ def _role_value(role: str) -> int:
     return int(Role[role.upper()])
 
 
-def _other_peer(trace: Trace, o: Record) -> str:
+def _other_peer(trace: Trace, o: Event) -> str:
     """The peer on the other side of an SA, from the messages of that SA."""
     for e in trace.events:
-        if e.sa == o.sa and e.kind in ("send", "retransmit") and e.peer == o.peer:
-            return str(e.to)
-        if e.sa == o.sa and e.kind == "recv" and e.peer == o.peer:
-            return str(e["from"])
+        if e.sa != o.sa or e.peer != o.peer:
+            continue
+        to = getattr(e, "to", None)
+        if to is not None:
+            return str(to)
+        if isinstance(e, Recv):
+            return e.sender
     return "-"
 
 
@@ -165,14 +166,14 @@ def audit_events(trace: Trace, peer: str) -> list[ET.Element]:
     for e in trace.events:
         if e.peer != peer:
             continue
-        other = infos.get(_other_peer(trace, e)) if e.kind == "outcome" else infos.get(e.get("from", ""))
+        other = infos.get(_other_peer(trace, e) if isinstance(e, Outcome) else getattr(e, "sender", ""))
         remote = other.address if other else "-"
-        if e.kind == "recv" and e.get("corrupted"):
+        if isinstance(e, Recv) and e.corrupted:
             event_id, task = _invalid_packet_event(e.message)
             data = [("LocalAddress", me.address), ("RemoteAddress", remote), ("KeyModName", module)]
             out.append(_event(len(out) + 1, event_id, task, AUDIT_FAILURE, e.t, peer, data))
             continue
-        if e.kind != "outcome":
+        if not isinstance(e, Outcome):
             continue
         kind = _exchange_kind(e.exchange)
         failure = e.code not in (13897, 13909)
@@ -315,7 +316,7 @@ def net_events(trace: Trace, peer: str) -> list[dict[str, Any]]:
         module = int(KeyModule[_key_module(me.protocol)])
         cert = stable_bytes(peer, "cert", size=20).hex() if me.auth == "certificate" else ZERO_HASH
         if kind == "main":
-            body = {
+            body: dict[str, Any] = {
                 **common,
                 "flags": 0,
                 "keyingModuleType": module,
@@ -430,3 +431,28 @@ def net_events_xml(trace: Trace, peer: str) -> str:
 def net_events_json(trace: Trace, peer: str) -> str:
     """The net events as JSON: struct members in order, enums by value."""
     return json.dumps(net_events(trace, peer), indent=2) + "\n"
+
+
+def _windows_peers(trace: Trace) -> list[str]:
+    return [p.name for p in trace.peers if p.windows]
+
+
+def render_audit(trace: Trace) -> dict[str, bytes]:
+    """``security-events-<peer>.xml`` for each Windows peer."""
+    return {f"security-events-{peer}.xml": events_xml(trace, peer).encode() for peer in _windows_peers(trace)}
+
+
+def render_wfp(trace: Trace) -> dict[str, bytes]:
+    """``wfp-netevents-<peer>.xml`` and ``.json`` for each Windows peer."""
+    files: dict[str, bytes] = {}
+    for peer in _windows_peers(trace):
+        files[f"wfp-netevents-{peer}.xml"] = net_events_xml(trace, peer).encode()
+        files[f"wfp-netevents-{peer}.json"] = net_events_json(trace, peer).encode()
+    return files
+
+
+AUDIT_RENDERER = Renderer("evtx", "security-events-<peer>.xml",
+                          "the Security audit events each Windows peer logs (4653, 4654, 4655, 4976..4978, 4984)",
+                          render_audit)  # fmt: skip
+WFP_RENDERER = Renderer("wfp", "wfp-netevents-<peer>.xml, wfp-netevents-<peer>.json",
+                        "the WFP IKEEXT failure net events each Windows peer records", render_wfp)  # fmt: skip

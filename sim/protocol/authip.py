@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.conditions import Condition
+from sim.enums import EmState, KeyModule, MmState, Role
 from sim.protocol import checks, ikev1
-from sim.protocol.enums import EmState, KeyModule, MmState, Role
 from sim.protocol.exchanges import TERMINALS, rounds, sa_life
 from sim.protocol.spec import ProtocolSpec
 from sim.protocol.table import State, Table

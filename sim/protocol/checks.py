@@ -9,7 +9,7 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from sim.conditions import Condition
-from sim.protocol.enums import Role
+from sim.enums import Role
 from sim.protocol.policy import Policy, Proposal
 
 if TYPE_CHECKING:

@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.conditions import Condition
+from sim.enums import KeyModule, MmState, QmState
 from sim.protocol import checks
-from sim.protocol.enums import KeyModule, MmState, QmState
 from sim.protocol.exchanges import TERMINALS, local_deletes, rounds, sa_life
 from sim.protocol.spec import ProtocolSpec
 from sim.protocol.table import NOTIFIED, VERDICT, Ends, State, Table, row

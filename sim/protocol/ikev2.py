@@ -29,8 +29,8 @@ from __future__ import annotations
 from typing import Any
 
 from sim.conditions import Condition
+from sim.enums import KeyModule, MmState, QmState, Role
 from sim.protocol import checks
-from sim.protocol.enums import KeyModule, MmState, QmState, Role
 from sim.protocol.exchanges import ESTABLISHED, TERMINALS, local_deletes, rounds, sa_life
 from sim.protocol.session import Endpoint, Message, Session
 from sim.protocol.spec import ProtocolSpec

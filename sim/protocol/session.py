@@ -16,15 +16,15 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 from sim.codes import IkeCode
 from sim.conditions import CORRUPTION_CONDITIONS, Condition
+from sim.enums import DropCause, FailurePoint, Role, state_wire_name
 from sim.protocol.checks import pool_address
-from sim.protocol.enums import FailurePoint, Role, state_wire_name
 from sim.protocol.exchanges import ESTABLISHED
 from sim.protocol.policy import Policy
+from sim.protocol.schedule import Schedule
 from sim.protocol.spec import ProtocolSpec
 from sim.protocol.table import PARENT, VERDICT, CompiledTable, Ends, IllegalInput, Row, Table
 
@@ -38,21 +38,8 @@ INF = math.inf
 #   ("lifetime", session)                      session.expires_at was set
 #   ("alarm", session, when, trigger, background)  fire ``trigger`` on the session at ``when``
 #   ("timer", session, name)                   a timer fired: give_up, probe, expire, ...
-#   ("drop", endpoint_name, message, reason)   a message this endpoint would not accept
+#   ("drop", endpoint_name, message, reason, cause)   a message this endpoint would not accept (DropCause)
 Effect = tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """When the last message is sent again, as offsets from its first send, and when to give up."""
-
-    resend_at: tuple[float, ...]
-    give_up_at: float
-
-    def __post_init__(self) -> None:
-        offsets = (0.0, *self.resend_at, self.give_up_at)
-        if any(b <= a for a, b in pairwise(offsets)):
-            raise ValueError("retransmission offsets must increase and end before giving up")
 
 
 _TRIGGERS: dict[str, str] = {}
@@ -120,6 +107,7 @@ class Outcome:
     failure_point: FailurePoint
     state: str
     ends: Ends
+    parent: str | None = None  # the SA a child SA was negotiated under
 
 
 class Session:
@@ -384,7 +372,7 @@ class Endpoint:
         try:
             session.fire(msg.trigger, msg)
         except IllegalInput as refused:
-            self.outbox.append(("drop", self.name, msg, f"not accepted in state {refused.state}"))
+            self.outbox.append(("drop", self.name, msg, f"not accepted in state {refused.state}", DropCause.REFUSED))
 
     def on_deadline(self, now: float, session: Session) -> None:
         """The session's deadline has come: retransmit, give up, or check liveness."""
@@ -506,7 +494,8 @@ class Endpoint:
         if session.ended:
             self.release_address(session.label)
         outcome = Outcome(self.now, self.name, session.role, session.label, table.name, condition, IkeCode(code),
-                          info.point if point is None else point, state_wire_name(state.ikeext), row.ends)  # fmt: skip
+                          info.point if point is None else point, state_wire_name(state.ikeext), row.ends,
+                          session.parent.label if session.parent is not None else None)  # fmt: skip
         self.outbox.append(("outcome", outcome))
 
     def on_established(self, session: Session) -> None:
@@ -564,13 +553,13 @@ class Endpoint:
     def _open(self, msg: Message) -> Session | None:
         table = self.protocol.first_messages.get(msg.name)
         if table is None:
-            self.outbox.append(("drop", self.name, msg, f"no SA {msg.sa} here"))
+            self.outbox.append(("drop", self.name, msg, f"no SA {msg.sa} here", DropCause.NO_SA))
             return None
         parent = None
         if msg.parent is not None:
             parent = self.sessions.get(msg.parent)
             if parent is None or not parent.established:
-                self.outbox.append(("drop", self.name, msg, f"no established SA {msg.parent} here"))
+                self.outbox.append(("drop", self.name, msg, f"no established SA {msg.parent} here", DropCause.NO_SA))
                 return None
         compiled = self.compiled[table]
         session: Session = compiled.ops(self, compiled, msg.sa, Role.RESPONDER, msg.sender, parent)

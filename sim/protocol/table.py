@@ -24,7 +24,7 @@ from typing import Any
 from transitions import Machine, MachineError
 
 from sim.conditions import Condition
-from sim.protocol.enums import KeyModule
+from sim.enums import KeyModule
 
 # A row's report: a fixed condition, or one of these, resolved at run time.
 VERDICT = "verdict"  # the condition the row's guard found (a rejected message, a local fault)

@@ -12,8 +12,9 @@ import gc
 import random
 
 from sim.codes import IkeCode
-from sim.outputs.trace import WIDTH, EventLog, Trace
+from sim.enums import DropCause
 from sim.protocol.policy import Policy, Proposal
+from sim.protocol.profiles import PROFILES
 from sim.protocol.registry import COMPILED, PROTOCOLS
 from sim.protocol.session import INF, Endpoint, Message, Outcome, Session
 from sim.scenario import (
@@ -28,7 +29,7 @@ from sim.scenario import (
 )
 from sim.simulator.clock import EventQueue
 from sim.simulator.network import Network
-from sim.simulator.profiles import PROFILES
+from sim.trace import WIDTH, EventLog, Trace
 
 POLICY_FIELDS = [f.name for f in dataclasses.fields(Policy) if f.name not in ("proposals", "dh_groups", "local_faults")]
 
@@ -76,6 +77,7 @@ class Simulation:
         self.queue = EventQueue()
         self.raw = EventLog()
         self.outcomes: list[Outcome] = []
+        self.parents: dict[str, str] = {}  # child SA label -> the label of the SA it was negotiated under
         self._counters: dict[str, int] = {}
         self.names = instance_names(scenario)
         self.peers = {n: scenario.peers[base] for base, group in self.names.items() for n in group}
@@ -209,12 +211,15 @@ class Simulation:
         return Trace(
             self.scenario.name,
             self.seed,
-            raw,
-            self.outcomes,
-            raw.last_time(),
-            self.truncated,
-            self._final_states,
-            self.scenario,
+            self.scenario.peer_facts(),
+            description=self.scenario.description,
+            end=raw.last_time(),
+            truncated=self.truncated,
+            raw=raw,
+            parents=self.parents,
+            raw_outcomes=self.outcomes,
+            final_states=self._final_states,
+            source=self.scenario,
         )
 
     def _final_states(self) -> dict[tuple[str, str], str]:
@@ -241,9 +246,14 @@ class Simulation:
         now = self.queue.now
         receiver = msg.receiver
         network = self.network
-        if receiver in network.down or network.silent(receiver, now):
-            why = "is down" if receiver in network.down else "is silent"
-            self.raw.extend((now, "drop", receiver, msg.sa, msg.name, msg.sender, f"{receiver} {why}", None))
+        if receiver in network.down:
+            self.raw.extend(
+                (now, "drop", receiver, msg.sa, msg.name, msg.sender, f"{receiver} is down", DropCause.DOWN)
+            )
+            return
+        if network.silent(receiver, now):
+            self.raw.extend((now, "drop", receiver, msg.sa, msg.name, msg.sender, f"{receiver} is silent",
+                             DropCause.SILENT))  # fmt: skip
             return
         self.raw.extend((now, "recv", receiver, msg.sa, msg.name, msg.sender, msg.corrupt, None))
         ep = self.endpoints[receiver]
@@ -318,8 +328,9 @@ class Simulation:
             ep.on_alarm(self.queue.now, session, trigger)
             self._drain(ep)
 
-    def _net_report(self, kind: str, msg: Message, reason: str) -> None:
-        self.raw.extend((self.queue.now, kind, msg.receiver, msg.sa, msg.name, msg.sender, reason, None))
+    def _net_report(self, msg: Message, reason: str, cause: DropCause) -> None:
+        """The network lost a message: record it at its receiver, with why."""
+        self.raw.extend((self.queue.now, "drop", msg.receiver, msg.sa, msg.name, msg.sender, reason, cause))
 
     # --- effects of the protocol core --------------------------------------------------------
 
@@ -334,6 +345,8 @@ class Simulation:
             kind = effect[0]
             if kind == "send":
                 session, msg, attempt = effect[1], effect[2], effect[3]
+                if session.parent is not None:
+                    self.parents[session.label] = session.parent.label
                 if attempt == 0:
                     raw.extend((now, "send", ep.name, msg.sa, msg.name, msg.receiver, msg.detail, None))
                 else:
@@ -348,6 +361,8 @@ class Simulation:
                 self._arm(effect[1])
             elif kind == "outcome":
                 outcome = effect[1]
+                if outcome.parent is not None:
+                    self.parents[outcome.sa] = outcome.parent
                 self.outcomes.append(outcome)
                 raw.extend((now, "outcome", ep.name, outcome.sa, outcome, None, None, None))
             elif kind == "alarm":
@@ -359,4 +374,4 @@ class Simulation:
                 raw.extend((now, "timer", ep.name, effect[1].label, effect[2], None, None, None))
             elif kind == "drop":
                 msg = effect[2]
-                raw.extend((now, "drop", ep.name, msg.sa, msg.name, msg.sender, effect[3], None))
+                raw.extend((now, "drop", ep.name, msg.sa, msg.name, msg.sender, effect[3], effect[4]))

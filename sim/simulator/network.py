@@ -11,6 +11,7 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
 
+from sim.enums import DropCause
 from sim.scenario import (
     CorruptFault,
     DelayFault,
@@ -25,8 +26,8 @@ from sim.scenario import (
 
 MessageFault = DropFault | DuplicateFault | DelayFault | ReorderFault | ReplayFault | CorruptFault
 
-# The network reports what it did through this callback: (kind, message, reason).
-Report = Callable[[str, Any, str], None]
+# The network reports each message it lost through this callback: (message, reason, cause).
+Report = Callable[[Any, str, DropCause], None]
 Deliver = Callable[[float, Any], None]
 Later = Callable[[float, Callable[[Any], None], Any], None]
 
@@ -117,23 +118,23 @@ class Network:
         start = self.silent_from.get(peer)
         return start is not None and now >= start
 
-    def blocked(self, now: float, sender: str, receiver: str) -> str | None:
+    def blocked(self, now: float, sender: str, receiver: str) -> tuple[str, DropCause] | None:
         """Why nothing can pass between these peers now, or None."""
         for peer in (sender, receiver):
             if peer in self.down:
-                return f"{peer} is down"
+                return f"{peer} is down", DropCause.DOWN
             if self.silent(peer, now):
-                return f"{peer} is silent"
+                return f"{peer} is silent", DropCause.SILENT
         for p in self.partitions:
             if p.start <= now < p.end and (p.peers is None or (sender in p.peers and receiver in p.peers)):
-                return f"network partition until {p.end:g} s"
+                return f"network partition until {p.end:g} s", DropCause.LOST
         return None
 
     def send(self, now: float, msg: Any) -> None:
         """Put a message on the wire at time ``now``."""
-        why = self.blocked(now, msg.sender, msg.receiver)
-        if why is not None:
-            self.report("drop", msg, why)
+        blocked = self.blocked(now, msg.sender, msg.receiver)
+        if blocked is not None:
+            self.report(msg, *blocked)
             return
         if self._silence_after.get(msg.sender) == msg.name:
             del self._silence_after[msg.sender]
@@ -146,7 +147,7 @@ class Network:
             f = rule.fault
             n = rule.seen
             if isinstance(f, DropFault):
-                self.report("drop", msg, f"fault: drop ({msg.name} #{n})")
+                self.report(msg, f"fault: drop ({msg.name} #{n})", DropCause.LOST)
                 return
             if isinstance(f, DuplicateFault):
                 copies.append((msg, 0.0))
@@ -164,7 +165,7 @@ class Network:
             elif isinstance(f, ReorderFault):
                 hold = True
         if self.spec.loss and self.rng.random() < self.spec.loss:
-            self.report("drop", msg, "random loss")
+            self.report(msg, "random loss", DropCause.LOST)
             return
         path = (msg.sender, msg.receiver)
         if hold:

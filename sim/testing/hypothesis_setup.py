@@ -8,9 +8,9 @@ def _hypothesis_setup_hook() -> None:
     from hypothesis import strategies as st
 
     from sim.codes import CodeInfo
-    from sim.outputs.trace import Trace
     from sim.scenario import Scenario
     from sim.testing import strategies
+    from sim.trace import Trace
 
     st.register_type_strategy(Scenario, strategies.scenarios())
     st.register_type_strategy(CodeInfo, strategies.codes())

@@ -24,8 +24,8 @@ except ImportError as missing:  # pragma: no cover - a clear message instead of 
     raise ImportError("sim.testing.strategies needs Hypothesis: pip install 'ikesim[testing]'") from missing
 
 from sim import codes as catalog
-from sim.outputs.trace import Trace
 from sim.scenario import Fault, Scenario, parse_scenario
+from sim.trace import Trace
 
 __all__ = ["codes", "faults", "runs", "scenario_data", "scenarios"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sim import codes
@@ -152,7 +153,7 @@ def code_page(entry: codes.CodeInfo) -> str:
         lines += [f"- [`{name}`](../../scenarios/{name}.toml)" for name in shown]
         scenario = _example(entry.code, shown)
         lines += ["", f"The timeline of `{scenario.name}` (`ikesim run {scenario.name}`):", "", "```"]
-        text = [t for _, t in timeline(Simulation(scenario).run(), scenario)]
+        text = [t for _, t in timeline(Simulation(scenario).run())]
         lines += text[:TIMELINE_LINES]
         if len(text) > TIMELINE_LINES:
             lines.append(f"... ({len(text) - TIMELINE_LINES} more lines)")
@@ -302,6 +303,19 @@ def generated_files() -> dict[Path, str]:
     return out
 
 
+def formats_table() -> str:
+    """The output formats, from the renderer registry."""
+    from sim.outputs.registry import RENDERERS
+
+    lines = ["| format | files | what | `ikesim run --format` |", "|---|---|---|---|"]
+    for name, r in RENDERERS.items():
+        files = ", ".join(f"`{f.strip()}`" for f in r.files.split(","))
+        lines.append(f"| `{name}` | {files} | {r.description} | {'yes' if r.stdout else '-'} |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES_FOR_DOCS: dict[str, Callable[[], str]] = {"formats": formats_table}
+
 _BLOCK = re.compile(r"(<!-- generated: (\w+) ([\w\-]+) -->\n)(.*?)(<!-- end generated -->)", re.S)
 
 
@@ -314,8 +328,9 @@ def fill_blocks(text: str) -> str:
             body = "```mermaid\n" + diagram(name, "mermaid") + "```\n"
         elif kind == "sequence":
             scenario = next(s for s in scenarios() if s.name == name)
-            simulation = Simulation(scenario)
-            body = "```mermaid\n" + sequence_diagram(simulation.run(), list(simulation.peers)) + "```\n"
+            body = "```mermaid\n" + sequence_diagram(Simulation(scenario).run()) + "```\n"
+        elif kind == "table":
+            body = TABLES_FOR_DOCS[name]()
         else:
             raise ValueError(f"unknown generated block {kind}")
         return match.group(1) + body + match.group(5)

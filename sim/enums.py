@@ -83,3 +83,13 @@ STATE_ENUM_PREFIX: dict[type[enum.IntEnum], str] = {
 def state_wire_name(state: enum.IntEnum) -> str:
     """The C name of a state, for example ``IKEEXT_MM_SA_STATE_SSPI_SENT``."""
     return STATE_ENUM_PREFIX[type(state)] + state.name
+
+
+class DropCause(enum.StrEnum):
+    """Why a datagram never reached the machine it was sent to."""
+
+    LOST = "lost"  #: the network lost it: an injected drop, random loss, a partition
+    DOWN = "down"  #: the sender or the receiver had crashed
+    SILENT = "silent"  #: the sender or the receiver was silenced
+    REFUSED = "refused"  #: it arrived, but the receiver's machine does not accept it in its state
+    NO_SA = "no_sa"  #: it arrived for an SA (or a parent SA) the receiver does not have

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sim.protocol.session import Schedule
+from sim.protocol.schedule import Schedule
 
 
 def _r(x: float) -> float:

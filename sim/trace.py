@@ -1,0 +1,541 @@
+"""The trace: ikesim's product, and the only input of every output (schema ``ikesim.trace/1``).
+
+A run appends plain tuples to a flat :class:`EventLog` (cheap); :class:`Trace` turns them into
+typed records (:class:`Send`, :class:`Recv`, :class:`Outcome`...) only when asked. A trace
+holds everything its renderers need: the peers and what they are (:class:`PeerFacts`), every
+datagram each peer sent (lost ones included, with why they were lost) and received, the parent
+SA of every child SA, timers, transitions and outcomes. So a saved JSONL trace, read back with
+:func:`load_trace`, renders every fixture byte for byte as the run that made it.
+
+Field order is fixed, so the same scenario and seed give byte-identical JSON Lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sim._version import __version__
+from sim.protocol.registry import TABLES
+from sim.protocol.session import Outcome as CoreOutcome
+
+SCHEMA = "ikesim.trace/1"
+
+WIDTH = 8  # fields per event in the raw log: t, kind, peer, sa, then up to four that depend on the kind
+
+
+class EventLog(list[Any]):
+    """A run's raw events, ``WIDTH`` fields each, in one flat list.
+
+    A flat list allocates no object per event: with a tuple per event, the cost per event
+    doubled between 330,000 and 3,300,000 events, and the memory per event was twice as high.
+    """
+
+    __slots__ = ()
+
+    def event_count(self) -> int:
+        """How many events the log holds."""
+        return len(self) // WIDTH
+
+    def rows(self, start: int = 0) -> Iterator[tuple[Any, ...]]:
+        """The events from the ``start``-th on, as tuples of ``WIDTH`` fields."""
+        for i in range(start * WIDTH, len(self), WIDTH):
+            yield tuple(self[i : i + WIDTH])
+
+    def last_time(self) -> float:
+        """The virtual time of the last event (0 when there is none)."""
+        return float(self[-WIDTH]) if self else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PeerFacts:
+    """What the outputs know of a peer of a run: its name, role, protocol, profile and authentication."""
+
+    name: str
+    role: str
+    protocol: str
+    profile: str
+    auth: str
+
+    @property
+    def windows(self) -> bool:
+        """True when the peer runs Windows, and so writes audit and WFP events."""
+        return self.profile.startswith("windows") or self.protocol == "authip"
+
+
+# --- typed records --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One trace line: ``t`` (virtual seconds), ``seq`` (from 1), ``peer`` where it happened, ``sa``."""
+
+    kind: ClassVar[str]
+    JSON_NAMES: ClassVar[dict[str, str]] = {"sender": "from"}  # attributes whose JSON key differs
+
+    t: float
+    seq: int
+    peer: str
+    sa: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSONL object of this record: ``t``, ``seq``, ``kind``, then the kind's fields in order.
+
+        Optional fields (``detail``, ``corrupted``, ``parent``) are left out when empty.
+        """
+        out: dict[str, Any] = {"t": self.t, "seq": self.seq, "kind": self.kind}
+        for name, key, optional in _json_fields(type(self)):
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            out[key] = value
+        return out
+
+
+_FIELD_CACHE: dict[type[Event], tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _json_fields(cls: type[Event]) -> tuple[tuple[str, str, bool], ...]:
+    """(attribute, JSON key, optional) of a record class, after ``t`` and ``seq``."""
+    found = _FIELD_CACHE.get(cls)
+    if found is None:
+        found = tuple(
+            (f.name, Event.JSON_NAMES.get(f.name, f.name), f.default is None)
+            for f in dataclasses.fields(cls)
+            if f.name not in ("t", "seq")
+        )
+        _FIELD_CACHE[cls] = found
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Send(Event):
+    """A peer put a message on the wire (whether or not it arrives)."""
+
+    kind: ClassVar[str] = "send"
+    message: str
+    to: str
+    detail: str | None = None  # what the trace shows of its payloads: a notify, an address
+    parent: str | None = None  # the SA this child SA's messages travel under
+
+
+@dataclass(frozen=True, slots=True)
+class Retransmit(Event):
+    """A peer sent a message again: its timer fired (``attempt`` n), or it answered a duplicate (0)."""
+
+    kind: ClassVar[str] = "retransmit"
+    message: str
+    to: str
+    attempt: int
+    cause: str
+    detail: str | None = None
+    parent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recv(Event):
+    """A message reached its peer's machine (``corrupted`` names the damaged part, if any)."""
+
+    kind: ClassVar[str] = "recv"
+    message: str
+    sender: str
+    corrupted: str | None = None
+    parent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Drop(Event):
+    """A message that never reached ``peer``'s machine, or that its machine refused, and why."""
+
+    kind: ClassVar[str] = "drop"
+    message: str
+    sender: str
+    reason: str
+    cause: str  # a DropCause value
+    parent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timer(Event):
+    """A timer fired or a peer-level event happened (give_up, probe, expire, crash, restart...)."""
+
+    kind: ClassVar[str] = "timer"
+    timer: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition(Event):
+    """A machine changed state."""
+
+    kind: ClassVar[str] = "transition"
+    machine: str
+    src: str
+    dst: str
+    trigger: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Event):
+    """A terminal report: the code one peer reports for one SA, with its failure point and state."""
+
+    kind: ClassVar[str] = "outcome"
+    sa: str  # an outcome is always about an SA
+    role: str
+    exchange: str
+    ends: str
+    code: int
+    name: str
+    hex: str
+    failure_point: str
+    state: str
+    keying_module: str
+    condition: str
+    reason: str
+    parent: str | None = None
+
+
+RECORD_KINDS: dict[str, type[Event]] = {c.kind: c for c in (Send, Retransmit, Recv, Drop, Timer, Transition, Outcome)}
+
+
+def _time(t: float) -> float:
+    return round(t, 6)
+
+
+def outcome_record(seq: int, o: CoreOutcome) -> Outcome:
+    """The trace record of a core outcome."""
+    code = o.code
+    return Outcome(
+        _time(o.t), seq, o.peer, o.sa,
+        role=o.role.name.lower(),
+        exchange=o.exchange,
+        ends=o.ends.value,
+        code=int(code),
+        name=code.info.name,
+        hex=code.info.hex,
+        failure_point=o.failure_point.wire_name,
+        state=o.state,
+        keying_module=TABLES[o.exchange].keying_module.name,
+        condition=o.condition.key,
+        reason=o.condition.value.text,
+        parent=o.parent,
+    )  # fmt: skip
+
+
+def record(seq: int, raw: tuple[Any, ...], parents: dict[str, str] | None = None) -> Event:
+    """The typed record of one raw event (its ``seq`` and its ``WIDTH`` fields)."""
+    t, kind, peer, sa = _time(raw[0]), raw[1], raw[2], raw[3]
+    if kind == "outcome":
+        return outcome_record(seq, raw[4])
+    parent = parents.get(sa) if parents and sa is not None else None
+    if kind == "send":
+        return Send(t, seq, peer, sa, raw[4], raw[5], raw[6] or None, parent)
+    if kind == "retransmit":
+        cause = "timer" if raw[6] else "duplicate received"
+        return Retransmit(t, seq, peer, sa, raw[4], raw[5], raw[6], cause, raw[7] or None, parent)
+    if kind == "recv":
+        return Recv(t, seq, peer, sa, raw[4], raw[5], raw[6] or None, parent)
+    if kind == "drop":
+        return Drop(t, seq, peer, sa, raw[4], raw[5], raw[6], str(raw[7]), parent)
+    if kind == "timer":
+        return Timer(t, seq, peer, sa, raw[4], raw[5] or None)
+    if kind == "transition":
+        return Transition(t, seq, peer, sa, raw[7], raw[4], raw[5], raw[6])
+    raise ValueError(f"unknown event kind {kind!r}")
+
+
+# --- the trace ------------------------------------------------------------------------------
+
+
+class Trace:
+    """A run: every event in order, the outcomes, the peers, and how the run ended.
+
+    Made by a run (from its raw log) or read back from JSON Lines (:func:`load_trace`); both
+    give the same records, the same JSON Lines and the same fixtures.
+    """
+
+    def __init__(
+        self,
+        scenario: str,
+        seed: int,
+        peers: tuple[PeerFacts, ...],
+        *,
+        description: str = "",
+        end: float = 0.0,
+        truncated: str | None = None,
+        raw: EventLog | None = None,
+        parents: dict[str, str] | None = None,
+        raw_outcomes: list[CoreOutcome] | None = None,
+        final_states: Callable[[], dict[tuple[str, str], str]] | None = None,
+        records: list[Event] | None = None,
+        source: Any = None,
+    ) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.peers = peers
+        self.description = description
+        self.end = end
+        self.truncated = truncated  # why the run stopped at a limit, or None
+        self.raw = raw  # the raw log of a run; None for a trace read back
+        self.parents = parents if parents is not None else {}
+        self.raw_outcomes = raw_outcomes  # the core's outcome objects of a run; None for a trace read back
+        self._final_states = final_states
+        self.source = source  # the Scenario a run was made from, for replaying it; renderers never read it
+        if records is not None:
+            self.__dict__["events"] = records
+
+    @cached_property
+    def events(self) -> list[Event]:
+        """Every event, in order, as typed records with the fields of their JSONL lines."""
+        assert self.raw is not None
+        parents = self.parents
+        return [record(i, r, parents) for i, r in enumerate(self.raw.rows(), start=1)]
+
+    @cached_property
+    def outcomes(self) -> list[Outcome]:
+        """The terminal reports, in order."""
+        return [e for e in self.events if isinstance(e, Outcome)]
+
+    @cached_property
+    def final_states(self) -> dict[tuple[str, str], str]:
+        """(peer, sa) -> the state of its machine when the run ended.
+
+        A run knows it exactly; a trace read back takes the last state each SA's transitions
+        reached (and marks the SAs a crash took with them).
+        """
+        if self._final_states is not None:
+            return self._final_states()
+        states: dict[tuple[str, str], str] = {}
+        for e in self.events:
+            if isinstance(e, Transition) and e.sa is not None:
+                states[(e.peer, e.sa)] = e.dst
+            elif isinstance(e, Timer) and e.timer == "crash":
+                for key, state in states.items():
+                    if key[0] == e.peer and not state.endswith("(lost in crash)"):
+                        states[key] = f"{state} (lost in crash)"
+        return states
+
+    @cached_property
+    def peer_facts(self) -> dict[str, PeerFacts]:
+        """The peers by name."""
+        return {p.name: p for p in self.peers}
+
+    def root_of(self, sa: str) -> str:
+        """The main-mode or IKE SA at the root of an SA (itself when it has no parent)."""
+        seen = sa
+        while seen in self.parents:
+            seen = self.parents[seen]
+        return seen
+
+    def outcome(self, peer: str, sa: str, ends: str = "negotiation") -> Outcome | None:
+        """The outcome one peer reported for one SA, or None."""
+        for o in self.outcomes:
+            if o.peer == peer and o.sa == sa and o.ends == ends:
+                return o
+        return None
+
+    def retransmissions(self, peer: str, sa: str) -> int:
+        """How many times a peer sent a message of this SA again."""
+        return sum(1 for e in self.events if isinstance(e, Retransmit) and e.peer == peer and e.sa == sa)
+
+    def header(self) -> dict[str, Any]:
+        """The first JSONL line."""
+        return {
+            "schema": SCHEMA,
+            "ikesim": __version__,
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "events": len(self.events) if self.raw is None else self.raw.event_count(),
+            "end": _time(self.end),
+            "truncated": self.truncated,
+            "description": self.description,
+            "peers": [dataclasses.asdict(p) for p in self.peers],
+        }
+
+    def jsonl_lines(self) -> Iterator[str]:
+        """The trace as JSON Lines, header first."""
+        yield _dumps(self.header())
+        for event in self.events:
+            yield _dumps(event.as_json())
+
+    def to_jsonl(self) -> str:
+        """The whole trace as one JSON Lines string."""
+        return "".join(line + "\n" for line in self.jsonl_lines())
+
+    def __repr__(self) -> str:
+        cut = f", truncated: {self.truncated}" if self.truncated else ""
+        counts = f"{len(self.events)} events, {len(self.outcomes)} outcomes"
+        return f"<Trace {self.scenario!r} seed {self.seed}: {counts}{cut}>"
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- reading a trace back -------------------------------------------------------------------
+
+
+class TraceError(ValueError):
+    """A JSONL trace that cannot be read back; ``problems`` lists each as ``line N: what``."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+        self.source = source
+        self.problems = problems
+
+
+_HEADER_TYPES: dict[str, tuple[type, ...]] = {
+    "schema": (str,),
+    "scenario": (str,),
+    "seed": (int,),
+    "events": (int,),
+    "end": (int, float),
+    "truncated": (str, type(None)),
+    "description": (str,),
+    "peers": (list,),
+}
+_PEER_KEYS = tuple(f.name for f in dataclasses.fields(PeerFacts))
+_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "str": (str,), "float": (int, float)}
+MAX_PROBLEMS = 20  # a file of garbage gets the first problems, not one per line
+
+
+_TYPE_CACHE: dict[type[Event], list[tuple[str, str, tuple[type, ...], bool]]] = {}
+
+
+def _field_types(cls: type[Event]) -> list[tuple[str, str, tuple[type, ...], bool]]:
+    """(attribute, JSON key, accepted types, optional) for every field of a record class."""
+    if cls in _TYPE_CACHE:
+        return _TYPE_CACHE[cls]
+    out: list[tuple[str, str, tuple[type, ...], bool]] = []
+    for f in dataclasses.fields(cls):
+        text = str(f.type)
+        optional = "None" in text
+        base = text.replace(" | None", "")
+        types = (*_TYPES.get(base, (str,)), *((type(None),) if optional else ()))
+        out.append((f.name, Event.JSON_NAMES.get(f.name, f.name), types, f.default is None))
+    _TYPE_CACHE[cls] = out
+    return out
+
+
+def _parse_record(data: Any) -> Event | str:
+    """A typed record from one decoded JSON line, or what is wrong with it."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    kind = data.get("kind")
+    cls = RECORD_KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        return f"kind: {kind!r} is not one of {', '.join(RECORD_KINDS)}"
+    values: dict[str, Any] = {}
+    for name, key, types, has_default in _field_types(cls):
+        if key not in data:
+            if has_default:
+                continue
+            return f"{kind}: {key}: required, but missing"
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            return f"{kind}: {key}: {value!r} is not a {types[0].__name__}"
+        values[name] = value
+    unknown = set(data) - {"kind"} - {key for _, key, _, _ in _field_types(cls)}
+    if unknown:
+        return f"{kind}: unknown key {sorted(unknown)[0]!r}"
+    return cls(**values)
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _parse_header(data: Any) -> tuple[dict[str, Any], tuple[PeerFacts, ...]] | str:
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else None
+        return f"the first line must be the header of schema {SCHEMA!r} (found {found!r})"
+    for key, types in _HEADER_TYPES.items():
+        if key not in data:
+            return f"header: {key}: required, but missing"
+        if isinstance(data[key], bool) or not isinstance(data[key], types):
+            return f"header: {key}: {data[key]!r} is not a {types[0].__name__}"
+    peers = []
+    for i, peer in enumerate(data["peers"]):
+        if not isinstance(peer, dict) or set(peer) != set(_PEER_KEYS) or not all(map(_is_str, peer.values())):
+            return f"header: peers.{i}: expected an object with the strings {', '.join(_PEER_KEYS)}"
+        peers.append(PeerFacts(**{k: peer[k] for k in _PEER_KEYS}))
+    return data, tuple(peers)
+
+
+def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
+    """A trace from its JSON Lines; :class:`TraceError` names every problem with its line."""
+    problems: list[str] = []
+    header: tuple[dict[str, Any], tuple[PeerFacts, ...]] | None = None
+    records: list[Event] = []
+    number = 0
+    for number, line in enumerate(lines, start=1):
+        if len(problems) >= MAX_PROBLEMS:
+            problems.append("... and more problems: stopped reading")
+            break
+        try:
+            data = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as error:
+            problems.append(f"line {number}: not JSON: {getattr(error, 'msg', error)}")
+            continue
+        if number == 1:
+            parsed_header = _parse_header(data)
+            if isinstance(parsed_header, str):
+                problems.append(f"line 1: {parsed_header}")
+                break
+            header = parsed_header
+            continue
+        parsed = _parse_record(data)
+        if isinstance(parsed, str):
+            problems.append(f"line {number}: {parsed}")
+        elif parsed.seq != len(records) + 1:
+            problems.append(f"line {number}: seq: {parsed.seq}, expected {len(records) + 1}")
+        else:
+            records.append(parsed)
+    if number == 0:
+        problems.append("empty: a trace starts with its header line")
+    if header is not None and not problems and header[0]["events"] != len(records):
+        problems.append(f"header: events: says {header[0]['events']}, the file has {len(records)}")
+    if problems or header is None:
+        raise TraceError(source, problems)
+    data, peers = header
+    parents: dict[str, str] = {}
+    for e in records:
+        parent = getattr(e, "parent", None)
+        if parent is not None and e.sa is not None:
+            parents[e.sa] = parent
+    return Trace(
+        data["scenario"],
+        data["seed"],
+        peers,
+        description=data["description"],
+        end=float(data["end"]),
+        truncated=data["truncated"],
+        parents=parents,
+        records=records,
+    )
+
+
+MAX_LINE = 1 << 20  # no trace line ikesim writes comes near a mebibyte
+
+
+def load_trace(path: str | Path) -> Trace:
+    """Read a JSONL trace saved by ``ikesim run --format jsonl`` (or ``fixtures``)."""
+    source = str(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines: list[str] = []
+            while True:
+                line = f.readline(MAX_LINE + 1)
+                if not line:
+                    break
+                if len(line) > MAX_LINE:
+                    raise TraceError(source, [f"line {len(lines) + 1}: longer than {MAX_LINE} characters"])
+                lines.append(line)
+    except (OSError, UnicodeDecodeError) as error:
+        raise TraceError(source, [f"cannot read it: {error}"]) from None
+    return read_trace(lines, source)

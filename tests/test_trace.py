@@ -1,0 +1,122 @@
+"""The trace is the product: every output renders from it alone, and a saved trace renders the same files."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sim
+from sim.library import scenarios
+from sim.outputs.registry import FORMATS, RENDERERS, render_files
+from sim.trace import Drop, Outcome, TraceError, load_trace, read_trace
+
+OUTPUTS = Path(sim.__file__).parent / "outputs"
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("name", [s.name for s in scenarios()])
+def test_a_saved_trace_renders_every_format_byte_for_byte_as_its_run(name, tmp_path):
+    trace = sim.run(name)
+    saved = tmp_path / "t.jsonl"
+    saved.write_text(trace.to_jsonl(), encoding="utf-8")
+    again = load_trace(saved)
+    assert render_files(again) == render_files(trace)
+    assert again.final_states.items() >= {k: v for k, v in trace.final_states.items() if "crash" not in v}.items()
+
+
+def test_the_fixtures_command_gives_the_same_tree_from_a_scenario_and_from_its_saved_trace(tmp_path):
+    name = "mm-peer-stops-responding"
+    run = subprocess.run([sys.executable, "-m", "sim.cli", "run", name, "--format", "jsonl"],
+                         capture_output=True, check=True)  # fmt: skip
+    (tmp_path / "t.jsonl").write_bytes(run.stdout)
+    for folder, source in (("A", str(tmp_path / "t.jsonl")), ("B", name)):
+        done = subprocess.run([sys.executable, "-m", "sim.cli", "fixtures", source, "-o", str(tmp_path / folder)],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    a, b = _tree(tmp_path / "A"), _tree(tmp_path / "B")
+    assert a == b and len(a) == 10
+
+
+def test_every_format_is_registered_once_and_named_in_the_cli():
+    assert FORMATS == ("jsonl", "text", "mermaid", "evtx", "wfp", "pcap")
+    help_text = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", "--help"], capture_output=True, text=True
+    ).stdout
+    for name, renderer in RENDERERS.items():
+        assert renderer.description and renderer.files
+        if renderer.stdout:
+            assert name in help_text
+    trace = sim.run("mm-qm-success")
+    for renderer in RENDERERS.values():
+        files = renderer.render(trace)
+        assert files and all(isinstance(data, bytes) and data for data in files.values()), renderer.name
+
+
+def test_no_renderer_imports_the_simulator_the_scenario_loader_or_the_cli():
+    for path in OUTPUTS.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        for forbidden in ("sim.simulator", "sim.scenario", "sim.cli", "sim.library"):
+            assert not any(m == forbidden or m.startswith(forbidden + ".") for m in imported), (path.name, forbidden)
+
+
+def test_records_are_typed_and_drops_say_why():
+    trace = sim.run("mm-peer-stops-responding")
+    drops = [e for e in trace.events if isinstance(e, Drop)]
+    assert drops and {d.cause for d in drops} == {"silent"}
+    assert all(isinstance(o, Outcome) and isinstance(o.code, int) for o in trace.outcomes)
+    qm = trace.outcome("client", "QM#1")
+    assert qm is not None and qm.parent == "MM#1" and trace.root_of("QM#1") == "MM#1"
+    assert "Trace 'mm-peer-stops-responding' seed 0" in repr(trace)
+
+
+def _lines(trace_text: str) -> list[str]:
+    return trace_text.splitlines(keepends=True)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda lines: [], "empty"),
+        (lambda lines: lines[1:], "line 1: the first line must be the header"),
+        (lambda lines: [lines[0], "{not json\n", *lines[2:]], "line 2: not JSON"),
+        (lambda lines: [lines[0], lines[2], *lines[2:]], "line 2: seq: 2, expected 1"),
+        (lambda lines: [*lines, lines[-1]], "seq:"),
+        (lambda lines: [lines[0], lines[1].replace('"transition"', '"teleport"'), *lines[2:]], "'teleport' is not"),
+        (lambda lines: [lines[0], lines[1].replace('"t":0.0', '"t":"soon"'), *lines[2:]], "line 2: transition: t:"),
+        (lambda lines: [lines[0], lines[1].replace('"machine"', '"engine"'), *lines[2:]], "machine: required"),
+        (lambda lines: [lines[0].replace('"events":41', '"events":40'), *lines[1:]], "events: says 40"),
+        (lambda lines: [lines[0].replace('"peers":[', '"peers":[7,'), *lines[1:]], "peers.0"),
+    ],
+)
+def test_a_malformed_trace_is_refused_with_its_line(mutate, needle):
+    lines = _lines(sim.run("mm-peer-stops-responding").to_jsonl())
+    with pytest.raises(TraceError) as refused:
+        read_trace(mutate(lines), "t.jsonl")
+    assert needle in str(refused.value) and str(refused.value).startswith("t.jsonl: ")
+
+
+def test_the_cli_refuses_a_malformed_trace_with_exit_2_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"schema": "something/else"}) + "\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "sim.cli", "fixtures", str(bad), "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 2 and "bad.jsonl: line 1:" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
+    with_seed = subprocess.run([sys.executable, "-m", "sim.cli", "fixtures", str(bad), "-o", str(tmp_path / "out"),
+                                "--seed", "3"], capture_output=True, text=True, check=False)  # fmt: skip
+    assert with_seed.returncode == 2 and "--seed" in with_seed.stderr
+
+
+def test_a_missing_trace_file_is_a_clear_error(tmp_path):
+    with pytest.raises(TraceError, match="cannot read it"):
+        load_trace(tmp_path / "nowhere.jsonl")
