@@ -12,28 +12,16 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim import codes
+from sim.faults import Fault
 from sim.protocol.profiles import PROFILES
+from sim.schema_types import CodeRef, PositiveTime, Strict, catalog_code
 from sim.trace import PeerFacts
 
-PositiveTime = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _code(value: Any) -> int:
-    """A catalog code from a name, decimal or hex; anything else is an error."""
-    try:
-        return codes.lookup(value).code
-    except codes.UnknownCodeError as error:
-        raise ValueError(str(error)) from None
-
-
-CodeRef = Annotated[int | str, Field(description="a catalog code: name, short name, decimal or 0x hex")]
+_Strict = Strict
+_code = catalog_code
 
 
 class ProposalSpec(_Strict):
@@ -123,159 +111,6 @@ class PeerSpec(_Strict):
         return self
 
 
-MessageName = Annotated[str, Field(min_length=1, description="a message name such as MM3 or QM1; * for any")]
-
-
-class _MessageFault(_Strict):
-    message: MessageName = "*"
-    sender: str | None = Field(default=None, alias="from", description="only messages sent by this peer")
-    nth: Annotated[int, Field(ge=1)] = 1
-    count: Annotated[int, Field(ge=0, description="how many matching messages from the nth on; 0: all")] = 1
-
-
-class DropFault(_MessageFault):
-    """Drop the nth matching message (and the count - 1 after it)."""
-
-    kind: Literal["drop"]
-
-
-class DuplicateFault(_MessageFault):
-    """Deliver the matching message twice."""
-
-    kind: Literal["duplicate"]
-
-
-class DelayFault(_MessageFault):
-    """Deliver the matching message ``delay`` seconds late."""
-
-    kind: Literal["delay"]
-    delay: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-
-
-class ReorderFault(_MessageFault):
-    """Hold the matching message and deliver it just after the next message on the same path."""
-
-    kind: Literal["reorder"]
-
-
-class ReplayFault(_MessageFault):
-    """Deliver a copy of the matching message again ``after`` seconds later."""
-
-    kind: Literal["replay"]
-    after: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-
-
-class CorruptFault(_MessageFault):
-    """Corrupt one field of the matching message."""
-
-    kind: Literal["corrupt"]
-    field: Literal["cookie", "message_id", "payload", "header", "version"]
-
-
-class SilenceFault(_Strict):
-    """From a time, or once the peer has sent a message, nothing reaches or leaves the peer."""
-
-    kind: Literal["silence"]
-    peer: str
-    at: PositiveTime | None = None
-    after_message: str | None = Field(default=None, description="silent once the peer has sent this message")
-
-    @model_validator(mode="after")
-    def _one_trigger(self) -> SilenceFault:
-        if (self.at is None) == (self.after_message is None):
-            raise ValueError("give exactly one of 'at' or 'after_message'")
-        return self
-
-
-class PartitionFault(_Strict):
-    """Between ``start`` and ``end`` no message crosses between the listed peers (all peers if none)."""
-
-    kind: Literal["partition"]
-    start: PositiveTime
-    end: PositiveTime
-    peers: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> PartitionFault:
-        if self.end <= self.start:
-            raise ValueError("'end' must come after 'start'")
-        return self
-
-
-class CrashFault(_Strict):
-    """The peer crashes at ``at`` (losing every SA) and, optionally, restarts empty at ``restart_at``."""
-
-    kind: Literal["crash"]
-    peer: str
-    at: PositiveTime
-    restart_at: PositiveTime | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> CrashFault:
-        if self.restart_at is not None and self.restart_at <= self.at:
-            raise ValueError("'restart_at' must come after 'at'")
-        return self
-
-
-class DeleteFault(_Strict):
-    """At ``at`` the peer deletes every SA it has, on request (an RPC call), and tells its peers."""
-
-    kind: Literal["delete"]
-    peer: str
-    at: PositiveTime
-
-
-class PolicyChangeFault(_Strict):
-    """At ``at`` a new policy reaches the peer and invalidates every SA formed with the old one."""
-
-    kind: Literal["policy_change"]
-    peer: str
-    at: PositiveTime
-
-
-class AddressChangeFault(_Strict):
-    """At ``at`` the peer's address changes: MOBIKE moves its IKEv2 SAs, or they end with 13904."""
-
-    kind: Literal["address_change"]
-    peer: str
-    at: PositiveTime
-
-
-class LocalFault(_Strict):
-    """A fault of the peer's own machine when it handles or sends ``at``: it reports ``code``."""
-
-    kind: Literal["local"]
-    peer: str
-    at: MessageName
-    code: CodeRef
-
-    @field_validator("code")
-    @classmethod
-    def _catalog_code(cls, value: int | str) -> int:
-        code = _code(value)
-        if code in codes.MARKERS:
-            raise ValueError(f"{value} is a range marker, not a failure a machine can have")
-        return code
-
-
-Fault = Annotated[
-    DropFault
-    | DuplicateFault
-    | DelayFault
-    | ReorderFault
-    | ReplayFault
-    | CorruptFault
-    | SilenceFault
-    | PartitionFault
-    | CrashFault
-    | DeleteFault
-    | PolicyChangeFault
-    | AddressChangeFault
-    | LocalFault,
-    Field(discriminator="kind"),
-]
-
-
 class NetworkSpec(_Strict):
     """The links between peers: one-way latency, uniform jitter, seeded random loss."""
 
@@ -354,13 +189,9 @@ class Scenario(_Strict):
                     problems.append(f"peers.{name}.protocol: {peer.protocol} cannot talk to {target!r}, which "
                                     f"speaks {self.peers[target].protocol}")  # fmt: skip
         for i, fault in enumerate(self.faults):
-            for attr in ("peer", "sender"):
-                ref = getattr(fault, attr, None)
-                if ref is not None and ref not in names:
-                    problems.append(f"faults.{i}.{attr}: no peer named {ref!r}")
-            for listed in getattr(fault, "peers", None) or ():
-                if listed not in names:
-                    problems.append(f"faults.{i}.peers: no peer named {listed!r}")
+            for ref in fault.named_peers():
+                if ref not in names:
+                    problems.append(f"faults.{i}.{fault.peers_key}: no peer named {ref!r}")
         for expected, sas in self.expect.items():
             if expected not in names:
                 problems.append(f"expect.{expected}: no peer named {expected!r}")

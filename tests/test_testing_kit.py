@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from test_invariants import check_trace
 
 from sim import codes as catalog
+from sim.faults import FAULT_KINDS
 from sim.library import codes_shown
 from sim.library import scenarios as library
 from sim.scenario import Scenario
@@ -30,8 +32,12 @@ def test_codes_with_markers():
 
 @given(ikest.faults())
 def test_faults_are_valid_faults(fault):
-    assert fault.kind in {"drop", "duplicate", "reorder", "delay", "replay", "corrupt", "silence", "partition",
-                          "crash", "delete", "policy_change"}  # fmt: skip
+    assert isinstance(fault, FAULT_KINDS[fault.kind])
+
+
+@pytest.mark.parametrize("kind", list(FAULT_KINDS))
+def test_faults_draw_every_kind(kind):
+    assert find(ikest.faults(), lambda f: f.kind == kind).kind == kind
 
 
 @given(ikest.scenarios(protocol="ikev2", profile="strongswan"))

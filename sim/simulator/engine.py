@@ -13,20 +13,12 @@ import random
 
 from sim.codes import IkeCode
 from sim.enums import DropCause
+from sim.faults import FaultModel, MessageFault, PartitionFault
 from sim.protocol.policy import Policy, Proposal
 from sim.protocol.profiles import PROFILES
 from sim.protocol.registry import COMPILED, PROTOCOLS
 from sim.protocol.session import INF, Endpoint, Message, Outcome, Session
-from sim.scenario import (
-    AddressChangeFault,
-    CrashFault,
-    DeleteFault,
-    Fault,
-    LocalFault,
-    PeerSpec,
-    PolicyChangeFault,
-    Scenario,
-)
+from sim.scenario import PeerSpec, Scenario
 from sim.simulator.clock import EventQueue
 from sim.simulator.network import Network
 from sim.trace import WIDTH, EventLog, Trace
@@ -56,15 +48,8 @@ def instance_names(scenario: Scenario) -> dict[str, list[str]]:
     }
 
 
-def expand_fault(fault: Fault, names: dict[str, list[str]]) -> list[Fault]:
-    """A fault on a peer of the scenario, as faults on the peers of the run."""
-    peer = getattr(fault, "peer", None)
-    listed = getattr(fault, "peers", None)
-    if peer is not None:
-        return [fault.model_copy(update={"peer": n}) for n in names[peer]]
-    if listed is not None:
-        return [fault.model_copy(update={"peers": [n for p in listed for n in names[p]]})]
-    return [fault]
+def _parents_of(ep: Endpoint) -> dict[str, str]:
+    return {label: session.parent.label for label, session in ep.sessions.items() if session.parent is not None}
 
 
 class Simulation:
@@ -77,17 +62,19 @@ class Simulation:
         self.queue = EventQueue()
         self.raw = EventLog()
         self.outcomes: list[Outcome] = []
-        self.parents: dict[str, str] = {}  # child SA label -> the label of the SA it was negotiated under
+        self._lost_parents: dict[str, str] = {}  # the parents of child SAs that crashed peers lost
         self._counters: dict[str, int] = {}
         self.names = instance_names(scenario)
         self.peers = {n: scenario.peers[base] for base, group in self.names.items() for n in group}
         self.base_of = {n: base for base, group in self.names.items() for n in group}
-        self.faults = [one for fault in scenario.faults for one in expand_fault(fault, self.names)]
-        self.network = Network(
-            scenario.network, self.faults, self.rng, self._schedule_arrival, self._net_report, self.queue.at,
-            self.base_of,
-        )  # fmt: skip
+        self.faults = [one for fault in scenario.faults for one in fault.for_instances(self.names)]
+        self.network = Network(scenario.network, self.rng, self._schedule_arrival, self._net_report, self.queue.at,
+                               self.base_of)  # fmt: skip
         self.endpoints: dict[str, Endpoint] = {}
+        self._local_faults: dict[str, dict[str, int]] = {}  # peer -> message -> the code its machine fails with
+        self._timed: list[tuple[float, str, str]] | None = []  # peer events to schedule at start (None: started)
+        for fault in self.faults:
+            fault.install(self)
         self._ended_sessions: dict[tuple[str, str], str] = {}
         # Bound once: a bound method made at each push cost 48 bytes per pending event.
         self._arrive_cb = self._arrive
@@ -103,7 +90,7 @@ class Simulation:
 
     def _endpoint(self, name: str) -> Endpoint:
         spec = self.peers[name]
-        faults = {f.at: int(f.code) for f in self.faults if isinstance(f, LocalFault) and f.peer == name}
+        faults = self._local_faults.get(name, {})
         schedule = PROFILES[spec.profile].schedule(dict(spec.retransmit))
         protocol = PROTOCOLS[spec.protocol]
         return Endpoint(name, build_policy(spec, faults), schedule, self._label, protocol, COMPILED)
@@ -129,31 +116,49 @@ class Simulation:
         for name, peer in self.peers.items():
             if peer.role == "initiator":
                 queue.at(peer.start, self._start, (name, 0))
-        for fault in self.faults:
-            self._schedule_fault(fault)
+        timed, self._timed = self._timed or [], None
+        for when, target, action in timed:  # after the initiators: at equal times they go first
+            self._schedule(when, target, action)
 
-    def inject(self, fault: Fault) -> None:
+    def inject(self, fault: FaultModel) -> None:
         """Add a fault while the run is under way (its times must not lie in the past)."""
-        if isinstance(fault, LocalFault):
-            raise ValueError("local faults are part of a peer's policy: give them in the scenario")
-        for one in expand_fault(fault, self.names):
-            if isinstance(one, CrashFault | DeleteFault | PolicyChangeFault | AddressChangeFault):
-                self._schedule_fault(one)
-            else:
-                self.network.add(one)
+        for one in fault.for_instances(self.names):
+            one.install(self)
 
-    def _schedule_fault(self, fault: Fault) -> None:
-        queue = self.queue
-        if isinstance(fault, CrashFault):
-            queue.at(fault.at, self._crash, fault.peer)
-            if fault.restart_at is not None:
-                queue.at(fault.restart_at, self._restart, fault.peer)
-        elif isinstance(fault, DeleteFault):
-            queue.at(fault.at, self._fire_all, (fault.peer, "admin_delete"))
-        elif isinstance(fault, PolicyChangeFault):
-            queue.at(fault.at, self._fire_all, (fault.peer, "policy_change"))
-        elif isinstance(fault, AddressChangeFault):
-            queue.at(fault.at, self._fire_all, (fault.peer, "address_change"))
+    # --- what faults ask of the simulation (sim.faults.FaultHost) ----------------------------
+
+    def add_message_rule(self, fault: MessageFault) -> None:
+        """Apply a message fault on the network."""
+        self.network.add_rule(fault)
+
+    def add_partition(self, fault: PartitionFault) -> None:
+        """Cut links for a time window."""
+        self.network.partitions.append(fault)
+
+    def silence(self, peer: str, at: float | None, after_message: str | None) -> None:
+        """Silence a peer from a time, or once it has sent a message."""
+        self.network.silence(peer, at, after_message)
+
+    def add_local_fault(self, peer: str, message: str, code: int) -> None:
+        """A fault of the peer's machine: part of its policy, so only from the scenario."""
+        if self.endpoints:
+            raise ValueError("local faults are part of a peer's policy: give them in the scenario")
+        self._local_faults.setdefault(peer, {})[message] = code
+
+    def at(self, when: float, peer: str, action: str) -> None:
+        """At ``when``, crash or restart the peer, or give every SA it has the input ``action``."""
+        if self._timed is not None:
+            self._timed.append((when, peer, action))
+        else:
+            self._schedule(when, peer, action)
+
+    def _schedule(self, when: float, peer: str, action: str) -> None:
+        if action == "crash":
+            self.queue.at(when, self._crash, peer)
+        elif action == "restart":
+            self.queue.at(when, self._restart, peer)
+        else:
+            self.queue.at(when, self._fire_all, (peer, action))
 
     def step(self) -> bool:
         """Process one event; False once the run is over (nothing left, or a limit reached)."""
@@ -216,11 +221,21 @@ class Simulation:
             end=raw.last_time(),
             truncated=self.truncated,
             raw=raw,
-            parents=self.parents,
+            parents=self.parents(),
             raw_outcomes=self.outcomes,
             final_states=self._final_states,
             source=self.scenario,
         )
+
+    def parents(self) -> dict[str, str]:
+        """Child SA label -> the label of the SA it was negotiated under, for every child SA of the run.
+
+        Read from the sessions when the trace is made, so the hot path pays nothing for it.
+        """
+        found = dict(self._lost_parents)
+        for ep in self.endpoints.values():
+            found.update(_parents_of(ep))
+        return found
 
     def _final_states(self) -> dict[tuple[str, str], str]:
         states = dict(self._ended_sessions)
@@ -301,6 +316,7 @@ class Simulation:
         ep = self.endpoints[name]
         for label, session in ep.sessions.items():
             self._ended_sessions[(name, label)] = f"{session.state} (lost in crash)"
+        self._lost_parents.update(_parents_of(ep))
         self.network.down.add(name)
         self._waiting = {s for s in self._waiting if s.endpoint is not ep}
         self.raw.extend((now, "timer", name, None, "crash", f"{len(ep.sessions)} SAs lost", None, None))
@@ -345,8 +361,6 @@ class Simulation:
             kind = effect[0]
             if kind == "send":
                 session, msg, attempt = effect[1], effect[2], effect[3]
-                if session.parent is not None:
-                    self.parents[session.label] = session.parent.label
                 if attempt == 0:
                     raw.extend((now, "send", ep.name, msg.sa, msg.name, msg.receiver, msg.detail, None))
                 else:
@@ -361,8 +375,6 @@ class Simulation:
                 self._arm(effect[1])
             elif kind == "outcome":
                 outcome = effect[1]
-                if outcome.parent is not None:
-                    self.parents[outcome.sa] = outcome.parent
                 self.outcomes.append(outcome)
                 raw.extend((now, "outcome", ep.name, outcome.sa, outcome, None, None, None))
             elif kind == "alarm":

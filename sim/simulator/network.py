@@ -8,23 +8,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from fnmatch import fnmatchcase
 from typing import Any
 
 from sim.enums import DropCause
-from sim.scenario import (
-    CorruptFault,
-    DelayFault,
-    DropFault,
-    DuplicateFault,
-    NetworkSpec,
-    PartitionFault,
-    ReorderFault,
-    ReplayFault,
-    SilenceFault,
-)
-
-MessageFault = DropFault | DuplicateFault | DelayFault | ReorderFault | ReplayFault | CorruptFault
+from sim.faults import Delivery, MessageFault, PartitionFault
+from sim.scenario import NetworkSpec
 
 # The network reports each message it lost through this callback: (message, reason, cause).
 Report = Callable[[Any, str, DropCause], None]
@@ -47,9 +35,7 @@ class _Rule:
     def due(self, msg: Any) -> bool:
         """Count the message if it matches; True when it is one the fault applies to."""
         f = self.fault
-        if f.sender is not None and self.base_of.get(msg.sender, msg.sender) != f.sender:
-            return False
-        if f.message != "*" and not fnmatchcase(msg.name, f.message):
+        if not f.matches(msg.name, self.base_of.get(msg.sender, msg.sender)):
             return False
         self.seen += 1
         return self.seen >= f.nth and (f.count == 0 or self.seen < f.nth + f.count)
@@ -76,7 +62,6 @@ class Network:
     def __init__(
         self,
         spec: NetworkSpec,
-        faults: list[Any],
         rng: random.Random,
         deliver: Deliver,
         report: Report,
@@ -95,23 +80,17 @@ class Network:
         self._silence_after: dict[str, str | None] = {}
         self.down: set[str] = set()  # crashed peers
         self._held: dict[tuple[str, str], list[tuple[Any, float]]] = {}
-        for fault in faults:
-            if isinstance(fault, MessageFault | PartitionFault | SilenceFault):
-                self.add(fault)
 
-    def add(self, fault: Any) -> None:
-        """Add a message, silence or partition fault (also while a run is under way)."""
-        if isinstance(fault, MessageFault):
-            self._rules.append(_Rule(fault, self.base_of))
-        elif isinstance(fault, PartitionFault):
-            self.partitions.append(fault)
-        elif isinstance(fault, SilenceFault):
-            if fault.at is not None:
-                self.silent_from[fault.peer] = min(fault.at, self.silent_from.get(fault.peer, fault.at))
-            else:
-                self._silence_after[fault.peer] = fault.after_message
+    def add_rule(self, fault: MessageFault) -> None:
+        """Apply a message fault to the messages it matches from now on."""
+        self._rules.append(_Rule(fault, self.base_of))
+
+    def silence(self, peer: str, at: float | None, after_message: str | None) -> None:
+        """Silence a peer from a time, or once it has sent a message."""
+        if at is not None:
+            self.silent_from[peer] = min(at, self.silent_from.get(peer, at))
         else:
-            raise TypeError(f"the network does not carry out {type(fault).__name__}")
+            self._silence_after[peer] = after_message
 
     def silent(self, peer: str, now: float) -> bool:
         """True when the peer is silenced at this time."""
@@ -126,7 +105,7 @@ class Network:
             if self.silent(peer, now):
                 return f"{peer} is silent", DropCause.SILENT
         for p in self.partitions:
-            if p.start <= now < p.end and (p.peers is None or (sender in p.peers and receiver in p.peers)):
+            if p.cuts(now, sender, receiver):
                 return f"network partition until {p.end:g} s", DropCause.LOST
         return None
 
@@ -141,29 +120,15 @@ class Network:
             self.silent_from[msg.sender] = now  # this message still leaves; nothing after it
         copies: list[tuple[Any, float]] = [(msg, 0.0)]
         hold = False
-        for rule in self._rules:
-            if not rule.due(msg):
-                continue
-            f = rule.fault
-            n = rule.seen
-            if isinstance(f, DropFault):
-                self.report(msg, f"fault: drop ({msg.name} #{n})", DropCause.LOST)
-                return
-            if isinstance(f, DuplicateFault):
-                copies.append((msg, 0.0))
-            elif isinstance(f, DelayFault):
-                copies = [(m, extra + f.delay) for m, extra in copies]
-            elif isinstance(f, CorruptFault):
-                damaged = []
-                for m, extra in copies:
-                    twin = m.copy()
-                    twin.corrupt = f.field
-                    damaged.append((twin, extra))
-                copies = damaged
-            elif isinstance(f, ReplayFault):
-                copies.append((msg.copy(), f.after))
-            elif isinstance(f, ReorderFault):
-                hold = True
+        if self._rules:  # a scenario without message faults pays nothing here
+            delivery = Delivery(msg)
+            for rule in self._rules:
+                if rule.due(msg):
+                    rule.fault.apply(delivery, msg, rule.seen)
+                    if delivery.dropped is not None:
+                        self.report(msg, delivery.dropped, DropCause.LOST)
+                        return
+            copies, hold = delivery.copies, delivery.hold
         if self.spec.loss and self.rng.random() < self.spec.loss:
             self.report(msg, "random loss", DropCause.LOST)
             return

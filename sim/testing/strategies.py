@@ -24,7 +24,8 @@ except ImportError as missing:  # pragma: no cover - a clear message instead of 
     raise ImportError("sim.testing.strategies needs Hypothesis: pip install 'ikesim[testing]'") from missing
 
 from sim import codes as catalog
-from sim.scenario import Fault, Scenario, parse_scenario
+from sim.faults import Fault, faults_strategy
+from sim.scenario import Scenario, parse_scenario
 from sim.trace import Trace
 
 __all__ = ["codes", "faults", "runs", "scenario_data", "scenarios"]
@@ -41,7 +42,6 @@ INITIATOR_MESSAGES = {
     "authip": ("AuthIP MM1", "AuthIP MM3", "QM1", "QM3"),
     "ikev2": ("IKE_SA_INIT request", "IKE_AUTH request"),
 }
-MESSAGES = ("*", "MM1", "MM2", "MM3", "MM4", "MM5", "MM6", "QM*", "IKE_SA_INIT*", "IKE_AUTH*", "AuthIP MM*")
 SUCCESS = (13897, 13909)
 
 
@@ -52,46 +52,8 @@ def codes(markers: bool = False) -> st.SearchStrategy[catalog.CodeInfo]:
 
 
 def faults(peers: tuple[str, ...] = ("client", "gateway"), horizon: float = 200.0) -> st.SearchStrategy[Fault]:
-    """Single faults of every kind, on the given peers, at times before ``horizon``."""
-    peer = st.sampled_from(peers)
-    at = st.floats(0.0, horizon, allow_nan=False).map(lambda t: round(t, 3))
-    message = st.sampled_from(MESSAGES)
-    few = st.integers(1, 3)
-    data = st.one_of(
-        st.fixed_dictionaries(
-            {
-                "kind": st.sampled_from(["drop", "duplicate", "reorder"]),
-                "message": message,
-                "nth": few,
-                "count": st.integers(0, 2),
-            }
-        ),
-        st.fixed_dictionaries(
-            {"kind": st.just("delay"), "message": message, "delay": st.sampled_from([0.5, 2.0, 30.0])}
-        ),
-        st.fixed_dictionaries({"kind": st.just("replay"), "message": message, "after": st.sampled_from([1.0, 10.0])}),
-        st.fixed_dictionaries(
-            {
-                "kind": st.just("corrupt"),
-                "message": message,
-                "field": st.sampled_from(["cookie", "message_id", "payload", "header", "version"]),
-            }
-        ),
-        st.fixed_dictionaries({"kind": st.just("silence"), "peer": peer, "at": at}),
-        st.builds(
-            lambda s, n: {"kind": "partition", "start": s, "end": round(s + n, 3)},
-            at,
-            st.floats(0.1, 100.0).map(lambda n: round(n, 3)),
-        ),
-        st.builds(
-            lambda p, t, d: {"kind": "crash", "peer": p, "at": t, **({"restart_at": round(t + d, 3)} if d else {})},
-            peer,
-            at,
-            st.none() | st.floats(0.1, 60.0),
-        ),
-        st.fixed_dictionaries({"kind": st.sampled_from(["delete", "policy_change"]), "peer": peer, "at": at}),
-    )
-    return data.map(_one_fault)
+    """Single faults of every kind (``sim.faults.FAULT_KINDS``), on the given peers, at times before ``horizon``."""
+    return faults_strategy(peers, horizon).map(_one_fault)
 
 
 def _one_fault(data: dict[str, Any]) -> Fault:
@@ -146,9 +108,7 @@ def _scenario_data(protocol: str | None, profile: str | None, max_faults: int) -
                 "network": st.fixed_dictionaries(
                     {}, optional={"loss": st.sampled_from([0.1, 0.3]), "jitter": st.sampled_from([0.01, 0.2])}
                 ),
-                "faults": st.lists(
-                    faults().map(lambda f: f.model_dump(by_alias=True, exclude_defaults=True)), max_size=max_faults
-                ),
+                "faults": st.lists(faults_strategy(("client", "gateway"), 200.0), max_size=max_faults),
                 "limits": st.just({"max_time": 3600.0}),
             }
         )
