@@ -311,7 +311,13 @@ def key_lines(text: str) -> dict[tuple[str, ...], int]:
     lines: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
     counts: dict[tuple[str, ...], int] = {}
+    open_string: str | None = None  # the delimiter of a multi-line string the line is inside
     for number, raw in enumerate(text.splitlines(), start=1):
+        if open_string is not None:  # text, not keys: a description may well say "nth = 3"
+            if open_string in raw:
+                open_string = None
+            continue
+        open_string = next((d for d in ('"""', "'''") if raw.count(d) % 2 == 1), None)
         header = _HEADER.match(raw)
         if header:
             path = tuple(_split_key(header.group(2)))

@@ -201,3 +201,21 @@ def test_explain_and_codes_name_the_scenarios_that_show_a_code():
 
 def test_run_by_api_accepts_a_library_name():
     assert sim.run("mm-qm-success").outcome("client", "QM#1").code == 13897
+
+
+def test_a_key_named_inside_a_multi_line_string_is_not_taken_for_the_key(tmp_path):
+    text = '''name = "x"
+description = """
+seed = 3 would make the run lose another message.
+"""
+seed = -1
+[peers.client]
+role = "initiator"
+[peers.gateway]
+role = "responder"
+'''
+    path = tmp_path / "x.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario(path)
+    assert "seed: " in str(refused.value) and str(refused.value).endswith("(line 5)")

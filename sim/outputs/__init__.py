@@ -1,1 +1,1 @@
-"""Outputs: traces, timelines, and later events, pcaps and diagrams."""
+"""Renderers: each output format turns a trace, and only a trace, into files, through one registry."""

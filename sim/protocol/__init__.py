@@ -1,1 +1,1 @@
-"""The protocol core: IKE state machines as tables, messages and sessions. No I/O, no clock."""
+"""The protocol core: IKE state machines as tables, sessions, profiles. No I/O, no clock, no validation."""

@@ -119,7 +119,6 @@ AUTHIP = ProtocolSpec(
         "QM2": "QM3",
     },
     prefixes={MAIN_MODE.name: "MM", EXTENDED_MODE.name: "EM", QUICK_MODE.name: "QM"},
-    admitted=frozenset({"AuthIP MM1"}),
     notify_types=ikev1.NOTIFY_TYPES,
     notify_message=lambda session, msg: ("AuthIP NOTIFY", "recv_NOTIFY"),
     delete_message=("AuthIP DELETE", "recv_DELETE"),

@@ -161,7 +161,6 @@ IKEV1 = ProtocolSpec(
     first_sent={MAIN_MODE.name: "MM1", QUICK_MODE.name: "QM1"},
     next_message={"MM1": "MM2", "MM2": "MM3", "MM3": "MM4", "MM4": "MM5", "MM5": "MM6", "QM1": "QM2", "QM2": "QM3"},
     prefixes={MAIN_MODE.name: "MM", QUICK_MODE.name: "QM"},
-    admitted=frozenset({"MM1"}),
     notify_types=NOTIFY_TYPES,
     notify_message=lambda session, msg: ("INFO NOTIFY", "recv_NOTIFY"),
     delete_message=("INFO DELETE", "recv_DELETE"),

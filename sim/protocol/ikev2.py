@@ -323,7 +323,6 @@ IKEV2 = ProtocolSpec(
         CHILD_REQUEST: CHILD_RESPONSE,
     },
     prefixes={IKE_SA.name: "IKE", CHILD_SA.name: "CHILD"},
-    admitted=frozenset({INIT_REQUEST}),
     notify_types=NOTIFY_TYPES,
     notify_message=_notify_message,
     delete_message=(INFO_REQUEST, "recv_DELETE"),

@@ -31,7 +31,6 @@ class ProtocolSpec:
     first_sent: Mapping[str, str]  # table -> the first message its initiator sends
     next_message: Mapping[str, str]  # a received message -> the one this peer sends next
     prefixes: Mapping[str, str]  # table -> SA label prefix (MM, QM, EM, IKE, CHILD)
-    admitted: frozenset[str]  # first messages subject to the responder's limits
     notify_types: Mapping[Condition, tuple[str, int, Condition]]  # announced: notify name, number, what it says
     notify_message: Callable[[Session, Message | None], tuple[str, str]]  # (message name, its trigger)
     delete_message: tuple[str, str]  # (message name, its trigger)

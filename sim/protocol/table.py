@@ -128,10 +128,6 @@ class Table:
         """Every input the table knows, in first-use order."""
         return tuple(dict.fromkeys(r.trigger for r in self.rows))
 
-    def rows_for(self, state: str, trigger: str) -> list[Row]:
-        """The rows that may fire for this input in this state, in the order they are tried."""
-        return [r for r in self.rows if r.trigger == trigger and state in r.sources]
-
     def compile(self, ops: type) -> CompiledTable:
         """The fast executor, with guards and actions bound to the class ``ops``."""
         return CompiledTable(self, ops)

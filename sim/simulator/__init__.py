@@ -1,1 +1,1 @@
-"""The simulator: virtual clock, network, faults and retransmission profiles. It knows no protocol."""
+"""The simulator: drives the protocol core on a virtual clock, through a network with faults, into a trace."""

@@ -37,17 +37,6 @@ def build_policy(peer: PeerSpec, local_faults: dict[str, int]) -> Policy:
     )
 
 
-def instance_names(scenario: Scenario) -> dict[str, list[str]]:
-    """The peers of a run for each peer of the scenario.
-
-    An initiator with several ``instances`` becomes separate peers named ``NAME-1``, ``NAME-2``...
-    """
-    return {
-        name: [f"{name}-{i}" for i in range(1, spec.instances + 1)] if spec.instances > 1 else [name]
-        for name, spec in scenario.peers.items()
-    }
-
-
 def _parents_of(ep: Endpoint) -> dict[str, str]:
     return {label: session.parent.label for label, session in ep.sessions.items() if session.parent is not None}
 
@@ -64,7 +53,7 @@ class Simulation:
         self.outcomes: list[Outcome] = []
         self._lost_parents: dict[str, str] = {}  # the parents of child SAs that crashed peers lost
         self._counters: dict[str, int] = {}
-        self.names = instance_names(scenario)
+        self.names = {name: scenario.instances_of(name) for name in scenario.peers}
         self.peers = {n: scenario.peers[base] for base, group in self.names.items() for n in group}
         self.base_of = {n: base for base, group in self.names.items() for n in group}
         self.faults = [one for fault in scenario.faults for one in fault.for_instances(self.names)]
