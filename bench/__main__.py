@@ -21,7 +21,7 @@ from sim.protocol.ikev1 import IKEV1
 from sim.protocol.policy import Policy
 from sim.protocol.registry import COMPILED, TABLES
 from sim.protocol.schedule import Schedule
-from sim.protocol.session import Endpoint, Message, Session
+from sim.protocol.session import Endpoint, Message, Recorder, Session
 from sim.protocol.table import fire_reference
 from sim.scenario import parse_scenario
 from sim.simulator.engine import Simulation
@@ -134,7 +134,8 @@ HAPPY_PATH = [
 def per_transition(rounds: int = 20000) -> dict[str, float]:
     """Microseconds per transition: minimal dict table, ikesim's compiled table, `transitions`."""
     policy = Policy()
-    endpoint = Endpoint("client", policy, Schedule((1.0,), 2.0), lambda p: p + "#1", IKEV1, COMPILED)
+    recorder = Recorder()
+    endpoint = Endpoint("client", policy, Schedule((1.0,), 2.0), lambda p: p + "#1", IKEV1, COMPILED, recorder)
     messages = {name: Message(name, "MM#1", "gateway", "client", policy) for _, name in HAPPY_PATH if name}
     table = TABLES["ikev1_main_mode"]
 
@@ -159,7 +160,7 @@ def per_transition(rounds: int = 20000) -> dict[str, float]:
             session = Session(endpoint, COMPILED["ikev1_main_mode"], "MM#1", Role.INITIATOR, "gateway", None)
             for trigger, name in HAPPY_PATH:
                 fire(session, trigger, messages.get(name) if name else None)
-            endpoint.outbox.clear()
+            recorder.effects.clear()
 
     def compiled(session: Session, trigger: str, msg: Message | None) -> None:
         session.fire(trigger, msg)

@@ -72,9 +72,9 @@ def _apply(executor: str, table_name: str, state: str, trigger: str, role: Role,
             fire_reference(session.table, SESSION_CLASS[table_name], session, trigger, msg)
     except IllegalInput as error:
         assert session.state == state, "illegal input must leave the state unchanged"
-        assert session.endpoint.outbox == [], "illegal input must have no effect"
+        assert session.endpoint.sink.effects == [], "illegal input must have no effect"
         return ("illegal", error.state, error.trigger)
-    return ("fired", session.state, [_comparable(e) for e in session.endpoint.outbox])
+    return ("fired", session.state, [_comparable(e) for e in session.endpoint.sink.effects])
 
 
 policies = st.builds(

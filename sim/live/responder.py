@@ -39,7 +39,7 @@ from sim.protocol.ikev1 import IKEV1, NOTIFY_TYPES
 from sim.protocol.policy import Policy, Proposal
 from sim.protocol.registry import COMPILED
 from sim.protocol.schedule import Schedule
-from sim.protocol.session import Endpoint, Message, Session
+from sim.protocol.session import Endpoint, Message, Outcome, Session
 from sim.trace import record
 
 Address = tuple[str, int]
@@ -98,7 +98,7 @@ class LiveResponder:
         self.profile = profile
         self.limits = limits or Limits()
         self.emit = emit  # receives each trace record (a dict in ikesim.trace/1 form)
-        self.endpoint = Endpoint(NAME, policy, schedule, self._label, IKEV1, COMPILED)
+        self.endpoint = Endpoint(NAME, policy, schedule, self._label, IKEV1, COMPILED, self)
         self.linger = schedule.give_up_at  # how long an ended negotiation is kept to recognise its resends
         self.by_cookie: dict[tuple[Address, bytes], str] = {}
         self.conversations: dict[str, Conversation] = {}
@@ -139,11 +139,10 @@ class LiveResponder:
             if conversation.forget_at is not None:
                 if conversation.forget_at <= now:  # else a deadline from before it ended: nothing to do
                     self._forget(label)
-            elif session.deadline <= now:
-                ep.on_deadline(now, session)
-                self._drain(now)
-            else:
-                self._push(session.deadline, label)
+            elif session.next_deadline() <= now:
+                ep.handle_timer(now, session)
+            elif session.next_deadline() != math.inf:
+                self._push(session.next_deadline(), label)
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` should next be called, or None when nothing waits."""
@@ -252,35 +251,41 @@ class LiveResponder:
         address = self.conversations[msg.sa].address
         self._emit(now, "recv", msg.sa, msg.name, f"{address[0]}:{address[1]}", msg.corrupt, None)
         self.endpoint.receive(now, msg)
-        self._drain(now)
 
     # --- effects -----------------------------------------------------------------------------
 
-    def _drain(self, now: float) -> None:
-        ep = self.endpoint
-        out, ep.outbox = ep.outbox, []
-        for effect in out:
-            kind = effect[0]
-            if kind == "send":
-                self._send(now, effect[1], effect[2], effect[3])
-            elif kind == "transition":
-                session = effect[1]
-                self._emit(now, "transition", session.label, effect[2], effect[3], effect[4], session.table.name)
-            elif kind == "deadline":
-                if effect[1].deadline != math.inf:  # a disarmed timer: nothing to wait for
-                    self._push(effect[1].deadline, effect[1].label)
-            elif kind == "outcome":
-                outcome = effect[1]
-                self._emit(now, "outcome", outcome.sa, outcome, None, None, None)
-                conversation = self.conversations.get(outcome.sa)
-                if conversation is not None and ep.sessions[outcome.sa].ended:
-                    conversation.forget_at = now + self.linger
-                    self._push(conversation.forget_at, outcome.sa)
-            elif kind == "timer":
-                self._emit(now, "timer", effect[1].label, effect[2], None, None, None)
-            elif kind == "drop":
-                msg = effect[2]
-                self._emit(now, "drop", msg.sa, msg.name, msg.sender, effect[3], effect[4])
+    # (the endpoint's EffectSink: each effect as it happens, at the endpoint's time)
+
+    def send(self, session: Session, msg: Message, attempt: int) -> None:
+        """Encode the message (or take its bytes again) and queue it for the server to send."""
+        self._send(self.endpoint.now, session, msg, attempt)
+
+    def transition(self, session: Session, source: str, dest: str, trigger: str) -> None:
+        """Print the change of state."""
+        self._emit(self.endpoint.now, "transition", session.label, source, dest, trigger, session.table.name)
+
+    def outcome(self, outcome: Outcome) -> None:
+        """Print the outcome; an ended negotiation is kept a give-up period to recognise its resends."""
+        now = self.endpoint.now
+        self._emit(now, "outcome", outcome.sa, outcome, None, None, None)
+        conversation = self.conversations.get(outcome.sa)
+        if conversation is not None and self.endpoint.sessions[outcome.sa].ended:
+            conversation.forget_at = now + self.linger
+            self._push(conversation.forget_at, outcome.sa)
+
+    def timer(self, session: Session, name: str) -> None:
+        """Print the timer that fired."""
+        self._emit(self.endpoint.now, "timer", session.label, name, None, None, None)
+
+    def drop(self, endpoint: Endpoint, msg: Message, reason: str, cause: DropCause) -> None:
+        """Print the message the machine would not accept."""
+        self._emit(endpoint.now, "drop", msg.sa, msg.name, msg.sender, reason, cause)
+
+    def timers_changed(self, session: Session) -> None:
+        """Look at the session again when it next needs to be woken."""
+        when = session.next_deadline()
+        if when != math.inf:  # a disarmed timer: nothing to wait for
+            self._push(when, session.label)
 
     def _send(self, now: float, session: Session, msg: Message, attempt: int) -> None:
         conversation = self.conversations[session.label]

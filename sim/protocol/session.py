@@ -1,8 +1,11 @@
 """Sessions and endpoints: the protocol core that drives the tables, with no I/O and no clock.
 
 An :class:`Endpoint` is one peer's IKE service. It is told the time (``now``) with every call
-and never reads a clock; what it wants done (send a message, arm a timer, report an outcome) it
-appends to ``outbox`` as plain tuples, which the simulator (or a live responder) carries out.
+and never reads a clock. What it does that the world must see (send a message, change state,
+report an outcome) it tells its :class:`EffectSink`, a typed interface that the simulator and the
+live responder each implement. Its timers are pulled, as aioquic does it: a session says when it
+next needs to be woken (:meth:`Session.next_deadline`), the sink hears that it may have changed
+(:meth:`EffectSink.timers_changed`), and the driver calls :meth:`Endpoint.handle_timer` then.
 A :class:`Session` is one SA negotiation at one peer: a lean ``__slots__`` object whose state
 changes only through its table. What differs between IKEv1, AuthIP and IKEv2 comes from the
 endpoint's :class:`~sim.protocol.spec.ProtocolSpec` and from session subclasses with the
@@ -16,7 +19,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sim.codes import IkeCode
 from sim.conditions import CORRUPTION_CONDITIONS, Condition
@@ -30,16 +33,60 @@ from sim.protocol.table import PARENT, VERDICT, CompiledTable, Ends, IllegalInpu
 
 INF = math.inf
 
-# Effects, appended to Endpoint.outbox (tuples keep the hot path cheap):
-#   ("send", session, message, attempt)        attempt 0 is the first send, n the n-th resend, -1 an answer
-#   ("transition", session, source, dest, trigger)
-#   ("outcome", Outcome)
-#   ("deadline", session)                      session.deadline changed
-#   ("lifetime", session)                      session.expires_at was set
-#   ("alarm", session, when, trigger, background)  fire ``trigger`` on the session at ``when``
-#   ("timer", session, name)                   a timer fired: give_up, probe, expire, ...
-#   ("drop", endpoint_name, message, reason, cause)   a message this endpoint would not accept (DropCause)
-Effect = tuple[Any, ...]
+
+class EffectSink(Protocol):
+    """What an endpoint's driver does with its effects, each the moment it happens, in order."""
+
+    def send(self, session: Session, msg: Message, attempt: int) -> None:
+        """Put a message on the wire: ``attempt`` 0 is the first send, n the n-th resend, -1 an answer."""
+
+    def transition(self, session: Session, source: str, dest: str, trigger: str) -> None:
+        """A session changed state."""
+
+    def outcome(self, outcome: Outcome) -> None:
+        """A session reported how it ended."""
+
+    def timer(self, session: Session, name: str) -> None:
+        """A timer of the session fired (give_up, probe, expire, rekey, ...)."""
+
+    def drop(self, endpoint: Endpoint, msg: Message, reason: str, cause: DropCause) -> None:
+        """The endpoint would not accept a message."""
+
+    def timers_changed(self, session: Session) -> None:
+        """The session's :meth:`~Session.next_deadline` may have changed, or whether it keeps a run going."""
+
+
+class Recorder:
+    """An :class:`EffectSink` that keeps every effect as a tuple, for tests and benchmarks."""
+
+    __slots__ = ("effects",)
+
+    def __init__(self) -> None:
+        self.effects: list[tuple[Any, ...]] = []
+
+    def send(self, session: Session, msg: Message, attempt: int) -> None:
+        """Keep it."""
+        self.effects.append(("send", session, msg, attempt))
+
+    def transition(self, session: Session, source: str, dest: str, trigger: str) -> None:
+        """Keep it."""
+        self.effects.append(("transition", session, source, dest, trigger))
+
+    def outcome(self, outcome: Outcome) -> None:
+        """Keep it."""
+        self.effects.append(("outcome", outcome))
+
+    def timer(self, session: Session, name: str) -> None:
+        """Keep it."""
+        self.effects.append(("timer", session, name))
+
+    def drop(self, endpoint: Endpoint, msg: Message, reason: str, cause: DropCause) -> None:
+        """Keep it."""
+        self.effects.append(("drop", endpoint.name, msg, reason, cause))
+
+    def timers_changed(self, session: Session) -> None:
+        """Keep it, with the deadline it now has."""
+        self.effects.append(("timers", session, session.next_deadline()))
 
 
 _TRIGGERS: dict[str, str] = {}
@@ -114,6 +161,7 @@ class Session:
     """One SA negotiation (and, once established, the SA) at one peer."""
 
     __slots__ = (
+        "alarms",
         "children",
         "compiled",
         "deadline",
@@ -130,7 +178,6 @@ class Session:
         "role",
         "sent_at",
         "state",
-        "timer_at",
         "verdict",
         "waiting",
     )
@@ -154,7 +201,7 @@ class Session:
         self.expires_at = INF
         self.verdict: Condition | None = None
         self.ended_with: Condition | None = None  # the condition of its last report
-        self.timer_at = INF  # owned by the driver: when it will next look at this session's deadline
+        self.alarms: list[tuple[float, str, bool]] | None = None  # (when, trigger, background), in order
         self.children: list[Session] | None = None
         self.extra: dict[str, Any] | None = None  # protocol state (NAP restriction, reauthentication, ...)
 
@@ -173,6 +220,17 @@ class Session:
         """True while the SA is up."""
         return self.state in ESTABLISHED
 
+    def next_deadline(self) -> float:
+        """When this session next needs to be woken (its retransmission, lifetime or alarm); INF: never."""
+        first = self.deadline if self.deadline < self.expires_at else self.expires_at
+        if self.alarms and self.alarms[0][0] < first:
+            return self.alarms[0][0]
+        return first
+
+    def keeps_run_going(self) -> bool:
+        """True while it waits for an answer or for a foreground alarm (a NAP remediation)."""
+        return self.waiting or (self.alarms is not None and any(not background for _, _, background in self.alarms))
+
     def fire(self, trigger: str, msg: Message | None = None) -> Row:
         """Apply one input through the compiled table."""
         return self.compiled.fire(self, trigger, msg)
@@ -182,7 +240,7 @@ class Session:
     def on_transition(self, source: str, row: Row, trigger: str) -> None:
         """Record a change of state (internal transitions are not recorded)."""
         if row.dest is not None and row.dest != source:
-            self.endpoint.outbox.append(("transition", self, source, row.dest, trigger))
+            self.endpoint.sink.transition(self, source, row.dest, trigger)
 
     def guard_ok(self, msg: Message | None) -> bool:
         """True when the input passes every check; the failed check is kept as the verdict."""
@@ -205,7 +263,7 @@ class Session:
         """Send a message that expects an answer, and arm its retransmission timer."""
         ep = self.endpoint
         self.last_sent = out = ep.make_message(self, name, msg)
-        ep.outbox.append(("send", self, out, 0))
+        ep.sink.send(self, out, 0)
         schedule = ep.schedule_for(self)
         if schedule is not None:
             self.sent_at = ep.now
@@ -218,24 +276,24 @@ class Session:
         ep = self.endpoint
         self.act_disarm("", msg, source, row)
         self.last_sent = out = ep.make_message(self, name, msg)
-        ep.outbox.append(("send", self, out, 0))
+        ep.sink.send(self, out, 0)
 
     def act_answer(self, name: str, msg: Message | None, source: str, row: Row) -> None:
         """Answer a request (a liveness check) without touching this session's own timers."""
         ep = self.endpoint
-        ep.outbox.append(("send", self, ep.make_message(self, name, msg), 0))
+        ep.sink.send(self, ep.make_message(self, name, msg), 0)
 
     def act_resend(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """Answer a duplicate request with our last message again; timers are unchanged."""
         if self.last_sent is not None:
-            self.endpoint.outbox.append(("send", self, self.last_sent, -1))
+            self.endpoint.sink.send(self, self.last_sent, -1)
 
     def act_retransmit(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """The retransmission timer fired: send the last message again and wait for the next offset."""
         schedule = self.endpoint.schedule_for(self)
         assert self.last_sent is not None and schedule is not None
         self.resend_index += 1
-        self.endpoint.outbox.append(("send", self, self.last_sent, self.resend_index))
+        self.endpoint.sink.send(self, self.last_sent, self.resend_index)
         i = self.resend_index
         self._arm(self.sent_at + (schedule.resend_at[i] if i < len(schedule.resend_at) else schedule.give_up_at))
 
@@ -253,7 +311,7 @@ class Session:
             name, trigger = ep.protocol.notify_message(self, msg)
             out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=notify[2], trigger=trigger)
             out.detail = f"N({notify[0]})"
-            ep.outbox.append(("send", self, out, 0))
+            ep.sink.send(self, out, 0)
 
     def act_delete(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """Tell the peer we deleted this SA (one-way), with the reason it will report."""
@@ -264,7 +322,7 @@ class Session:
             reason = Condition.QM_EXPIRED if self.table.sa_kind == "child" else Condition.MM_EXPIRED
         out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=reason, trigger=trigger)
         out.detail = "D"
-        ep.outbox.append(("send", self, out, 0))
+        ep.sink.send(self, out, 0)
 
     def act_report(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """Report the outcome this row stands for."""
@@ -294,11 +352,11 @@ class Session:
 
     def _arm(self, when: float) -> None:
         self.deadline = when
-        self.endpoint.outbox.append(("deadline", self))
+        self.endpoint.sink.timers_changed(self)
 
 
 class Endpoint:
-    """One peer's IKE service: its policy, its sessions by SA label, and its outbox of effects."""
+    """One peer's IKE service: its policy, its sessions by SA label, and the sink of its effects."""
 
     __slots__ = (
         "compiled",
@@ -311,11 +369,11 @@ class Endpoint:
         "leases",
         "name",
         "now",
-        "outbox",
         "policy",
         "protocol",
         "schedule",
         "sessions",
+        "sink",
     )
 
     def __init__(
@@ -326,6 +384,7 @@ class Endpoint:
         labels: Callable[[str], str],
         protocol: ProtocolSpec,
         compiled: dict[str, CompiledTable],
+        sink: EffectSink | None = None,
     ) -> None:
         self.name = name
         self.policy = policy
@@ -334,7 +393,7 @@ class Endpoint:
         self.protocol = protocol
         self.compiled = compiled
         self.sessions: dict[str, Session] = {}
-        self.outbox: list[Effect] = []
+        self.sink: EffectSink = sink if sink is not None else Recorder()
         self.now = 0.0
         self.established_by_peer: dict[str, int] = {}
         self.first_seen: dict[str, deque[float]] = {}
@@ -372,16 +431,35 @@ class Endpoint:
         try:
             session.fire(msg.trigger, msg)
         except IllegalInput as refused:
-            self.outbox.append(("drop", self.name, msg, f"not accepted in state {refused.state}", DropCause.REFUSED))
+            self.sink.drop(self, msg, f"not accepted in state {refused.state}", DropCause.REFUSED)
 
-    def on_deadline(self, now: float, session: Session) -> None:
-        """The session's deadline has come: retransmit, give up, or check liveness."""
+    def handle_timer(self, now: float, session: Session) -> None:
+        """Handle what is due of the session's timers at ``now``: alarms, then its lifetime, then its deadline.
+
+        The driver calls it at :meth:`Session.next_deadline` (a later call is harmless: what is not
+        due yet stays), then asks the session when it next needs to be woken.
+        """
         self.now = now
+        while session.alarms and session.alarms[0][0] <= now:
+            _, trigger, _ = session.alarms.pop(0)
+            if not session.alarms:
+                session.alarms = None
+            self._on_alarm(session, trigger)
+        if session.expires_at <= now:
+            session.expires_at = INF
+            if not session.ended:
+                self.sink.timer(session, "expire")
+                session.fire("expire")
+        if session.deadline <= now:
+            self._on_deadline(session)
+
+    def _on_deadline(self, session: Session) -> None:
+        """The session's deadline has come: retransmit, give up, or check liveness."""
         session.deadline = INF
         if session.ended:
             return
         if not session.waiting:
-            self.outbox.append(("timer", session, "probe"))
+            self.sink.timer(session, "probe")
             session.fire("probe")
             return
         schedule = self.schedule_for(session)
@@ -389,22 +467,14 @@ class Endpoint:
         if session.resend_index < len(schedule.resend_at):
             session.fire("retransmit")
         else:
-            self.outbox.append(("timer", session, "give_up"))
+            self.sink.timer(session, "give_up")
             session.waiting = False
             session.fire("give_up")
 
-    def on_lifetime(self, now: float, session: Session) -> None:
-        """The SA's lifetime has run out."""
-        self.now = now
-        if not session.ended and session.expires_at <= now:
-            self.outbox.append(("timer", session, "expire"))
-            session.fire("expire")
-
-    def on_alarm(self, now: float, session: Session, trigger: str) -> None:
+    def _on_alarm(self, session: Session, trigger: str) -> None:
         """A time the session asked for has come (a rekey, a NAP remediation)."""
-        self.now = now
         if not session.ended and (session.state, trigger) in session.compiled.index:
-            self.outbox.append(("timer", session, trigger.replace("_", " ")))
+            self.sink.timer(session, trigger.replace("_", " "))
             session.fire(trigger)
 
     def fire_all(self, now: float, trigger: str) -> None:
@@ -496,7 +566,7 @@ class Endpoint:
         outcome = Outcome(self.now, self.name, session.role, session.label, table.name, condition, IkeCode(code),
                           info.point if point is None else point, state_wire_name(state.ikeext), row.ends,
                           session.parent.label if session.parent is not None else None)  # fmt: skip
-        self.outbox.append(("outcome", outcome))
+        self.sink.outcome(outcome)
 
     def on_established(self, session: Session) -> None:
         """Start an established SA's lifetime and liveness, then the protocol's next step."""
@@ -504,7 +574,7 @@ class Endpoint:
         policy = self.policy
         if kind != "extended":
             session.expires_at = self.now + (policy.mm_lifetime if kind == "main" else policy.qm_lifetime)
-            self.outbox.append(("lifetime", session))
+            self.sink.timers_changed(session)
         if kind == "main":
             self.established_by_peer[session.peer] = self.established_by_peer.get(session.peer, 0) + 1
             self.arm_liveness(session)
@@ -516,14 +586,20 @@ class Endpoint:
         if interval is not None:
             session.waiting = False
             session.deadline = self.now + interval
-            self.outbox.append(("deadline", session))
+            self.sink.timers_changed(session)
 
     def alarm(self, session: Session, delay: float, trigger: str, background: bool = False) -> None:
         """Ask to be given ``trigger`` for this session ``delay`` seconds from now.
 
         A background alarm (a periodic rekey) does not keep a run going on its own.
         """
-        self.outbox.append(("alarm", session, self.now + delay, trigger, background))
+        alarm = (self.now + delay, trigger, background)
+        if session.alarms is None:
+            session.alarms = [alarm]
+        else:  # in time order; at equal times, in the order they were asked for
+            session.alarms.append(alarm)
+            session.alarms.sort(key=lambda a: a[0])
+        self.sink.timers_changed(session)
 
     def adopt(self, parent: Session, child: Session) -> None:
         """Record a child SA under its parent (IKEv2 children go with their IKE SA)."""
@@ -553,13 +629,13 @@ class Endpoint:
     def _open(self, msg: Message) -> Session | None:
         table = self.protocol.first_messages.get(msg.name)
         if table is None:
-            self.outbox.append(("drop", self.name, msg, f"no SA {msg.sa} here", DropCause.NO_SA))
+            self.sink.drop(self, msg, f"no SA {msg.sa} here", DropCause.NO_SA)
             return None
         parent = None
         if msg.parent is not None:
             parent = self.sessions.get(msg.parent)
             if parent is None or not parent.established:
-                self.outbox.append(("drop", self.name, msg, f"no established SA {msg.parent} here", DropCause.NO_SA))
+                self.sink.drop(self, msg, f"no established SA {msg.parent} here", DropCause.NO_SA)
                 return None
         compiled = self.compiled[table]
         session: Session = compiled.ops(self, compiled, msg.sa, Role.RESPONDER, msg.sender, parent)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import random
+from collections.abc import Callable
 
 from sim.codes import IkeCode
 from sim.enums import DropCause
@@ -37,6 +38,74 @@ def build_policy(peer: PeerSpec, local_faults: dict[str, int]) -> Policy:
     )
 
 
+class Effects:
+    """The simulator's :class:`~sim.protocol.session.EffectSink`: records each effect in the trace as it happens.
+
+    Sends go on the network; each session's wake-up time is kept here (one heap entry per session
+    at a time), and the sessions that wait for an answer keep the run going.
+    """
+
+    __slots__ = ("busy", "network", "outcomes", "queue", "raw", "wake", "wake_cb")
+
+    def __init__(self, raw: EventLog, queue: EventQueue, network: Network, wake_cb: Callable[[Session], None]) -> None:
+        self.raw = raw
+        self.outcomes: list[Outcome] = []  # the core's outcome objects, in order
+        self.queue = queue
+        self.network = network
+        self.wake_cb = wake_cb  # bound once: a bound method made at each push cost 48 bytes per pending event
+        self.wake: dict[Session, float] = {}  # session -> when the driver will next wake it
+        self.busy: set[Session] = set()  # sessions waiting for an answer (or a foreground alarm)
+
+    def send(self, session: Session, msg: Message, attempt: int) -> None:
+        """Record the send and put the message on the network."""
+        now = self.queue.now
+        if attempt == 0:
+            self.raw.extend((now, "send", msg.sender, msg.sa, msg.name, msg.receiver, msg.detail, None))
+        else:
+            self.raw.extend((now, "retransmit", msg.sender, msg.sa, msg.name, msg.receiver, max(attempt, 0),
+                             msg.detail))  # fmt: skip
+        self.network.send(now, msg)
+
+    def transition(self, session: Session, source: str, dest: str, trigger: str) -> None:
+        """Record the change of state."""
+        self.raw.extend((self.queue.now, "transition", session.endpoint.name, session.label, source, dest, trigger,
+                         session.compiled.table.name))  # fmt: skip
+
+    def outcome(self, outcome: Outcome) -> None:
+        """Record the outcome."""
+        self.outcomes.append(outcome)
+        self.raw.extend((self.queue.now, "outcome", outcome.peer, outcome.sa, outcome, None, None, None))
+
+    def timer(self, session: Session, name: str) -> None:
+        """Record that a timer fired."""
+        self.raw.extend((self.queue.now, "timer", session.endpoint.name, session.label, name, None, None, None))
+
+    def drop(self, endpoint: Endpoint, msg: Message, reason: str, cause: DropCause) -> None:
+        """Record a message the endpoint would not accept."""
+        self.raw.extend((self.queue.now, "drop", endpoint.name, msg.sa, msg.name, msg.sender, reason, cause))
+
+    def timers_changed(self, session: Session) -> None:
+        """Wake the session at its next deadline; note whether it keeps the run going.
+
+        Wake-ups never keep a run alive by themselves (a superseded one would); sessions that
+        wait for an answer do, through ``busy``.
+        """
+        if session.keeps_run_going():
+            self.busy.add(session)
+        else:
+            self.busy.discard(session)
+        when = session.next_deadline()
+        if when < self.wake.get(session, INF):
+            self.wake[session] = when
+            self.queue.at(when, self.wake_cb, session, background=True)
+
+    def forget(self, ep: Endpoint) -> None:
+        """A crashed endpoint's sessions wake no more and keep nothing going."""
+        for session in ep.sessions.values():
+            self.wake.pop(session, None)
+            self.busy.discard(session)
+
+
 def _parents_of(ep: Endpoint) -> dict[str, str]:
     return {label: session.parent.label for label, session in ep.sessions.items() if session.parent is not None}
 
@@ -50,7 +119,6 @@ class Simulation:
         self.rng = random.Random(self.seed)
         self.queue = EventQueue()
         self.raw = EventLog()
-        self.outcomes: list[Outcome] = []
         self._lost_parents: dict[str, str] = {}  # the parents of child SAs that crashed peers lost
         self._counters: dict[str, int] = {}
         self.names = {name: scenario.instances_of(name) for name in scenario.peers}
@@ -67,10 +135,8 @@ class Simulation:
         self._ended_sessions: dict[tuple[str, str], str] = {}
         # Bound once: a bound method made at each push cost 48 bytes per pending event.
         self._arrive_cb = self._arrive
-        self._deadline_cb = self._deadline
-        self._lifetime_cb = self._lifetime
         self._started = False
-        self._waiting: set[Session] = set()  # sessions waiting for an answer: they keep the run going
+        self.effects = Effects(self.raw, self.queue, self.network, self._wake)
         self.truncated: str | None = None
         for name in self.peers:
             self.endpoints[name] = self._endpoint(name)
@@ -82,7 +148,7 @@ class Simulation:
         faults = self._local_faults.get(name, {})
         schedule = PROFILES[spec.profile].schedule(dict(spec.retransmit))
         protocol = PROTOCOLS[spec.protocol]
-        return Endpoint(name, build_policy(spec, faults), schedule, self._label, protocol, COMPILED)
+        return Endpoint(name, build_policy(spec, faults), schedule, self._label, protocol, COMPILED, self.effects)
 
     def _label(self, prefix: str) -> str:
         n = self._counters.get(prefix, 0) + 1
@@ -92,7 +158,6 @@ class Simulation:
     def _initiate(self, name: str) -> None:
         ep = self.endpoints[name]
         ep.initiate(self.queue.now, ep.protocol.first_table, self.scenario.target_of(self.base_of[name]))
-        self._drain(ep)
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -166,7 +231,7 @@ class Simulation:
             return False
         limits = self.scenario.limits
         when = queue.peek_time()
-        if queue.foreground == 0 and not self._waiting and (limits.until is None or when > limits.until):
+        if queue.foreground == 0 and not self.effects.busy and (limits.until is None or when > limits.until):
             return False  # nothing in flight and nobody waiting: only lifetimes, idle timers and rekeys remain
         if when > limits.max_time:
             self.truncated = f"max_time {limits.max_time:g} s reached"
@@ -211,7 +276,7 @@ class Simulation:
             truncated=self.truncated,
             raw=raw,
             parents=self.parents(),
-            raw_outcomes=self.outcomes,
+            raw_outcomes=self.effects.outcomes,
             final_states=self._final_states,
             source=self.scenario,
         )
@@ -260,45 +325,20 @@ class Simulation:
                              DropCause.SILENT))  # fmt: skip
             return
         self.raw.extend((now, "recv", receiver, msg.sa, msg.name, msg.sender, msg.corrupt, None))
-        ep = self.endpoints[receiver]
-        ep.receive(now, msg)
-        self._drain(ep)
+        self.endpoints[receiver].receive(now, msg)
 
-    def _deadline(self, session: Session) -> None:
-        ep = session.endpoint
+    def _wake(self, session: Session) -> None:
+        """The time a session asked to be woken at has come (unless it asked for another since)."""
         now = self.queue.now
-        if session.timer_at != now or self.endpoints.get(ep.name) is not ep:
-            return  # superseded by an earlier look, or the peer crashed since
-        session.timer_at = INF
-        if session.deadline > now:  # moved later since it was scheduled: look again then
-            self._arm(session)
-            return
-        ep.on_deadline(now, session)
-        if not session.waiting:
-            self._waiting.discard(session)
-        self._drain(ep)
-
-    def _arm(self, session: Session) -> None:
-        """Make sure the driver looks at the session's deadline in time (one heap entry per session).
-
-        Deadline entries never keep a run alive by themselves (a superseded one would); sessions
-        that wait for an answer do, through ``_waiting``.
-        """
-        if session.waiting:
-            self._waiting.add(session)
-        else:
-            self._waiting.discard(session)
-        deadline = session.deadline
-        if deadline < session.timer_at:
-            session.timer_at = deadline
-            self.queue.at(deadline, self._deadline_cb, session, background=True)
-
-    def _lifetime(self, session: Session) -> None:
+        effects = self.effects
+        if effects.wake.get(session) != now:
+            return  # superseded: the session asked for another time since
+        del effects.wake[session]
         ep = session.endpoint
         if self.endpoints.get(ep.name) is not ep:
-            return
-        ep.on_lifetime(self.queue.now, session)
-        self._drain(ep)
+            return  # the peer crashed since
+        ep.handle_timer(now, session)
+        effects.timers_changed(session)
 
     def _crash(self, name: str) -> None:
         now = self.queue.now
@@ -307,7 +347,7 @@ class Simulation:
             self._ended_sessions[(name, label)] = f"{session.state} (lost in crash)"
         self._lost_parents.update(_parents_of(ep))
         self.network.down.add(name)
-        self._waiting = {s for s in self._waiting if s.endpoint is not ep}
+        self.effects.forget(ep)
         self.raw.extend((now, "timer", name, None, "crash", f"{len(ep.sessions)} SAs lost", None, None))
         self.endpoints[name] = self._endpoint(name)  # the state the peer restarts with: empty
 
@@ -324,55 +364,7 @@ class Simulation:
         ep = self.endpoints[name]
         self.raw.extend((self.queue.now, "timer", name, None, trigger.replace("_", " "), None, None, None))
         ep.fire_all(self.queue.now, trigger)
-        self._drain(ep)
-
-    def _alarm(self, arg: tuple[Session, str]) -> None:
-        session, trigger = arg
-        ep = session.endpoint
-        if self.endpoints.get(ep.name) is ep:
-            ep.on_alarm(self.queue.now, session, trigger)
-            self._drain(ep)
 
     def _net_report(self, msg: Message, reason: str, cause: DropCause) -> None:
         """The network lost a message: record it at its receiver, with why."""
         self.raw.extend((self.queue.now, "drop", msg.receiver, msg.sa, msg.name, msg.sender, reason, cause))
-
-    # --- effects of the protocol core --------------------------------------------------------
-
-    def _drain(self, ep: Endpoint) -> None:
-        out = ep.outbox
-        if not out:
-            return
-        ep.outbox = []
-        now = self.queue.now
-        raw = self.raw
-        for effect in out:
-            kind = effect[0]
-            if kind == "send":
-                session, msg, attempt = effect[1], effect[2], effect[3]
-                if attempt == 0:
-                    raw.extend((now, "send", ep.name, msg.sa, msg.name, msg.receiver, msg.detail, None))
-                else:
-                    raw.extend((now, "retransmit", ep.name, msg.sa, msg.name, msg.receiver, max(attempt, 0),
-                                msg.detail))  # fmt: skip
-                self.network.send(now, msg)
-            elif kind == "transition":
-                session = effect[1]
-                raw.extend((now, "transition", ep.name, session.label, effect[2], effect[3], effect[4],
-                            session.table.name))  # fmt: skip
-            elif kind == "deadline":
-                self._arm(effect[1])
-            elif kind == "outcome":
-                outcome = effect[1]
-                self.outcomes.append(outcome)
-                raw.extend((now, "outcome", ep.name, outcome.sa, outcome, None, None, None))
-            elif kind == "alarm":
-                self.queue.at(effect[2], self._alarm, (effect[1], effect[3]), background=effect[4])
-            elif kind == "lifetime":
-                session = effect[1]
-                self.queue.at(session.expires_at, self._lifetime_cb, session, background=True)
-            elif kind == "timer":
-                raw.extend((now, "timer", ep.name, effect[1].label, effect[2], None, None, None))
-            elif kind == "drop":
-                msg = effect[2]
-                raw.extend((now, "drop", ep.name, msg.sa, msg.name, msg.sender, effect[3], effect[4]))
