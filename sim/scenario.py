@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from sim import codes
+from sim.protocol.policy import Policy
 from sim.protocol.profiles import PROFILES
 from sim.trace import PeerFacts
 
@@ -36,57 +39,6 @@ def _code(value: Any) -> int:
 CodeRef = Annotated[int | str, Field(description="a catalog code: name, short name, decimal or 0x hex")]
 
 
-class ProposalSpec(_Strict):
-    """One transform set."""
-
-    encryption: Literal["des", "3des", "aes128", "aes192", "aes256", "aes128-gcm", "aes256-gcm"] = "aes128"
-    integrity: Literal["md5", "sha1", "sha256", "sha384", "sha512"] = "sha1"
-    dh_group: Annotated[int, Field(ge=1, le=34)] = 14
-
-
-class PolicySpec(_Strict):
-    """A peer's configuration; every field has a working default."""
-
-    auth: Literal["psk", "certificate", "eap"] = "psk"
-    psk: str = "shared-secret"
-    proposals: list[ProposalSpec] = Field(default_factory=lambda: [ProposalSpec()], min_length=1)
-    dh_groups: list[Annotated[int, Field(ge=1, le=34)]] | None = None
-    certificate: Literal["valid", "missing", "untrusted", "revoked"] = "valid"
-    quick_modes: Annotated[int, Field(ge=0, le=1000)] = 1
-    mm_lifetime: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 28800.0
-    qm_lifetime: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 3600.0
-    liveness_interval: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    max_mm_per_peer: Annotated[int, Field(ge=0)] | None = None
-    max_qm_per_mm: Annotated[int, Field(ge=0)] | None = None
-    rate_limit: Annotated[int, Field(ge=0)] | None = None
-    dos_threshold: Annotated[int, Field(ge=0)] | None = None
-    shutdown_at: PositiveTime | None = None
-    request_address: bool = Field(default=False, description="IKEv2 initiator: ask for an inner address (CP)")
-    require_cp: bool = Field(default=False, description="IKEv2 responder: refuse a child SA without a CP")
-    address_pool: Annotated[int, Field(ge=0, le=65536)] | None = Field(
-        default=None, description="IKEv2 responder: how many inner addresses it can lease"
-    )
-    pool_base: str = "10.10.0.1"
-    mobike: bool = True
-    rekey_after: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    nap: bool = Field(default=False, description="IKEv2 responder: enforce NAP health")
-    nap_health: Literal["healthy", "unhealthy", "remediates"] = "healthy"
-    remediation_time: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 30.0
-    extended_mode: bool = Field(default=False, description="AuthIP initiator: authenticate the user too")
-    user_secret: str = "user-secret"
-
-    @field_validator("pool_base")
-    @classmethod
-    def _ipv4(cls, value: str) -> str:
-        import ipaddress
-
-        try:
-            ipaddress.IPv4Address(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 address") from None
-        return value
-
-
 class PeerSpec(_Strict):
     """One peer: its role, protocol, retransmission profile and policy."""
 
@@ -105,7 +57,7 @@ class PeerSpec(_Strict):
     instances: Annotated[int, Field(ge=1, le=10_000)] = Field(
         default=1, description="initiators only: this many separate peers, named NAME-1, NAME-2, ..."
     )
-    policy: PolicySpec = Field(default_factory=PolicySpec)
+    policy: Policy = Field(default_factory=Policy)
 
     @field_validator("profile")
     @classmethod
@@ -418,6 +370,15 @@ def _expectation_problems(scenario: Scenario, peer: str, label: str, expectation
     return []
 
 
+def local_faults(faults: Iterable[Fault], peer: str) -> dict[str, codes.IkeCode]:
+    """What the ``kind = "local"`` faults make one peer of a run report: message name -> code.
+
+    They are faults of the peer's machine, given to its endpoint beside its policy (which a scenario
+    gives as it is: :class:`~sim.protocol.policy.Policy` is the scenario's model of a policy too).
+    """
+    return {f.at: codes.IkeCode(int(f.code)) for f in faults if isinstance(f, LocalFault) and f.peer == peer}
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot be loaded; ``problems`` lists every problem as ``field.path: what``."""
 
@@ -437,18 +398,25 @@ def library_dir() -> Path:
 
 _MESSAGES = {
     "extra_forbidden": "unknown key",
+    "unexpected_keyword_argument": "unknown key",  # the same, in a dataclass of the protocol core (a policy)
     "missing": "required, but missing",
+    "tuple_type": "Input should be a valid list",  # the core keeps lists as tuples; a file writes a list
 }
 
 
 def _problems(error: ValidationError, lines: dict[tuple[str, ...], int] | None = None) -> list[str]:
     """Every problem as ``field.path: what is wrong (line N)``; the line where it is known."""
     out = []
-    for item in error.errors():
+    items = error.errors()
+    for item in items:
+        if _counts_failed_items(item, items):
+            continue
         loc = tuple(str(p) for p in item["loc"] if not str(p).startswith("function-"))
         if len(loc) > 2 and loc[0] == "faults":
             loc = loc[:2] + loc[3:]  # the union names the fault's kind (faults.0.drop.nth): users wrote faults.0.nth
         message = _MESSAGES.get(item["type"], item["msg"].removeprefix("Value error, "))
+        if item["type"] in ("too_short", "too_long"):
+            message = message.replace("Tuple", "List", 1)  # as for tuple_type: a file writes a list
         for text in message.split("\n"):  # a model check lists one problem a line, each with its path
             path, sep, _ = text.partition(": ")
             own_path = bool(sep) and not loc
@@ -457,6 +425,16 @@ def _problems(error: ValidationError, lines: dict[tuple[str, ...], int] | None =
             line = _line(lines, here) if lines else None
             out.append(f"{problem} (line {line})" if line else problem)
     return out
+
+
+def _counts_failed_items(item: ErrorDetails, items: list[ErrorDetails]) -> bool:
+    """A tuple's "too short" that only counts its items that failed (each reported on its own)."""
+    where = item["loc"]
+    return (
+        item["type"] == "too_short"
+        and item.get("ctx", {}).get("field_type") == "Tuple"  # a list's length is checked only when its items pass
+        and any(other["loc"][: len(where)] == where and len(other["loc"]) > len(where) for other in items)
+    )
 
 
 def _line(lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> int | None:

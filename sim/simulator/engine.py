@@ -7,13 +7,10 @@ know IKE: protocol behaviour lives in the tables and the endpoints.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import random
 
-from sim.codes import IkeCode
 from sim.enums import DropCause
-from sim.protocol.policy import Policy, Proposal
 from sim.protocol.profiles import PROFILES
 from sim.protocol.registry import COMPILED, PROTOCOLS
 from sim.protocol.session import INF, Endpoint, Message, Outcome, Session
@@ -23,26 +20,13 @@ from sim.scenario import (
     DeleteFault,
     Fault,
     LocalFault,
-    PeerSpec,
     PolicyChangeFault,
     Scenario,
+    local_faults,
 )
 from sim.simulator.clock import EventQueue
 from sim.simulator.network import Network
 from sim.trace import WIDTH, EventLog, Trace
-
-POLICY_FIELDS = [f.name for f in dataclasses.fields(Policy) if f.name not in ("proposals", "dh_groups", "local_faults")]
-
-
-def build_policy(peer: PeerSpec, local_faults: dict[str, int]) -> Policy:
-    """The protocol core's policy object for a peer of a scenario."""
-    p = peer.policy
-    return Policy(
-        proposals=tuple(Proposal(x.encryption, x.integrity, x.dh_group) for x in p.proposals),
-        dh_groups=tuple(p.dh_groups) if p.dh_groups is not None else None,
-        local_faults={name: IkeCode(code) for name, code in local_faults.items()},
-        **{name: getattr(p, name) for name in POLICY_FIELDS},
-    )
 
 
 def instance_names(scenario: Scenario) -> dict[str, list[str]]:
@@ -103,10 +87,9 @@ class Simulation:
 
     def _endpoint(self, name: str) -> Endpoint:
         spec = self.peers[name]
-        faults = {f.at: int(f.code) for f in self.faults if isinstance(f, LocalFault) and f.peer == name}
         schedule = PROFILES[spec.profile].schedule(dict(spec.retransmit))
         protocol = PROTOCOLS[spec.protocol]
-        return Endpoint(name, build_policy(spec, faults), schedule, self._label, protocol, COMPILED)
+        return Endpoint(name, spec.policy, schedule, self._label, protocol, COMPILED, local_faults(self.faults, name))
 
     def _label(self, prefix: str) -> str:
         n = self._counters.get(prefix, 0) + 1
