@@ -13,69 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from sim import codes
 from sim.faults import Fault
+from sim.protocol.policy import Policy
 from sim.protocol.profiles import PROFILES
 from sim.schema_types import CodeRef, PositiveTime, Strict, catalog_code
 from sim.trace import PeerFacts
 
-_Strict = Strict
-_code = catalog_code
 
-
-class ProposalSpec(_Strict):
-    """One transform set."""
-
-    encryption: Literal["des", "3des", "aes128", "aes192", "aes256", "aes128-gcm", "aes256-gcm"] = "aes128"
-    integrity: Literal["md5", "sha1", "sha256", "sha384", "sha512"] = "sha1"
-    dh_group: Annotated[int, Field(ge=1, le=34)] = 14
-
-
-class PolicySpec(_Strict):
-    """A peer's configuration; every field has a working default."""
-
-    auth: Literal["psk", "certificate", "eap"] = "psk"
-    psk: str = "shared-secret"
-    proposals: list[ProposalSpec] = Field(default_factory=lambda: [ProposalSpec()], min_length=1)
-    dh_groups: list[Annotated[int, Field(ge=1, le=34)]] | None = None
-    certificate: Literal["valid", "missing", "untrusted", "revoked"] = "valid"
-    quick_modes: Annotated[int, Field(ge=0, le=1000)] = 1
-    mm_lifetime: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 28800.0
-    qm_lifetime: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 3600.0
-    liveness_interval: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    max_mm_per_peer: Annotated[int, Field(ge=0)] | None = None
-    max_qm_per_mm: Annotated[int, Field(ge=0)] | None = None
-    rate_limit: Annotated[int, Field(ge=0)] | None = None
-    dos_threshold: Annotated[int, Field(ge=0)] | None = None
-    shutdown_at: PositiveTime | None = None
-    request_address: bool = Field(default=False, description="IKEv2 initiator: ask for an inner address (CP)")
-    require_cp: bool = Field(default=False, description="IKEv2 responder: refuse a child SA without a CP")
-    address_pool: Annotated[int, Field(ge=0, le=65536)] | None = Field(
-        default=None, description="IKEv2 responder: how many inner addresses it can lease"
-    )
-    pool_base: str = "10.10.0.1"
-    mobike: bool = True
-    rekey_after: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    nap: bool = Field(default=False, description="IKEv2 responder: enforce NAP health")
-    nap_health: Literal["healthy", "unhealthy", "remediates"] = "healthy"
-    remediation_time: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 30.0
-    extended_mode: bool = Field(default=False, description="AuthIP initiator: authenticate the user too")
-    user_secret: str = "user-secret"
-
-    @field_validator("pool_base")
-    @classmethod
-    def _ipv4(cls, value: str) -> str:
-        import ipaddress
-
-        try:
-            ipaddress.IPv4Address(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 address") from None
-        return value
-
-
-class PeerSpec(_Strict):
+class PeerSpec(Strict):
     """One peer: its role, protocol, retransmission profile and policy."""
 
     role: Literal["initiator", "responder"]
@@ -93,7 +41,7 @@ class PeerSpec(_Strict):
     instances: Annotated[int, Field(ge=1, le=10_000)] = Field(
         default=1, description="initiators only: this many separate peers, named NAME-1, NAME-2, ..."
     )
-    policy: PolicySpec = Field(default_factory=PolicySpec)
+    policy: Policy = Field(default_factory=Policy)
 
     @field_validator("profile")
     @classmethod
@@ -111,7 +59,7 @@ class PeerSpec(_Strict):
         return self
 
 
-class NetworkSpec(_Strict):
+class NetworkSpec(Strict):
     """The links between peers: one-way latency, uniform jitter, seeded random loss."""
 
     latency: PositiveTime = 0.005
@@ -119,7 +67,7 @@ class NetworkSpec(_Strict):
     loss: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 
 
-class LimitsSpec(_Strict):
+class LimitsSpec(Strict):
     """Bounds every run stays within."""
 
     max_time: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 86400.0
@@ -129,7 +77,7 @@ class LimitsSpec(_Strict):
     )
 
 
-class OutcomeExpectation(_Strict):
+class OutcomeExpectation(Strict):
     """What one peer should report for one SA."""
 
     code: CodeRef | None = None
@@ -142,14 +90,14 @@ class OutcomeExpectation(_Strict):
     @field_validator("code", "end")
     @classmethod
     def _catalog_code(cls, value: int | str | None) -> int | None:
-        return None if value is None else _code(value)
+        return None if value is None else catalog_code(value)
 
 
 def _expectation(value: Any) -> Any:
     return {"code": value} if isinstance(value, (str, int)) else value
 
 
-class Scenario(_Strict):
+class Scenario(Strict):
     """A whole scenario."""
 
     name: Annotated[str, Field(min_length=1)]
@@ -268,18 +216,25 @@ def library_dir() -> Path:
 
 _MESSAGES = {
     "extra_forbidden": "unknown key",
+    "unexpected_keyword_argument": "unknown key",  # the same, in a dataclass of the protocol core (a policy)
     "missing": "required, but missing",
+    "tuple_type": "Input should be a valid list",  # the core keeps lists as tuples; a file writes a list
 }
 
 
 def _problems(error: ValidationError, lines: dict[tuple[str, ...], int] | None = None) -> list[str]:
     """Every problem as ``field.path: what is wrong (line N)``; the line where it is known."""
     out = []
-    for item in error.errors():
+    items = error.errors()
+    for item in items:
+        if _counts_failed_items(item, items):
+            continue
         loc = tuple(str(p) for p in item["loc"] if not str(p).startswith("function-"))
         if len(loc) > 2 and loc[0] == "faults":
             loc = loc[:2] + loc[3:]  # the union names the fault's kind (faults.0.drop.nth): users wrote faults.0.nth
         message = _MESSAGES.get(item["type"], item["msg"].removeprefix("Value error, "))
+        if item["type"] in ("too_short", "too_long"):
+            message = message.replace("Tuple", "List", 1)  # as for tuple_type: a file writes a list
         for text in message.split("\n"):  # a model check lists one problem a line, each with its path
             path, sep, _ = text.partition(": ")
             own_path = bool(sep) and not loc
@@ -288,6 +243,16 @@ def _problems(error: ValidationError, lines: dict[tuple[str, ...], int] | None =
             line = _line(lines, here) if lines else None
             out.append(f"{problem} (line {line})" if line else problem)
     return out
+
+
+def _counts_failed_items(item: ErrorDetails, items: list[ErrorDetails]) -> bool:
+    """A tuple's "too short" that only counts its items that failed (each reported on its own)."""
+    where = item["loc"]
+    return (
+        item["type"] == "too_short"
+        and item.get("ctx", {}).get("field_type") == "Tuple"  # a list's length is checked only when its items pass
+        and any(other["loc"][: len(where)] == where and len(other["loc"]) > len(where) for other in items)
+    )
 
 
 def _line(lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> int | None:

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 import sim
 from sim.library import codes_shown, scenario_files, scenarios
-from sim.scenario import ScenarioError, load_scenario
+from sim.protocol.policy import Policy, Proposal
+from sim.scenario import PeerSpec, ScenarioError, load_scenario, parse_scenario
 from sim.tools.golden import GOLDEN, golden_text
 from sim.tools.schema import SCHEMA_FILE, schema_text
 
@@ -87,6 +89,7 @@ BROKEN_FILES = {
     "bad-values.toml": [
         "peers.client.profile: unknown profile 'windows-ikev3'",
         "peers.client.start:",
+        "peers.gateway.policy.pool_base: '10.10.0.300' is not an IPv4 address (line 19)",
         "faults.0.nth:",
         "faults.1.code: ERROR_IPSEC_IKE_PEER_MM_NO_RESPONSE is not a Windows name",
     ],
@@ -108,6 +111,36 @@ def test_every_problem_of_a_broken_file_is_named_with_its_line(file, needles):
     for line in text.splitlines():
         assert line.startswith(f"{BROKEN / file}: ")
     assert len(text.splitlines()) == len(raised.value.problems) >= len(needles)
+
+
+@pytest.mark.parametrize(
+    ("policy", "problems"),
+    [
+        ({"proposals": []}, ["policy.proposals: List should have at least 1 item after validation, not 0"]),
+        ({"proposals": "aes"}, ["policy.proposals: Input should be a valid list"]),
+        # A proposal that fails is named once: the list around it is not "too short" as well.
+        ({"proposals": [{"dh_group": 0}]}, ["policy.proposals.0.dh_group: Input should be greater than or equal to 1"]),
+        ({"proposals": [{"cipher": "des"}]}, ["policy.proposals.0.cipher: unknown key"]),
+        ({"mm_lifetime": float("inf")}, ["policy.mm_lifetime: Input should be a finite number"]),
+        ({"shutdown_at": float("nan")}, ["policy.shutdown_at: Input should be a finite number"]),
+        # Local faults are faults (kind = "local"), not something a policy sets.
+        ({"local_faults": {"MM1": 13801}}, ["policy.local_faults: unknown key"]),
+    ],
+)
+def test_policy_problems_read_as_a_file_user_wrote_them(policy, problems):
+    peers = {"client": {"role": "initiator", "policy": policy}, "gateway": {"role": "responder"}}
+    with pytest.raises(ScenarioError) as raised:
+        parse_scenario({"name": "p", "peers": peers})
+    assert raised.value.problems == [f"peers.client.{p}" for p in problems]
+
+
+def test_a_policy_built_in_python_is_checked_like_one_from_a_file():
+    policy = Policy(auth="kerberos", proposals=())
+    with pytest.raises(ValidationError) as raised:
+        PeerSpec(role="initiator", policy=policy)
+    assert {e["loc"] for e in raised.value.errors()} == {("policy", "auth"), ("policy", "proposals")}
+    fine = Policy(proposals=(Proposal("3des", "sha256", 2),), mm_lifetime=600.0)
+    assert PeerSpec(role="initiator", policy=fine).policy == fine
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from sim.protocol.policy import Proposal
+from sim.protocol.policy import Encryption, Integrity, Proposal
 
 HEADER = struct.Struct("!8s8sBBBBII")  # cookies, next payload, version, exchange, flags, message ID, length
 GENERIC = struct.Struct("!BBH")  # next payload, reserved, payload length
@@ -27,9 +27,10 @@ FLAG_ENCRYPTION, FLAG_COMMIT, FLAG_AUTH_ONLY = 0x01, 0x02, 0x04
 
 # Phase 1 transform attributes (RFC 2409 appendix A), as ikesim's policy names them.
 ATTR_ENCRYPTION, ATTR_HASH, ATTR_AUTH, ATTR_GROUP, ATTR_KEY_LENGTH = 1, 2, 3, 4, 14
-ENCRYPTIONS = {1: "des", 5: "3des"}
+ENCRYPTIONS: dict[int, Encryption] = {1: "des", 5: "3des"}
 AES_CBC = 7
-HASHES = {1: "md5", 2: "sha1", 4: "sha256", 5: "sha384", 6: "sha512"}
+AES_KEY_LENGTHS: dict[int, Encryption] = {128: "aes128", 192: "aes192", 256: "aes256"}
+HASHES: dict[int, Integrity] = {1: "md5", 2: "sha1", 4: "sha256", 5: "sha384", 6: "sha512"}
 AUTH_METHODS = {1: "psk", 3: "certificate"}  # pre-shared key, RSA signatures
 # MODP groups and the size of their public values in bytes (RFC 2409, RFC 3526).
 MODP_SIZES = {1: 96, 2: 128, 5: 192, 14: 256, 15: 384, 16: 512, 17: 768, 18: 1024}
@@ -58,7 +59,7 @@ class Transform:
         attrs = self.attributes
         cipher = attrs.get(ATTR_ENCRYPTION)
         if cipher == AES_CBC:
-            encryption = f"aes{attrs[ATTR_KEY_LENGTH]}" if attrs.get(ATTR_KEY_LENGTH) in (128, 192, 256) else None
+            encryption = AES_KEY_LENGTHS.get(attrs.get(ATTR_KEY_LENGTH, 0))
         else:
             encryption = ENCRYPTIONS.get(cipher or 0)
         integrity = HASHES.get(attrs.get(ATTR_HASH, 0))

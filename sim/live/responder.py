@@ -26,7 +26,7 @@ import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sim.codes import IkeCode
 from sim.conditions import CORRUPTION_CONDITIONS, Condition
@@ -36,7 +36,7 @@ from sim.live.isakmp import Datagram, Transform, WireError
 from sim.live.vendors import vendor_ids
 from sim.protocol.checks import select_proposal
 from sim.protocol.ikev1 import IKEV1, NOTIFY_TYPES
-from sim.protocol.policy import Policy, Proposal
+from sim.protocol.policy import AuthMethod, Policy, Proposal
 from sim.protocol.registry import COMPILED
 from sim.protocol.schedule import Schedule
 from sim.protocol.session import Endpoint, Message, Outcome, Session
@@ -245,7 +245,8 @@ class LiveResponder:
         methods = [t.auth() for t in offer]
         auth = mine if mine in methods else (methods[0] if methods else "none")
         proposals = tuple(p for t in offer if t.auth() == auth and (p := t.proposal()) is not None)
-        return Policy(auth=auth, proposals=proposals)
+        # An offer may name a method no policy has ("method 9", "none"): it only has to differ from mine.
+        return Policy(auth=cast(AuthMethod, auth), proposals=proposals)
 
     def _receive(self, now: float, msg: Message) -> None:
         address = self.conversations[msg.sa].address
@@ -379,7 +380,6 @@ def responder_for(
     profile alone gives its implementation's defaults.
     """
     from sim.protocol.profiles import PROFILES
-    from sim.simulator.engine import build_policy
 
     options: dict[str, Any] = {}
     policy = None
@@ -390,7 +390,7 @@ def responder_for(
         name, peer = responders[0]
         if peer.protocol != "ikev1":
             raise ValueError(f"scenario {scenario.name!r}: peer {name} speaks {peer.protocol}; serve speaks IKEv1")
-        policy = build_policy(peer, {})
+        policy = peer.policy
         if profile is None or profile == peer.profile:
             profile, options = peer.profile, dict(peer.retransmit)
     profile = profile or "windows"

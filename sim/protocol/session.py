@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -356,7 +356,11 @@ class Session:
 
 
 class Endpoint:
-    """One peer's IKE service: its policy, its sessions by SA label, and the sink of its effects."""
+    """One peer's IKE service: its policy, its sessions by SA label, and the sink of its effects.
+
+    ``local_faults`` are faults of the peer's own machine (message name -> the code it reports):
+    they come from the scenario's faults, not from the policy, which is what the peer is configured with.
+    """
 
     __slots__ = (
         "compiled",
@@ -367,6 +371,7 @@ class Endpoint:
         "healthy",
         "labels",
         "leases",
+        "local_faults",
         "name",
         "now",
         "policy",
@@ -385,9 +390,11 @@ class Endpoint:
         protocol: ProtocolSpec,
         compiled: dict[str, CompiledTable],
         sink: EffectSink | None = None,
+        local_faults: Mapping[str, IkeCode] | None = None,
     ) -> None:
         self.name = name
         self.policy = policy
+        self.local_faults = local_faults or {}
         self.schedule = schedule
         self.labels = labels  # allocates globally unique SA labels such as "QM#3"
         self.protocol = protocol
@@ -508,7 +515,7 @@ class Endpoint:
         protocol = self.protocol
         received = msg.name if msg is not None else None
         sending = protocol.next_message.get(received) if received else protocol.first_sent.get(session.table.name)
-        faults = self.policy.local_faults
+        faults = self.local_faults
         if faults:
             for name in (received, sending):
                 if name is not None and name in faults:

@@ -7,7 +7,6 @@ know IKE: protocol behaviour lives in the tables and the endpoints.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import random
 from collections.abc import Callable
@@ -15,27 +14,13 @@ from collections.abc import Callable
 from sim.codes import IkeCode
 from sim.enums import DropCause
 from sim.faults import FaultModel, MessageFault, PartitionFault
-from sim.protocol.policy import Policy, Proposal
 from sim.protocol.profiles import PROFILES
 from sim.protocol.registry import COMPILED, PROTOCOLS
 from sim.protocol.session import INF, Endpoint, Message, Outcome, Session
-from sim.scenario import PeerSpec, Scenario
+from sim.scenario import Scenario
 from sim.simulator.clock import EventQueue
 from sim.simulator.network import Network
 from sim.trace import WIDTH, EventLog, Trace
-
-POLICY_FIELDS = [f.name for f in dataclasses.fields(Policy) if f.name not in ("proposals", "dh_groups", "local_faults")]
-
-
-def build_policy(peer: PeerSpec, local_faults: dict[str, int]) -> Policy:
-    """The protocol core's policy object for a peer of a scenario."""
-    p = peer.policy
-    return Policy(
-        proposals=tuple(Proposal(x.encryption, x.integrity, x.dh_group) for x in p.proposals),
-        dh_groups=tuple(p.dh_groups) if p.dh_groups is not None else None,
-        local_faults={name: IkeCode(code) for name, code in local_faults.items()},
-        **{name: getattr(p, name) for name in POLICY_FIELDS},
-    )
 
 
 class Effects:
@@ -128,7 +113,7 @@ class Simulation:
         self.network = Network(scenario.network, self.rng, self._schedule_arrival, self._net_report, self.queue.at,
                                self.base_of)  # fmt: skip
         self.endpoints: dict[str, Endpoint] = {}
-        self._local_faults: dict[str, dict[str, int]] = {}  # peer -> message -> the code its machine fails with
+        self._local_faults: dict[str, dict[str, IkeCode]] = {}  # peer -> message -> the code its machine fails with
         self._timed: list[tuple[float, str, str]] | None = []  # peer events to schedule at start (None: started)
         for fault in self.faults:
             fault.install(self)
@@ -145,10 +130,10 @@ class Simulation:
 
     def _endpoint(self, name: str) -> Endpoint:
         spec = self.peers[name]
-        faults = self._local_faults.get(name, {})
         schedule = PROFILES[spec.profile].schedule(dict(spec.retransmit))
         protocol = PROTOCOLS[spec.protocol]
-        return Endpoint(name, build_policy(spec, faults), schedule, self._label, protocol, COMPILED, self.effects)
+        local_faults = self._local_faults.get(name)
+        return Endpoint(name, spec.policy, schedule, self._label, protocol, COMPILED, self.effects, local_faults)
 
     def _label(self, prefix: str) -> str:
         n = self._counters.get(prefix, 0) + 1
@@ -197,7 +182,7 @@ class Simulation:
         """A fault of the peer's machine: part of its policy, so only from the scenario."""
         if self.endpoints:
             raise ValueError("local faults are part of a peer's policy: give them in the scenario")
-        self._local_faults.setdefault(peer, {})[message] = code
+        self._local_faults.setdefault(peer, {})[message] = IkeCode(code)
 
     def at(self, when: float, peer: str, action: str) -> None:
         """At ``when``, crash or restart the peer, or give every SA it has the input ``action``."""
