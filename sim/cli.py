@@ -313,6 +313,12 @@ def fixtures_command(paths: tuple[str, ...], output: str, formats: str, seed: in
     click.echo(f"wrote fixtures for {len(scenarios) + len(traces)} runs to {output}", err=True)
 
 
+def _served_profiles() -> list[str]:
+    from sim.protocol.profiles import PROFILES
+
+    return [name for name, profile in PROFILES.items() if profile.served]
+
+
 def _listen_address(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
@@ -321,7 +327,7 @@ def _listen_address(value: str) -> tuple[str, int]:
 
 
 @cli.command("serve")
-@click.option("--profile", default=None, help="windows, strongswan, libreswan (default: the scenario's, else windows)")
+@click.option("--profile", default=None, help=f"{', '.join(_served_profiles())} (default: the scenario's, or windows)")
 @click.option("--listen", "listen", default="127.0.0.1:500", show_default=True, help="HOST:PORT to answer on")
 @click.option("--scenario", default=None, help="take the responder's policy (and profile) from this scenario")
 @click.option("--time-scale", type=click.FloatRange(min=0.001, max=1000.0), default=1.0, show_default=True,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sim._version import __version__
+from sim.protocol.profiles import PROFILES
 from sim.protocol.registry import TABLES
 from sim.protocol.session import Outcome as CoreOutcome
 
@@ -65,7 +66,8 @@ class PeerFacts:
     @property
     def windows(self) -> bool:
         """True when the peer runs Windows, and so writes audit and WFP events."""
-        return self.profile.startswith("windows") or self.protocol == "authip"
+        profile = PROFILES.get(self.profile)
+        return (profile is not None and profile.windows) or self.protocol == "authip"
 
 
 # --- typed records --------------------------------------------------------------------------

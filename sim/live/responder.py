@@ -37,6 +37,7 @@ from sim.live.vendors import vendor_ids
 from sim.protocol.checks import select_proposal
 from sim.protocol.ikev1 import IKEV1, NOTIFY_TYPES
 from sim.protocol.policy import AuthMethod, Policy, Proposal
+from sim.protocol.profiles import PROFILES
 from sim.protocol.registry import COMPILED
 from sim.protocol.schedule import Schedule
 from sim.protocol.session import Endpoint, Message, Outcome, Session
@@ -46,19 +47,13 @@ Address = tuple[str, int]
 Reply = tuple[bytes, Address]
 
 NAME = "responder"  # the peer name of the live responder in trace lines
-# What each profile's responder accepts when no scenario gives a policy (see docs/live.md).
-DEFAULT_PROPOSALS = {
-    "windows": (Proposal("aes128", "sha1", 2), Proposal("3des", "sha1", 2), Proposal("aes128", "sha1", 14)),
-    "strongswan": (Proposal("aes128", "sha256", 14), Proposal("aes256", "sha256", 14), Proposal("aes128", "sha1", 14)),
-    "libreswan": (Proposal("aes256", "sha256", 14), Proposal("aes128", "sha256", 14), Proposal("aes128", "sha1", 14)),
-}
 NOTIFIED_BY_TYPE = {number: condition for _, (_, number, condition) in NOTIFY_TYPES.items()}
 NOTIFIED_BY_TYPE[14] = Condition.NO_PROPOSAL_CHOSEN  # several conditions share type 14: the plain one
 
 
 def default_policy(profile: str) -> Policy:
     """The responder policy of a profile when no scenario gives one."""
-    return Policy(proposals=DEFAULT_PROPOSALS.get(profile, DEFAULT_PROPOSALS["windows"]))
+    return Policy(proposals=PROFILES[profile].served or PROFILES["windows"].served or ())
 
 
 @dataclass(frozen=True)
@@ -365,7 +360,7 @@ def _peer(address: Address) -> str:
     return f"{address[0]}:{address[1]}"
 
 
-SERVED_PROFILES = ("windows", "strongswan", "libreswan", "custom")
+SERVED_PROFILES = tuple(name for name, profile in PROFILES.items() if profile.served is not None)
 
 
 def responder_for(
@@ -379,8 +374,6 @@ def responder_for(
     The scenario gives the policy (and, without ``profile``, the profile and its options); the
     profile alone gives its implementation's defaults.
     """
-    from sim.protocol.profiles import PROFILES
-
     options: dict[str, Any] = {}
     policy = None
     if scenario is not None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sim.protocol.policy import Proposal
 from sim.protocol.schedule import Schedule
 
 
@@ -77,24 +78,40 @@ def custom(resend_at: tuple[float, ...] | list[float] = (), give_up_at: float = 
 
 @dataclass(frozen=True)
 class Profile:
-    """A named retransmission behaviour and the options it takes."""
+    """An implementation's behaviour: its retransmission schedule and the facts the rest of ikesim reads.
+
+    Every fact of a profile is here, so that adding one is one function and one entry in
+    :data:`PROFILES`: the scenario loader, the fixtures (who writes Windows events), the testing
+    kit (which protocols to draw it for) and ``ikesim serve`` read these fields.
+    """
 
     name: str
     build: Callable[..., Schedule]
     summary: str
+    protocols: tuple[str, ...] = ("ikev1", "authip", "ikev2")  # the protocols this implementation speaks
+    windows: bool = False  # a Windows peer: it writes Security audit events and WFP net events
+    served: tuple[Proposal, ...] | None = None  # what ``ikesim serve`` accepts by default; None: not served
 
     def schedule(self, options: dict[str, Any] | None = None) -> Schedule:
         """The schedule with these options (the profile's own defaults where none are given)."""
         return self.build(**(options or {}))
 
 
+# fmt: off
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("windows", windows, "Windows IKEv1: resend after 1, 2, 4, 8, 16, 32 s"),
-        Profile("windows-ikev2", windows_ikev2, "Windows IKEv2: retransmits for 120 s or a longer duration"),
-        Profile("strongswan", strongswan, "strongSwan: 4 s x 1.8^n, 5 resends, gives up at 165 s"),
-        Profile("libreswan", libreswan, "libreswan: 0.5 s doubling, gives up at 60 s (30 s from v5.4)"),
-        Profile("custom", custom, "a schedule given in full in the scenario"),
+        Profile("windows", windows, "Windows IKEv1: resend after 1, 2, 4, 8, 16, 32 s", ("ikev1", "authip"), True,
+                (Proposal("aes128", "sha1", 2), Proposal("3des", "sha1", 2), Proposal("aes128", "sha1", 14))),
+        Profile("windows-ikev2", windows_ikev2, "Windows IKEv2: retransmits for 120 s or a longer duration",
+                ("ikev2",), True),
+        Profile("strongswan", strongswan, "strongSwan: 4 s x 1.8^n, 5 resends, gives up at 165 s", ("ikev1", "ikev2"),
+                served=(Proposal("aes128", "sha256", 14), Proposal("aes256", "sha256", 14),
+                        Proposal("aes128", "sha1", 14))),
+        Profile("libreswan", libreswan, "libreswan: 0.5 s doubling, gives up at 60 s (30 s from v5.4)",
+                served=(Proposal("aes256", "sha256", 14), Proposal("aes128", "sha256", 14),
+                        Proposal("aes128", "sha1", 14))),
+        Profile("custom", custom, "a schedule given in full in the scenario", (), served=()),
     )
 }
+# fmt: on

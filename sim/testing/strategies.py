@@ -25,16 +25,16 @@ except ImportError as missing:  # pragma: no cover - a clear message instead of 
 
 from sim import codes as catalog
 from sim.faults import Fault, faults_strategy
+from sim.protocol.profiles import PROFILES as ALL_PROFILES
 from sim.scenario import Scenario, parse_scenario
 from sim.trace import Trace
 
 __all__ = ["codes", "faults", "runs", "scenario_data", "scenarios"]
 
 PROTOCOLS = ("ikev1", "ikev2", "authip")
-PROFILES = {
-    "ikev1": ("windows", "strongswan", "libreswan"),
-    "authip": ("windows", "libreswan"),
-    "ikev2": ("windows-ikev2", "strongswan", "libreswan"),
+PROFILES = {  # the profiles drawn for each protocol: those of implementations that speak it
+    protocol: tuple(name for name, profile in ALL_PROFILES.items() if protocol in profile.protocols)
+    for protocol in ("ikev1", "authip", "ikev2")
 }
 # The messages an initiator sends, by protocol: where a local fault of the client can strike.
 INITIATOR_MESSAGES = {
