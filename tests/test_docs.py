@@ -10,6 +10,7 @@ import pytest
 from sim import codes
 from sim.conditions import Condition
 from sim.outputs.diagrams import diagram, machines, state_tags
+from sim.protocol.profiles import PROFILES
 from sim.protocol.registry import TABLES
 from sim.tools import docs
 from tests.test_cli import run_cli
@@ -126,7 +127,7 @@ def test_tutorial_scenario_runs_and_its_expectation_holds(tmp_path: Path) -> Non
         (
             'profile = "strongswan"',
             'profile = "strongswan2"',
-            "strongswan2'; known: windows, windows-ikev2, strongswan, libreswan, custom (line 6)",
+            f"strongswan2'; known: {', '.join(PROFILES)} (line 6)",
         ),
         ('"MM#1" = "TIMED_OUT"', '"MM#1" = "PEER_MM_NO_RESPONSE"', "PEER_MM_ASSUMED_INVALID"),
     ],
