@@ -26,7 +26,7 @@ both peers reporting 13898 KILL_DUMMY_NAP_TUNNEL for it; if not, the reauthentic
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from sim.conditions import Condition
 from sim.enums import KeyModule, MmState, QmState, Role
@@ -34,7 +34,7 @@ from sim.protocol import checks
 from sim.protocol.exchanges import ESTABLISHED, TERMINALS, local_deletes, rounds, sa_life
 from sim.protocol.session import Endpoint, Message, Session
 from sim.protocol.spec import ProtocolSpec
-from sim.protocol.table import NOTIFIED, PARENT, VERDICT, Ends, Row, State, Table, row
+from sim.protocol.table import NOTIFIED, PARENT, VERDICT, CompiledTable, Ends, Row, State, Table, row
 
 C = Condition
 INIT_REQUEST, INIT_RESPONSE = "IKE_SA_INIT request", "IKE_SA_INIT response"
@@ -161,14 +161,35 @@ def _number(label: str) -> int:
     return int(label.rsplit("#", 1)[1])
 
 
+@dataclass(frozen=True, slots=True)
+class Ikev2Payload:
+    """What an IKEv2 message carries that its name does not say."""
+
+    cp: bool = False  # IKE_AUTH request: a CFG_REQUEST for an inner address
+    healthy: bool = True  # IKE_AUTH request: the NAP health the client claims
+    reauth_of: str | None = None  # IKE_AUTH request: the restricted IKE SA this one reauthenticates
+    child_condition: Condition | None = None  # IKE_AUTH response: why the first child SA was not made
+    restricted: bool = False  # IKE_AUTH response: a NAP dummy tunnel
+    rekeys: str | None = None  # CREATE_CHILD_SA request: the child SA it replaces (N(REKEY_SA))
+
+
 class Ikev2Session(Session):
     """A session with IKEv2's own actions: the child SA in IKE_AUTH, rekeys, NAP reauthentication."""
 
-    __slots__ = ()
+    __slots__ = ("peer_mobike", "reauth_of", "rekeys", "restricted")
+
+    def __init__(
+        self, endpoint: Endpoint, compiled: CompiledTable, label: str, role: Role, peer: str, parent: Session | None
+    ) -> None:
+        super().__init__(endpoint, compiled, label, role, peer, parent)
+        self.peer_mobike = False  # both peers support MOBIKE (learnt from IKE_AUTH)
+        self.restricted = False  # a NAP dummy tunnel (the client was not healthy)
+        self.reauth_of: str | None = None  # the restricted IKE SA this one reauthenticates
+        self.rekeys: str | None = None  # the child SA this one replaces
 
     def guard_peer_mobike(self, msg: Message | None) -> bool:
         """True when both peers support MOBIKE (learnt from IKE_AUTH)."""
-        return bool(self.extra and self.extra.get("peer_mobike"))
+        return self.peer_mobike
 
     def act_open_child(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """Responder: decide the first child SA that rides in the IKE_AUTH request."""
@@ -188,7 +209,7 @@ class Ikev2Session(Session):
         child = compiled.ops(ep, compiled, msg.child, Role.INITIATOR, self.peer, self)
         ep.sessions[child.label] = child
         ep.adopt(self, child)
-        result = msg.extra.get("child_condition") if msg.extra else None
+        result = msg.ikev2.child_condition if msg.ikev2 is not None else None
         verdict = Message(msg.name, child.label, msg.sender, msg.receiver, msg.body, condition=result)
         child.fire("auth_reply", verdict)
 
@@ -196,14 +217,17 @@ class Ikev2Session(Session):
         """Start a CREATE_CHILD_SA that replaces this child SA."""
         parent = self.parent
         if parent is not None and parent.established:
-            self.endpoint.initiate(self.endpoint.now, CHILD_SA.name, self.peer, parent, {"rekeys": self.label})
+            self.endpoint.initiate(self.endpoint.now, CHILD_SA.name, self.peer, parent, rekeys=self.label)
 
     def act_reauthenticate(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """NAP: after remediation, authenticate again with a new IKE SA."""
         ep = self.endpoint
         if ep.policy.nap_health == "remediates":
             ep.healthy = True
-        ep.initiate(ep.now, IKE_SA.name, self.peer, None, {"reauth_of": self.label})
+        ep.initiate(ep.now, IKE_SA.name, self.peer, None, reauth_of=self.label)
+
+
+NOTHING = Ikev2Payload()  # what a message that carries nothing beyond its name says
 
 
 def check(ep: Endpoint, session: Session, msg: Message | None, received: str | None, sending: str | None) -> (
@@ -213,7 +237,8 @@ def check(ep: Endpoint, session: Session, msg: Message | None, received: str | N
     if msg is None:
         return None
     mine = ep.policy
-    extra = msg.extra or {}
+    carried = msg.ikev2 or NOTHING
+    assert isinstance(session, Ikev2Session)
     if received == INIT_REQUEST:
         return ep.admit(session, msg) or checks.choose_proposal(msg.body, mine)
     if received == INIT_RESPONSE:
@@ -222,16 +247,15 @@ def check(ep: Endpoint, session: Session, msg: Message | None, received: str | N
         verdict = checks.verify_peer(msg.body, mine) or checks.own_credentials(mine)
         if verdict is not None:
             return verdict
-        state = session.extra = {"peer_mobike": mine.mobike and msg.body.mobike}
-        if extra.get("reauth_of"):
-            state["reauth_of"] = extra["reauth_of"]
-        if mine.nap and not extra.get("healthy", True):
-            if extra.get("reauth_of"):
+        session.peer_mobike = mine.mobike and msg.body.mobike
+        session.reauth_of = carried.reauth_of
+        if mine.nap and not carried.healthy:
+            if carried.reauth_of:
                 return C.NAP_REAUTH_FAILED
-            state["restricted"] = True
+            session.restricted = True
         return None
     if received == AUTH_REQUEST:  # the first child SA, inside IKE_AUTH
-        if not extra.get("cp"):
+        if not carried.cp:
             return C.CP_REQUIRED if mine.require_cp else None
         parent = session.parent
         assert parent is not None
@@ -239,28 +263,28 @@ def check(ep: Endpoint, session: Session, msg: Message | None, received: str | N
     if received == AUTH_RESPONSE and session.table is IKE_SA:
         verdict = checks.verify_peer(msg.body, mine)
         if verdict is None:
-            session.extra = {**(session.extra or {}), "peer_mobike": mine.mobike and msg.body.mobike,
-                             "restricted": bool(extra.get("restricted"))}  # fmt: skip
+            session.peer_mobike = mine.mobike and msg.body.mobike
+            session.restricted = carried.restricted
         return verdict
-    if received == CHILD_REQUEST and extra.get("rekeys"):
-        session.extra = {"rekeys": extra["rekeys"]}
+    if received == CHILD_REQUEST and carried.rekeys:
+        session.rekeys = carried.rekeys
     return None
 
 
 def decorate(ep: Endpoint, session: Session, out: Message, received: Message | None) -> None:
     """Fill in what IKEv2 messages carry beyond their names: the child SA, CP, NAP health, rekeys."""
     name = out.name
+    assert isinstance(session, Ikev2Session)
     if name == AUTH_REQUEST:
         out.child = ep.labels("CHILD")
-        reauth = session.extra.get("reauth_of") if session.extra else None
-        out.extra = {"cp": ep.policy.request_address, "healthy": ep.healthy, "reauth_of": reauth}
+        out.ikev2 = Ikev2Payload(cp=ep.policy.request_address, healthy=ep.healthy, reauth_of=session.reauth_of)
         out.detail = "CP(CFG_REQUEST)" if ep.policy.request_address else None
     elif name == AUTH_RESPONSE:
         child = session.children[-1] if session.children else None
         result = child.verdict if child is not None and child.state != "COMPLETE" else None
-        restricted = bool(session.extra and session.extra.get("restricted"))
+        restricted = session.restricted
         out.child = child.label if child is not None else None
-        out.extra = {"child_condition": result, "restricted": restricted}
+        out.ikev2 = Ikev2Payload(child_condition=result, restricted=restricted)
         notes = []
         if result is not None and result in NOTIFY_TYPES:
             notes.append(f"N({NOTIFY_TYPES[result][0]})")
@@ -269,32 +293,31 @@ def decorate(ep: Endpoint, session: Session, out: Message, received: Message | N
         if restricted:
             notes.append("NAP restricted (dummy tunnel)")
         out.detail = ", ".join(notes) or None
-    elif name == CHILD_REQUEST and session.extra and session.extra.get("rekeys"):
-        out.extra = {"rekeys": session.extra["rekeys"]}
-        out.detail = f"N(REKEY_SA) {session.extra['rekeys']}"
+    elif name == CHILD_REQUEST and session.rekeys:
+        out.ikev2 = Ikev2Payload(rekeys=session.rekeys)
+        out.detail = f"N(REKEY_SA) {session.rekeys}"
 
 
 def on_established(ep: Endpoint, session: Session) -> None:
     """NAP remediation and reauthentication, rekeys, and the end of a rekeyed child SA."""
     policy = ep.policy
-    extra: dict[str, Any] = session.extra or {}
+    assert isinstance(session, Ikev2Session)
     if session.table is IKE_SA:
-        if session.role is Role.INITIATOR and extra.get("restricted"):
+        if session.role is Role.INITIATOR and session.restricted:
             ep.alarm(session, policy.remediation_time, "remediate")
-        if session.role is Role.RESPONDER and extra.get("reauth_of"):
-            dummy = ep.sessions.get(extra["reauth_of"])
+        if session.role is Role.RESPONDER and session.reauth_of:
+            dummy = ep.sessions.get(session.reauth_of)
             if dummy is not None and dummy.established:
                 dummy.fire("kill_dummy")
         return
     if policy.rekey_after is not None:
         ep.alarm(session, policy.rekey_after, "rekey", background=True)
-    old_label = extra.get("rekeys")
+    old_label = session.rekeys
     if not old_label or session.parent is None:
         return
     # RFC 7296 2.8.1: when both peers rekey the same SA, the new SA with the lowest nonce is
     # deleted by the peer that created it. ikesim's stand-in for the nonce is the SA number.
-    group = [c for c in session.parent.children or () if c.established and c.extra is not None
-             and c.extra.get("rekeys") == old_label]  # fmt: skip
+    group = [c for c in session.parent.children or () if c.established and getattr(c, "rekeys", None) == old_label]
     loser = min(group, key=lambda c: _number(c.label)) if len(group) > 1 else None
     if loser is not None and loser.role is Role.INITIATOR:
         loser.fire("lost_rekey")

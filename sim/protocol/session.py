@@ -19,7 +19,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sim.codes import IkeCode
 from sim.conditions import CORRUPTION_CONDITIONS, Condition
@@ -30,6 +30,9 @@ from sim.protocol.policy import Policy
 from sim.protocol.schedule import Schedule
 from sim.protocol.spec import ProtocolSpec
 from sim.protocol.table import PARENT, VERDICT, CompiledTable, Ends, IllegalInput, Row, Table
+
+if TYPE_CHECKING:
+    from sim.protocol.ikev2 import Ikev2Payload
 
 INF = math.inf
 
@@ -102,7 +105,7 @@ def _trigger_of(name: str) -> str:
 class Message:
     """One IKE message in flight; ``body`` is the sender's policy (it stands for the payloads)."""
 
-    __slots__ = ("body", "child", "condition", "corrupt", "detail", "extra", "name", "parent", "receiver", "sa",
+    __slots__ = ("body", "child", "condition", "corrupt", "detail", "ikev2", "name", "parent", "receiver", "sa",
                  "sender", "trigger")  # fmt: skip
 
     def __init__(
@@ -127,13 +130,13 @@ class Message:
         self.corrupt: str | None = None
         self.child: str | None = None  # the child SA this message negotiates (IKEv2 IKE_AUTH)
         self.detail: str | None = None  # what a trace shows of its payloads (a notify, an address)
-        self.extra: dict[str, Any] | None = None  # protocol data (health, reauthentication, child result)
+        self.ikev2: Ikev2Payload | None = None  # what an IKEv2 message carries beyond its name
 
     def copy(self) -> Message:
         """A separate copy (a corrupted or replayed message must not change the original)."""
         twin = Message(self.name, self.sa, self.sender, self.receiver, self.body, self.parent, self.condition,
                        self.trigger)  # fmt: skip
-        twin.corrupt, twin.child, twin.detail, twin.extra = self.corrupt, self.child, self.detail, self.extra
+        twin.corrupt, twin.child, twin.detail, twin.ikev2 = self.corrupt, self.child, self.detail, self.ikev2
         return twin
 
     def __repr__(self) -> str:
@@ -168,10 +171,10 @@ class Session:
         "ended_with",
         "endpoint",
         "expires_at",
-        "extra",
         "heard",
         "label",
         "last_sent",
+        "local_code",
         "parent",
         "peer",
         "resend_index",
@@ -203,7 +206,7 @@ class Session:
         self.ended_with: Condition | None = None  # the condition of its last report
         self.alarms: list[tuple[float, str, bool]] | None = None  # (when, trigger, background), in order
         self.children: list[Session] | None = None
-        self.extra: dict[str, Any] | None = None  # protocol state (NAP restriction, reauthentication, ...)
+        self.local_code: IkeCode | None = None  # the code of the local fault that stopped it, if one did
 
     @property
     def table(self) -> Table:
@@ -411,15 +414,14 @@ class Endpoint:
 
     # --- what the driver calls ---------------------------------------------------------------
 
-    def initiate(
-        self, now: float, table: str, peer: str, parent: Session | None = None, extra: dict[str, Any] | None = None
-    ) -> Session:
-        """Start a negotiation as initiator."""
+    def initiate(self, now: float, table: str, peer: str, parent: Session | None = None, **state: object) -> Session:
+        """Start a negotiation as initiator; ``state`` sets protocol fields of the session first (``rekeys=...``)."""
         self.now = now
         compiled = self.compiled[table]
         label = self.labels(self.protocol.prefixes[table])
         session: Session = compiled.ops(self, compiled, label, Role.INITIATOR, peer, parent)
-        session.extra = extra
+        for name, value in state.items():  # a slot of the protocol's Session class: a wrong name fails here
+            setattr(session, name, value)
         self.sessions[session.label] = session
         if parent is not None:
             self.adopt(parent, session)
@@ -519,7 +521,7 @@ class Endpoint:
         if faults:
             for name in (received, sending):
                 if name is not None and name in faults:
-                    session.extra = {**(session.extra or {}), "local_code": faults[name]}
+                    session.local_code = faults[name]
                     return Condition.LOCAL_FAULT
         return protocol.check(self, session, msg, received, sending)
 
@@ -560,7 +562,7 @@ class Endpoint:
         assert condition is not None, (row, session.label)
         session.ended_with = condition
         info = condition.value
-        code = session.extra["local_code"] if condition is Condition.LOCAL_FAULT and session.extra else info.code
+        code = session.local_code if condition is Condition.LOCAL_FAULT else info.code
         assert code is not None
         table = session.table
         shown = table.state(table.next_state(source, row))
