@@ -152,3 +152,20 @@ def test_the_fixtures_run_by_name_path_object_and_keep_traces_of_failures(pytest
     assert len(files) == 1
     assert "test_fails" in files[0].name
     assert files[0].read_text().startswith('{"schema":"ikesim.trace/1"')
+
+
+@pytest.mark.parametrize("first", ["sim.testing.strategies", "hypothesis"])
+def test_the_strategies_import_in_any_order_and_load_the_engine_only_when_a_run_is_drawn(first):
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys, {first}\n"
+        "import sim.testing.strategies as ikest\n"
+        "assert not [m for m in sys.modules if m.startswith(('sim.simulator', 'sim.outputs'))], 'eager engine'\n"
+        "from hypothesis import find\n"
+        "find(ikest.runs(), lambda t: True)\n"
+        "assert 'sim.simulator.engine' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+
+def _lazy(name: str) -> Callable[[type], Any]:
+    """A strategy resolver that imports ``sim.testing.strategies`` only when the type is first drawn.
+
+    Hypothesis runs this hook while it is itself being imported, which may be from inside
+    ``sim.testing.strategies``: importing that module here would find it half made.
+    """
+
+    def resolve(_: type) -> Any:
+        from sim.testing import strategies
+
+        return getattr(strategies, name)()
+
+    return resolve
+
 
 def _hypothesis_setup_hook() -> None:
     """Register strategies for Scenario, CodeInfo and Trace."""
@@ -9,9 +27,8 @@ def _hypothesis_setup_hook() -> None:
 
     from sim.codes import CodeInfo
     from sim.scenario import Scenario
-    from sim.testing import strategies
     from sim.trace import Trace
 
-    st.register_type_strategy(Scenario, strategies.scenarios())
-    st.register_type_strategy(CodeInfo, strategies.codes())
-    st.register_type_strategy(Trace, strategies.runs())
+    st.register_type_strategy(Scenario, _lazy("scenarios"))
+    st.register_type_strategy(CodeInfo, _lazy("codes"))
+    st.register_type_strategy(Trace, _lazy("runs"))
