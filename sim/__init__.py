@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 from sim import codes
 from sim._version import __version__
+from sim.errors import IkesimError
 
-__all__ = ["Scenario", "Trace", "__version__", "codes", "load_scenario", "load_trace", "run"]
+__all__ = ["IkesimError", "Scenario", "Trace", "__version__", "codes", "load_scenario", "load_trace", "run"]
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario

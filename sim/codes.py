@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from sim.errors import IkesimError
+
 __all__ = [
     "FIRST",
     "HRESULT_BASE",
@@ -306,7 +308,7 @@ class CodeInfo:
         }
 
 
-class UnknownCodeError(ValueError):
+class UnknownCodeError(IkesimError, ValueError):
     """Raised by :func:`lookup` for anything that is not a Windows IKE status code."""
 
 

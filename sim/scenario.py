@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from sim import codes
+from sim.errors import IkesimError
 from sim.faults import Fault
 from sim.protocol.policy import Policy
 from sim.protocol.profiles import PROFILES
@@ -197,7 +198,7 @@ def _expectation_problems(scenario: Scenario, peer: str, label: str, expectation
     return []
 
 
-class ScenarioError(ValueError):
+class ScenarioError(IkesimError, ValueError):
     """A scenario that cannot be loaded; ``problems`` lists every problem as ``field.path: what``."""
 
     def __init__(self, source: str, problems: list[str]) -> None:

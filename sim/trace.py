@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sim._version import __version__
+from sim.errors import IkesimError
 from sim.protocol.profiles import PROFILES
 from sim.protocol.registry import TABLES
 from sim.protocol.session import Outcome as CoreOutcome
@@ -382,7 +383,7 @@ def _dumps(data: dict[str, Any]) -> str:
 # --- reading a trace back -------------------------------------------------------------------
 
 
-class TraceError(ValueError):
+class TraceError(IkesimError, ValueError):
     """A JSONL trace that cannot be read back; ``problems`` lists each as ``line N: what``."""
 
     def __init__(self, source: str, problems: list[str]) -> None:

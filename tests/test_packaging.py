@@ -43,3 +43,16 @@ def test_ikesim_list_works_from_the_wheel_without_the_source_tree(wheel, tmp_pat
     run = subprocess.run([sys.executable, "-c", "import sim; print(sim.__file__)"], capture_output=True, text=True,
                          cwd=tmp_path, env=env, check=False)  # fmt: skip
     assert run.stdout.startswith(str(tmp_path / "site"))
+
+
+def test_every_error_ikesim_raises_on_purpose_shares_one_base():
+    import sim
+    from sim.codes import UnknownCodeError
+    from sim.live.isakmp import WireError
+    from sim.protocol.table import IllegalInput
+    from sim.scenario import ScenarioError
+    from sim.trace import TraceError
+
+    for error in (UnknownCodeError, WireError, IllegalInput, ScenarioError, TraceError):
+        assert issubclass(error, sim.IkesimError), error
+    assert issubclass(ScenarioError, ValueError) and issubclass(TraceError, ValueError)  # as before, for callers

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from sim.errors import IkesimError
 from sim.protocol.policy import Encryption, Integrity, Proposal
 
 HEADER = struct.Struct("!8s8sBBBBII")  # cookies, next payload, version, exchange, flags, message ID, length
@@ -36,7 +37,7 @@ AUTH_METHODS = {1: "psk", 3: "certificate"}  # pre-shared key, RSA signatures
 MODP_SIZES = {1: 96, 2: 128, 5: 192, 14: 256, 15: 384, 16: 512, 17: 768, 18: 1024}
 
 
-class WireError(ValueError):
+class WireError(IkesimError, ValueError):
     """A datagram that is not a well-formed ISAKMP message; ``part`` says what is damaged."""
 
     def __init__(self, part: str, detail: str) -> None:

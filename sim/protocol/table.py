@@ -25,6 +25,7 @@ from transitions import Machine, MachineError
 
 from sim.conditions import Condition
 from sim.enums import KeyModule
+from sim.errors import IkesimError
 
 # A row's report: a fixed condition, or one of these, resolved at run time.
 VERDICT = "verdict"  # the condition the row's guard found (a rejected message, a local fault)
@@ -32,7 +33,7 @@ NOTIFIED = "notified"  # the condition the peer's failure notify carried
 PARENT = "parent"  # the condition the parent SA ended with (an IKEv2 child goes with its IKE SA)
 
 
-class IllegalInput(Exception):
+class IllegalInput(IkesimError):
     """An input that the machine does not accept in its current state; the state is unchanged."""
 
     def __init__(self, table: str, state: str, trigger: str, why: str = "no transition") -> None:
