@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
     from sim.trace import Trace
 
+Loaded = TypeVar("Loaded")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -193,20 +194,28 @@ def _scenario_paths(paths: Sequence[str], allow_names: bool = False) -> list[Pat
     return found
 
 
-def _load_all(files: Sequence[Path]) -> list[Scenario]:
-    """Load every scenario file, or stop with every problem of every file."""
-    from sim.scenario import ScenarioError, load_scenario
+def _load_all(files: Sequence[Path], load: Callable[[Path], Loaded]) -> list[Loaded]:
+    """Load every file with ``load``, or stop with every problem of every file."""
+    from sim.errors import IkesimError
 
-    loaded: list[Scenario] = []
+    loaded: list[Loaded] = []
     problems: list[str] = []
     for path in files:
         try:
-            loaded.append(load_scenario(path))
-        except ScenarioError as error:
+            loaded.append(load(path))
+        except IkesimError as error:
             problems += str(error).splitlines()
     if problems:
         fail(problems[0], problems)
     return loaded
+
+
+def _scenario_or_trace(path: Path) -> Scenario | Trace:
+    """A saved ``.jsonl`` trace, else a scenario."""
+    from sim.scenario import load_scenario
+    from sim.trace import load_trace
+
+    return load_trace(path) if path.suffix == ".jsonl" else load_scenario(path)
 
 
 @cli.command("check")
@@ -219,7 +228,9 @@ def check_command(paths: tuple[str, ...]) -> int:
     files = _scenario_paths(paths)
     if not files:
         fail(f"no scenario files in {', '.join(paths)}")
-    loaded = _load_all(files)
+    from sim.scenario import load_scenario
+
+    loaded = _load_all(files, load_scenario)
     failed = 0
     for scenario in loaded:
         mismatches = check(scenario, Simulation(scenario).run())
@@ -262,22 +273,6 @@ def _formats(value: str) -> tuple[str, ...]:
     return chosen
 
 
-def _load_traces(files: Sequence[Path]) -> list[Trace]:
-    """Read every saved JSONL trace, or stop with every problem of every file."""
-    from sim.trace import TraceError, load_trace
-
-    loaded: list[Trace] = []
-    problems: list[str] = []
-    for path in files:
-        try:
-            loaded.append(load_trace(path))
-        except TraceError as error:
-            problems += str(error).splitlines()
-    if problems:
-        fail(problems[0], problems)
-    return loaded
-
-
 @cli.command("fixtures")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="Folder to write to.")
@@ -293,24 +288,23 @@ def fixtures_command(paths: tuple[str, ...], output: str, formats: str, seed: in
 
     from sim.outputs.registry import write_fixtures
     from sim.simulator.engine import Simulation
+    from sim.trace import Trace
 
     chosen = _formats(formats)
-    trace_files = [Path(p) for p in paths if p.endswith(".jsonl")]
-    if trace_files and seed is not None:
+    if seed is not None and any(p.endswith(".jsonl") for p in paths):
         fail("--seed: a saved trace keeps the seed of the run that made it; give --seed with scenarios only")
     scenario_paths = [p for p in paths if not p.endswith(".jsonl")]
-    scenarios = _load_all(_scenario_paths(scenario_paths, allow_names=True)) if scenario_paths else []
-    traces = _load_traces(trace_files)
+    files = [Path(p) for p in paths if p.endswith(".jsonl")]
+    files += _scenario_paths(scenario_paths, allow_names=True) if scenario_paths else []
+    loaded = _load_all(files, _scenario_or_trace)
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task("writing fixtures", total=len(scenarios) + len(traces))
-        for scenario in scenarios:
-            write_fixtures(Simulation(scenario, seed).run(), Path(output) / scenario.name, chosen)
-            progress.advance(task)
-        for trace in traces:
+        task = progress.add_task("writing fixtures", total=len(loaded))
+        for item in loaded:
+            trace = item if isinstance(item, Trace) else Simulation(item, seed).run()
             write_fixtures(trace, Path(output) / trace.scenario, chosen)
             progress.advance(task)
-    click.echo(f"wrote fixtures for {len(scenarios) + len(traces)} runs to {output}", err=True)
+    click.echo(f"wrote fixtures for {len(loaded)} runs to {output}", err=True)
 
 
 def _served_profiles() -> list[str]:

@@ -125,6 +125,13 @@ class MessageFault(FaultModel):
         raise NotImplementedError
 
     @classmethod
+    def strategy(cls, peers: tuple[str, ...], horizon: float) -> SearchStrategy[dict[str, Any]]:
+        """Which message, from which on, how many."""
+        from hypothesis import strategies as st
+
+        return cls._base(nth=st.integers(1, 3), count=st.integers(0, 2))
+
+    @classmethod
     def _base(cls, **more: SearchStrategy[Any]) -> SearchStrategy[dict[str, Any]]:
         from hypothesis import strategies as st
 
@@ -142,13 +149,6 @@ class DropFault(MessageFault):
         delivery.dropped = f"fault: drop ({msg.name} #{n})"
 
     @classmethod
-    def strategy(cls, peers: tuple[str, ...], horizon: float) -> SearchStrategy[dict[str, Any]]:
-        """Which message, from which on, how many."""
-        from hypothesis import strategies as st
-
-        return cls._base(nth=st.integers(1, 3), count=st.integers(0, 2))
-
-    @classmethod
     def example(cls) -> dict[str, Any]:
         """MM1 lost once: the initiator sends it again."""
         return {"kind": "drop", "message": "MM1"}
@@ -162,13 +162,6 @@ class DuplicateFault(MessageFault):
     def apply(self, delivery: Delivery, msg: Any, n: int) -> None:
         """One more copy, at the same time."""
         delivery.copies.append((msg, 0.0))
-
-    @classmethod
-    def strategy(cls, peers: tuple[str, ...], horizon: float) -> SearchStrategy[dict[str, Any]]:
-        """Which message, from which on, how many."""
-        from hypothesis import strategies as st
-
-        return cls._base(nth=st.integers(1, 3), count=st.integers(0, 2))
 
     @classmethod
     def example(cls) -> dict[str, Any]:
@@ -207,13 +200,6 @@ class ReorderFault(MessageFault):
     def apply(self, delivery: Delivery, msg: Any, n: int) -> None:
         """Hold it for a later message to overtake."""
         delivery.hold = True
-
-    @classmethod
-    def strategy(cls, peers: tuple[str, ...], horizon: float) -> SearchStrategy[dict[str, Any]]:
-        """Which message, from which on, how many."""
-        from hypothesis import strategies as st
-
-        return cls._base(nth=st.integers(1, 3), count=st.integers(0, 2))
 
     @classmethod
     def example(cls) -> dict[str, Any]:
@@ -291,6 +277,7 @@ class TimedPeerFault(PeerFault):
 
     at: PositiveTime
     trigger: ClassVar[str]
+    example_peer: ClassVar[str] = "client"
 
     def install(self, host: FaultHost) -> None:
         """Give every SA of the peer this input at ``at``."""
@@ -303,6 +290,11 @@ class TimedPeerFault(PeerFault):
 
         kind = typing.get_args(cls.model_fields["kind"].annotation)[0]
         return st.fixed_dictionaries({"kind": st.just(kind), "peer": st.sampled_from(peers), "at": _times(horizon)})
+
+    @classmethod
+    def example(cls) -> dict[str, Any]:
+        """At 1 s, once the SAs are up, at :attr:`example_peer`."""
+        return {"kind": typing.get_args(cls.model_fields["kind"].annotation)[0], "peer": cls.example_peer, "at": 1.0}
 
 
 class SilenceFault(PeerFault):
@@ -427,22 +419,13 @@ class DeleteFault(TimedPeerFault):
     kind: Literal["delete"]
     trigger: ClassVar[str] = "admin_delete"
 
-    @classmethod
-    def example(cls) -> dict[str, Any]:
-        """The client deletes its SAs once they are up."""
-        return {"kind": "delete", "peer": "client", "at": 1.0}
-
 
 class PolicyChangeFault(TimedPeerFault):
     """At ``at`` a new policy reaches the peer and invalidates every SA formed with the old one."""
 
     kind: Literal["policy_change"]
     trigger: ClassVar[str] = "policy_change"
-
-    @classmethod
-    def example(cls) -> dict[str, Any]:
-        """A new policy at the gateway once the SAs are up."""
-        return {"kind": "policy_change", "peer": "gateway", "at": 1.0}
+    example_peer: ClassVar[str] = "gateway"
 
 
 class AddressChangeFault(TimedPeerFault):
@@ -451,11 +434,6 @@ class AddressChangeFault(TimedPeerFault):
     kind: Literal["address_change"]
     trigger: ClassVar[str] = "address_change"
     example_protocol: ClassVar[str] = "ikev2"
-
-    @classmethod
-    def example(cls) -> dict[str, Any]:
-        """The client moves once its IKE SA is up."""
-        return {"kind": "address_change", "peer": "client", "at": 1.0}
 
 
 class LocalFault(PeerFault):
