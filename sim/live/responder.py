@@ -134,10 +134,8 @@ class LiveResponder:
             if conversation.forget_at is not None:
                 if conversation.forget_at <= now:  # else a deadline from before it ended: nothing to do
                     self._forget(label)
-            elif session.next_deadline() <= now:
+            else:
                 ep.handle_timer(now, session)
-            elif session.next_deadline() != math.inf:
-                self._push(session.next_deadline(), label)
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` should next be called, or None when nothing waits."""
@@ -277,11 +275,10 @@ class LiveResponder:
         """Print the message the machine would not accept."""
         self._emit(endpoint.now, "drop", msg.sa, msg.name, msg.sender, reason, cause)
 
-    def timers_changed(self, session: Session) -> None:
-        """Look at the session again when it next needs to be woken."""
-        when = session.next_deadline()
-        if when != math.inf:  # a disarmed timer: nothing to wait for
-            self._push(when, session.label)
+    def timers_changed(self, session: Session, wake: float | None) -> None:
+        """Look at the session again when it asks to be woken."""
+        if wake is not None and wake != math.inf:
+            self._push(wake, session.label)
 
     def _send(self, now: float, session: Session, msg: Message, attempt: int) -> None:
         conversation = self.conversations[session.label]

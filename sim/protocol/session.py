@@ -4,8 +4,9 @@ An :class:`Endpoint` is one peer's IKE service. It is told the time (``now``) wi
 and never reads a clock. What it does that the world must see (send a message, change state,
 report an outcome) it tells its :class:`EffectSink`, a typed interface that the simulator and the
 live responder each implement. Its timers are pulled, as aioquic does it: a session says when it
-next needs to be woken (:meth:`Session.next_deadline`), the sink hears that it may have changed
-(:meth:`EffectSink.timers_changed`), and the driver calls :meth:`Endpoint.handle_timer` then.
+next needs to be woken (:meth:`Session.next_deadline`); when that comes earlier than the wake-up
+it has asked for, the sink hears it (:meth:`EffectSink.timers_changed`), and the driver calls
+:meth:`Endpoint.handle_timer` at that time.
 A :class:`Session` is one SA negotiation at one peer: a lean ``__slots__`` object whose state
 changes only through its table. What differs between IKEv1, AuthIP and IKEv2 comes from the
 endpoint's :class:`~sim.protocol.spec.ProtocolSpec` and from session subclasses with the
@@ -55,8 +56,12 @@ class EffectSink(Protocol):
     def drop(self, endpoint: Endpoint, msg: Message, reason: str, cause: DropCause) -> None:
         """The endpoint would not accept a message."""
 
-    def timers_changed(self, session: Session) -> None:
-        """The session's :meth:`~Session.next_deadline` may have changed, or whether it keeps a run going."""
+    def timers_changed(self, session: Session, wake: float | None) -> None:
+        """Wake the session at ``wake`` (None: the time asked for before stands); it may now keep a run going or not.
+
+        A driver calls :meth:`Endpoint.handle_timer` at ``wake``; a wake-up that a later, earlier
+        one superseded is harmless (the endpoint ignores it).
+        """
 
 
 class Recorder:
@@ -87,9 +92,9 @@ class Recorder:
         """Keep it."""
         self.effects.append(("drop", endpoint.name, msg, reason, cause))
 
-    def timers_changed(self, session: Session) -> None:
-        """Keep it, with the deadline it now has."""
-        self.effects.append(("timers", session, session.next_deadline()))
+    def timers_changed(self, session: Session, wake: float | None) -> None:
+        """Keep it."""
+        self.effects.append(("timers", session, wake))
 
 
 _TRIGGERS: dict[str, str] = {}
@@ -183,6 +188,7 @@ class Session:
         "state",
         "verdict",
         "waiting",
+        "wake_at",
     )
 
     def __init__(
@@ -205,6 +211,7 @@ class Session:
         self.verdict: Condition | None = None
         self.ended_with: Condition | None = None  # the condition of its last report
         self.alarms: list[tuple[float, str, bool]] | None = None  # (when, trigger, background), in order
+        self.wake_at = INF  # the wake-up it has asked its driver for: it asks again only for an earlier one
         self.children: list[Session] | None = None
         self.local_code: IkeCode | None = None  # the code of the local fault that stopped it, if one did
 
@@ -355,7 +362,7 @@ class Session:
 
     def _arm(self, when: float) -> None:
         self.deadline = when
-        self.endpoint.sink.timers_changed(self)
+        self.endpoint.timers_changed(self)
 
 
 class Endpoint:
@@ -443,11 +450,14 @@ class Endpoint:
             self.sink.drop(self, msg, f"not accepted in state {refused.state}", DropCause.REFUSED)
 
     def handle_timer(self, now: float, session: Session) -> None:
-        """Handle what is due of the session's timers at ``now``: alarms, then its lifetime, then its deadline.
+        """The wake-up the session asked for has come: handle its alarms, then its lifetime, then its deadline.
 
-        The driver calls it at :meth:`Session.next_deadline` (a later call is harmless: what is not
-        due yet stays), then asks the session when it next needs to be woken.
+        A driver may call it late (a real clock); a superseded wake-up is ignored. What is not due
+        yet stays, and the session asks for its next wake-up.
         """
+        if session.wake_at > now:
+            return  # superseded: it has been woken for that, and asked for a later time since
+        session.wake_at = INF
         self.now = now
         while session.alarms and session.alarms[0][0] <= now:
             _, trigger, _ = session.alarms.pop(0)
@@ -461,6 +471,18 @@ class Endpoint:
                 session.fire("expire")
         if session.deadline <= now:
             self._on_deadline(session)
+        self.timers_changed(session)
+
+    def timers_changed(self, session: Session) -> None:
+        """Ask the driver for an earlier wake-up if the session needs one; tell it in any case."""
+        when = session.deadline if session.deadline < session.expires_at else session.expires_at  # next_deadline(),
+        if session.alarms and session.alarms[0][0] < when:  # inlined: this runs at every retransmission timer
+            when = session.alarms[0][0]
+        if when < session.wake_at:
+            session.wake_at = when
+            self.sink.timers_changed(session, when)
+        else:
+            self.sink.timers_changed(session, None)
 
     def _on_deadline(self, session: Session) -> None:
         """The session's deadline has come: retransmit, give up, or check liveness."""
@@ -583,7 +605,7 @@ class Endpoint:
         policy = self.policy
         if kind != "extended":
             session.expires_at = self.now + (policy.mm_lifetime if kind == "main" else policy.qm_lifetime)
-            self.sink.timers_changed(session)
+            self.timers_changed(session)
         if kind == "main":
             self.established_by_peer[session.peer] = self.established_by_peer.get(session.peer, 0) + 1
             self.arm_liveness(session)
@@ -595,7 +617,7 @@ class Endpoint:
         if interval is not None:
             session.waiting = False
             session.deadline = self.now + interval
-            self.sink.timers_changed(session)
+            self.timers_changed(session)
 
     def alarm(self, session: Session, delay: float, trigger: str, background: bool = False) -> None:
         """Ask to be given ``trigger`` for this session ``delay`` seconds from now.
@@ -608,7 +630,7 @@ class Endpoint:
         else:  # in time order; at equal times, in the order they were asked for
             session.alarms.append(alarm)
             session.alarms.sort(key=lambda a: a[0])
-        self.sink.timers_changed(session)
+        self.timers_changed(session)
 
     def adopt(self, parent: Session, child: Session) -> None:
         """Record a child SA under its parent (IKEv2 children go with their IKE SA)."""

@@ -16,7 +16,7 @@ from sim.enums import DropCause
 from sim.faults import FaultModel, MessageFault, PartitionFault
 from sim.protocol.profiles import PROFILES
 from sim.protocol.registry import COMPILED, PROTOCOLS
-from sim.protocol.session import INF, Endpoint, Message, Outcome, Session
+from sim.protocol.session import Endpoint, Message, Outcome, Session
 from sim.scenario import Scenario
 from sim.simulator.clock import EventQueue
 from sim.simulator.network import Network
@@ -26,11 +26,11 @@ from sim.trace import WIDTH, EventLog, Trace
 class Effects:
     """The simulator's :class:`~sim.protocol.session.EffectSink`: records each effect in the trace as it happens.
 
-    Sends go on the network; each session's wake-up time is kept here (one heap entry per session
-    at a time), and the sessions that wait for an answer keep the run going.
+    Sends go on the network; a wake-up a session asks for is a heap entry (a session asks again
+    only for an earlier time), and the sessions that wait for an answer keep the run going.
     """
 
-    __slots__ = ("busy", "network", "outcomes", "queue", "raw", "wake", "wake_cb")
+    __slots__ = ("busy", "network", "outcomes", "queue", "raw", "wake_cb")
 
     def __init__(self, raw: EventLog, queue: EventQueue, network: Network, wake_cb: Callable[[Session], None]) -> None:
         self.raw = raw
@@ -38,7 +38,6 @@ class Effects:
         self.queue = queue
         self.network = network
         self.wake_cb = wake_cb  # bound once: a bound method made at each push cost 48 bytes per pending event
-        self.wake: dict[Session, float] = {}  # session -> when the driver will next wake it
         self.busy: set[Session] = set()  # sessions waiting for an answer (or a foreground alarm)
 
     def send(self, session: Session, msg: Message, attempt: int) -> None:
@@ -69,8 +68,8 @@ class Effects:
         """Record a message the endpoint would not accept."""
         self.raw.extend((self.queue.now, "drop", endpoint.name, msg.sa, msg.name, msg.sender, reason, cause))
 
-    def timers_changed(self, session: Session) -> None:
-        """Wake the session at its next deadline; note whether it keeps the run going.
+    def timers_changed(self, session: Session, wake: float | None) -> None:
+        """Wake the session when it asks; note whether it keeps the run going.
 
         Wake-ups never keep a run alive by themselves (a superseded one would); sessions that
         wait for an answer do, through ``busy``.
@@ -79,15 +78,12 @@ class Effects:
             self.busy.add(session)
         else:
             self.busy.discard(session)
-        when = session.next_deadline()
-        if when < self.wake.get(session, INF):
-            self.wake[session] = when
-            self.queue.at(when, self.wake_cb, session, background=True)
+        if wake is not None:
+            self.queue.at(wake, self.wake_cb, session, background=True)
 
     def forget(self, ep: Endpoint) -> None:
-        """A crashed endpoint's sessions wake no more and keep nothing going."""
+        """A crashed endpoint's sessions keep nothing going."""
         for session in ep.sessions.values():
-            self.wake.pop(session, None)
             self.busy.discard(session)
 
 
@@ -313,17 +309,10 @@ class Simulation:
         self.endpoints[receiver].receive(now, msg)
 
     def _wake(self, session: Session) -> None:
-        """The time a session asked to be woken at has come (unless it asked for another since)."""
-        now = self.queue.now
-        effects = self.effects
-        if effects.wake.get(session) != now:
-            return  # superseded: the session asked for another time since
-        del effects.wake[session]
+        """The time a session asked to be woken at has come."""
         ep = session.endpoint
-        if self.endpoints.get(ep.name) is not ep:
-            return  # the peer crashed since
-        ep.handle_timer(now, session)
-        effects.timers_changed(session)
+        if self.endpoints.get(ep.name) is ep:  # else the peer crashed since
+            ep.handle_timer(self.queue.now, session)
 
     def _crash(self, name: str) -> None:
         now = self.queue.now
