@@ -203,6 +203,7 @@ class Outcome(Event):
     keying_module: str
     condition: str
     reason: str
+    remote: str  # the peer on the other side of the SA
     parent: str | None = None
 
 
@@ -231,6 +232,7 @@ def outcome_record(seq: int, o: CoreOutcome) -> Outcome:
         keying_module=TABLES[o.exchange].keying_module.name,
         condition=o.condition.key,
         reason=o.condition.value.text,
+        remote=o.remote,
         parent=o.parent,
     )  # fmt: skip
 

@@ -274,3 +274,15 @@ def test_the_fixtures_command_rejects_bad_input_with_exit_2(args, needle, tmp_pa
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_child_sa_failures_name_the_remote_peer_even_without_a_message_of_their_own():
+    # IKEv2 child SA messages travel under the IKE SA; a local fault can end a QM before it sends.
+    for name, peer, remote in (("ikev2-cp-required-missing", "client", "192.0.2.1"),
+                               ("local-qm-acquire-drop", "client", "192.0.2.1")):  # fmt: skip
+        trace = run(name)
+        events = audit_events(trace, peer)
+        assert events, name
+        for event in events:
+            assert dict(data(event))["RemoteAddress"] == remote, name
+        assert all(e["header"]["remoteAddrV4"] == remote for e in net_events(trace, peer)), name

@@ -29,7 +29,7 @@ from typing import Any
 from sim import codes
 from sim.enums import AuthMethod, EmState, FailurePoint, KeyModule, MmState, QmState, Role
 from sim.outputs.renderer import Renderer
-from sim.trace import Event, Outcome, Recv, Trace
+from sim.trace import Outcome, Recv, Trace
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the virtual clock's zero, in every fixture
 PROVIDER = "Microsoft-Windows-Security-Auditing"
@@ -107,19 +107,6 @@ def _role_value(role: str) -> int:
     return int(Role[role.upper()])
 
 
-def _other_peer(trace: Trace, o: Event) -> str:
-    """The peer on the other side of an SA, from the messages of that SA."""
-    for e in trace.events:
-        if e.sa != o.sa or e.peer != o.peer:
-            continue
-        to = getattr(e, "to", None)
-        if to is not None:
-            return str(to)
-        if isinstance(e, Recv):
-            return e.sender
-    return "-"
-
-
 # --- Security audit events ------------------------------------------------------------------
 
 
@@ -166,7 +153,7 @@ def audit_events(trace: Trace, peer: str) -> list[ET.Element]:
     for e in trace.events:
         if e.peer != peer:
             continue
-        other = infos.get(_other_peer(trace, e) if isinstance(e, Outcome) else getattr(e, "sender", ""))
+        other = infos.get(e.remote if isinstance(e, Outcome) else getattr(e, "sender", ""))
         remote = other.address if other else "-"
         if isinstance(e, Recv) and e.corrupted:
             event_id, task = _invalid_packet_event(e.message)
@@ -300,7 +287,7 @@ def net_events(trace: Trace, peer: str) -> list[dict[str, Any]]:
     for o in trace.outcomes:
         if o.peer != peer or o.ends != "negotiation" or o.code in (13897, 13909):
             continue
-        other = infos.get(_other_peer(trace, o))
+        other = infos.get(o.remote)
         kind = _exchange_kind(o.exchange)
         header = {
             "timeStamp": _time(o.t),

@@ -162,6 +162,7 @@ class Outcome:
     failure_point: FailurePoint
     state: str
     ends: Ends
+    remote: str  # the peer on the other side of the SA
     parent: str | None = None  # the SA a child SA was negotiated under
 
 
@@ -596,7 +597,7 @@ class Endpoint:
             self.release_address(session.label)
         outcome = Outcome(self.now, self.name, session.role, session.label, table.name, condition, IkeCode(code),
                           info.point if point is None else point, state_wire_name(state.ikeext), row.ends,
-                          session.parent.label if session.parent is not None else None)  # fmt: skip
+                          session.peer, session.parent.label if session.parent is not None else None)  # fmt: skip
         self.sink.outcome(outcome)
 
     def on_established(self, session: Session) -> None:
