@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sim.cli import main
+import subprocess
+import sys
 
 TOUR = [
     ("mm-qm-success", "First, nothing goes wrong: IKEv1 main mode then quick mode, both ending in 13897."),
@@ -16,6 +17,11 @@ def _banner(text: str) -> None:
     print("\n" + "=" * 100)
     print(text)
     print("=" * 100 + "\n", flush=True)
+
+
+def main(args: list[str]) -> int:
+    """Run one ``ikesim`` command as a user would (a process of its own; nothing imports the CLI)."""
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], check=False).returncode
 
 
 def tour() -> int:
