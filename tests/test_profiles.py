@@ -30,20 +30,50 @@ def test_windows_give_up_is_a_configurable_assumption():
     assert gave_up == 73
 
 
-def test_strongswan_resends_at_4_11_2_24_16_47_49_89_48_and_gives_up_at_165_06():
+def test_strongswan_resends_at_4_11_2_24_16_47_488_89_478_and_gives_up_at_165_06():
+    # reference/real-implementations.md 1: 4 s x 1.8^n in whole milliseconds (retransmission_timeout()).
     resends, gave_up, code = _resend_times("strongswan")
-    assert resends == pytest.approx([4, 11.2, 24.16, 47.488, 89.4784])
-    assert gave_up == pytest.approx(165.06112)
+    assert resends == [4, 11.2, 24.16, 47.488, 89.478]
+    assert gave_up == 165.06
     assert code == 13813
 
 
-def test_libreswan_doubles_from_half_a_second_until_60_or_30_seconds():
+def test_strongswan_limit_caps_each_wait():
+    resends, gave_up, _ = _resend_times("strongswan", limit=10)
+    assert resends == [4, 11.2, 21.2, 31.2, 41.2]
+    assert gave_up == 51.2
+
+
+def test_strongswan_jitter_takes_up_to_its_percentage_off_each_wait_the_same_on_every_run():
+    first, gave_up, _ = _resend_times("strongswan", jitter=20)
+    again, _, _ = _resend_times("strongswan", jitter=20)
+    assert first == again  # drawn from the seed
+    plain = [4, 11.2, 24.16, 47.488, 89.478, 165.06]
+    waits = [b - a for a, b in zip([0, *plain], plain, strict=False)]
+    drawn = [b - a for a, b in zip([0, *first, gave_up], [*first, gave_up], strict=False)]
+    assert drawn != waits
+    assert all(0.8 * w - 0.002 <= d <= w + 0.002 for w, d in zip(waits, drawn, strict=True))
+    with pytest.raises(sim.scenario.ScenarioError):
+        sim.run(two_peers(client={"profile": "strongswan", "retransmit": {"jitter": 21}}))
+
+
+def test_libreswan_follows_retransmit_c_with_the_30_s_timeout_of_5_4_and_60_s_before():
+    # reference/real-implementations.md 1: measured on pluto 4.10 with its 60 s timeout.
     resends, gave_up, _ = _resend_times("libreswan")
-    assert resends == [0.5, 1.5, 3.5, 7.5, 15.5, 31.5]
-    assert gave_up == 60
-    resends, gave_up, _ = _resend_times("libreswan", timeout=30)
-    assert resends == [0.5, 1.5, 3.5, 7.5, 15.5]
-    assert gave_up == 30
+    assert (resends, gave_up) == ([0.5, 1, 2, 4, 8, 16], 32)
+    resends, gave_up, _ = _resend_times("libreswan", timeout=60)
+    assert (resends, gave_up) == ([0.5, 1, 2, 4, 8, 16, 32], 64)
+
+
+def test_libreswan_resends_at_most_12_times_per_exchange():
+    resends, gave_up, _ = _resend_times("libreswan", timeout=100_000)
+    assert len(resends) == 12 and resends[-1] == 1024 and gave_up == 2048
+
+
+def test_authip_resends_seven_times():
+    resends, gave_up, _ = _resend_times("authip")
+    assert resends == [1, 3, 7, 15, 31, 63, 127]
+    assert gave_up == 255
 
 
 def test_custom_schedule():
@@ -51,12 +81,33 @@ def test_custom_schedule():
     assert (resends, gave_up) == ([2, 5], 9)
 
 
-def test_an_ikev1_responder_retransmits_its_reply_on_the_same_schedule():
-    trace = sim.run(two_peers(gateway={"profile": "strongswan"}, faults=[{"kind": "silence", "peer": "client",
-                                                                              "after_message": "MM1"}]))  # fmt: skip
-    resends = [e.t for e in trace.events if e.kind == "retransmit" and e.peer == "gateway"]
-    assert resends == pytest.approx([0.005 + t for t in (4, 11.2, 24.16, 47.488, 89.4784)])
-    assert trace.outcome("gateway", "MM#1").code == 13805
+def _responder(profile, silent_after):
+    fault = {"kind": "silence", "peer": "client", "after_message": silent_after}
+    trace = sim.run(two_peers(gateway={"profile": profile}, faults=[fault]))
+    resends = [(e.message, e.t) for e in trace.events if e.kind == "retransmit" and e.peer == "gateway"]
+    return resends, trace.outcome("gateway", "MM#1")
+
+
+def test_a_windows_responder_resends_mm2_on_its_schedule():
+    resends, ended = _responder("windows", "MM1")
+    assert resends == [("MM2", pytest.approx(0.005 + t)) for t in (1, 3, 7, 15, 31, 63)]
+    assert ended.code == 13805
+
+
+def test_a_strongswan_responder_sends_mm2_once_and_drops_the_half_open_sa_at_30_s():
+    resends, ended = _responder("strongswan", "MM1")
+    assert resends == []
+    assert (ended.t, ended.code) == (pytest.approx(30.005), 13805)
+    resends, ended = _responder("strongswan", "MM3")  # MM4 is not resent either; 30 s from MM1
+    assert resends == [] and ended.t == pytest.approx(30.005)
+
+
+def test_a_libreswan_responder_resends_mm4_but_not_mm2():
+    resends, _ = _responder("libreswan", "MM1")
+    assert resends == []
+    resends, _ = _responder("libreswan", "MM3")
+    assert [m for m, _ in resends] == ["MM4"] * 6
+    assert resends[0][1] == pytest.approx(0.015 + 0.5)
 
 
 @pytest.mark.parametrize(
@@ -75,4 +126,4 @@ def test_bad_profiles_are_rejected(bad):
 
 
 def test_profile_table_lists_the_spec_profiles():
-    assert {"windows", "strongswan", "libreswan", "custom"} <= set(profiles.PROFILES)
+    assert {"windows", "windows-ikev2", "strongswan", "libreswan", "authip", "custom"} <= set(profiles.PROFILES)

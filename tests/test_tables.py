@@ -40,6 +40,7 @@ def _session(table_name: str, state: str, role: Role, heard: bool, policy: Polic
     session.state = state
     session.heard = heard
     session.last_sent = Message("MM1", "SA#1", "me", "peer", policy)
+    session.schedule = ep.schedule_for(session, "MM1")  # as if it had sent MM1 and waited for an answer
     return session
 
 

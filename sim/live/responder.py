@@ -93,7 +93,8 @@ class LiveResponder:
         self.profile = profile
         self.limits = limits or Limits()
         self.emit = emit  # receives each trace record (a dict in ikesim.trace/1 form)
-        self.endpoint = Endpoint(NAME, policy, schedule, self._label, IKEV1, COMPILED, self)
+        rules = PROFILES[profile].responder if profile in PROFILES else PROFILES["windows"].responder
+        self.endpoint = Endpoint(NAME, policy, schedule, self._label, IKEV1, COMPILED, self, responder=rules)
         self.linger = schedule.give_up_at  # how long an ended negotiation is kept to recognise its resends
         self.by_cookie: dict[tuple[Address, bytes], str] = {}
         self.conversations: dict[str, Conversation] = {}

@@ -7,6 +7,7 @@ option to change it.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,26 +34,64 @@ def windows(give_up_after: float = 64.0) -> Schedule:
     return Schedule(tuple(offsets), _r(t + give_up_after))
 
 
-def strongswan(timeout: float = 4.0, base: float = 1.8, tries: int = 5) -> Schedule:
-    """strongSwan: the n-th wait is ``timeout * base**n``; ``tries`` resends, then it gives up.
+def strongswan(timeout: float = 4.0, base: float = 1.8, tries: int = 5, limit: float = 0.0, jitter: float = 0.0) -> (
+    Schedule
+):  # fmt: skip
+    """StrongSwan's ``retransmission_timeout()``: the n-th wait is ``timeout * base**n`` seconds.
 
-    With the defaults: resends at 4, 11.2, 24.16, 47.488, 89.478 s, gives up at 165.061 s.
+    Each wait is capped at ``limit`` seconds (0: no cap), less a random part of up to ``jitter``
+    percent (0 to 20), and counted in whole milliseconds; after ``tries`` resends it gives up.
+    With the defaults: resends at 4, 11.2, 24.16, 47.488, 89.478 s, gives up at 165.06 s.
+    """
+    if not 0 <= jitter <= 20:
+        raise ValueError(f"jitter is a percentage from 0 to 20 (RETRANSMIT_JITTER_MAX), not {jitter:g}")
+
+    def draw(rng: random.Random | None) -> Schedule:
+        offsets, total_ms = [], 0
+        for n in range(tries + 1):
+            wait = timeout * 1000.0 * base**n
+            if limit:
+                wait = min(wait, limit * 1000.0)
+            if rng is not None:
+                wait -= wait / 100.0 * jitter * rng.random()
+            total_ms += int(wait)  # strongSwan returns the wait as a uint32_t of milliseconds
+            offsets.append(total_ms / 1000)
+        return Schedule(tuple(offsets[:-1]), offsets[-1])
+
+    plain = draw(None)
+    return Schedule(plain.resend_at, plain.give_up_at, draw) if jitter else plain
+
+
+def libreswan(interval: float = 0.5, timeout: float = 30.0, limit: int = 12) -> Schedule:
+    """Libreswan's ``retransmit.c``: the first event after ``interval``, then each delay doubles.
+
+    At each event pluto gives up when ``limit`` retransmits are done or the accumulated delay has
+    reached ``timeout``; otherwise it resends and waits its delay, doubled (from the second event
+    on) while the doubled delay stays below the timeout. Resends at 0.5, 1, 2, 4, 8, 16 s and gives
+    up at 32 s with the 30 s timeout of 5.4 and later; ``timeout = 60`` (4.x to 5.3) adds a resend
+    at 32 s and gives up at 64 s.
+    """
+    resends: list[float] = []
+    delay = waited = interval  # the first event comes after one interval
+    while len(resends) < limit and waited < timeout:
+        if resends and delay + delay < timeout:
+            delay += delay
+        resends.append(_r(waited))
+        waited += delay
+    return Schedule(tuple(resends), _r(waited))
+
+
+def authip(give_up_after: float = 128.0) -> Schedule:
+    """AuthIP: seven retransmissions, then the main-mode SA is deleted ([MS-AIPS] 3.1.6.1).
+
+    The gaps are not documented: ikesim assumes Windows' IKEv1 doubling from 1 s (resends at 1, 3,
+    7, 15, 31, 63, 127 s) and, as for ``windows``, one more doubling before it gives up (255 s).
     """
     offsets, t = [], 0.0
-    for n in range(tries + 1):
-        t += timeout * base**n
-        offsets.append(_r(t))
-    return Schedule(tuple(offsets[:-1]), offsets[-1])
-
-
-def libreswan(interval: float = 0.5, timeout: float = 60.0) -> Schedule:
-    """libreswan: the first resend after ``interval``, doubling, until ``timeout`` (60 s to v5.3, 30 s from v5.4)."""
-    offsets, t, gap = [], 0.0, interval
-    while t + gap < timeout:
+    for gap in (1, 2, 4, 8, 16, 32, 64):
         t += gap
-        offsets.append(_r(t))
-        gap *= 2
-    return Schedule(tuple(offsets), timeout)
+        offsets.append(t)
+    return Schedule(tuple(offsets), _r(t + give_up_after))
 
 
 def windows_ikev2(duration: float = 120.0) -> Schedule:
@@ -77,6 +116,14 @@ def custom(resend_at: tuple[float, ...] | list[float] = (), give_up_at: float = 
 
 
 @dataclass(frozen=True)
+class ResponderRules:
+    """What a responder of an implementation does on its own, beyond answering requests."""
+
+    resends: frozenset[str] | None = None  # the replies it resends when no answer comes; None: every one
+    half_open_timeout: float | None = None  # seconds after it opened an SA that it drops it if not yet up
+
+
+@dataclass(frozen=True)
 class Profile:
     """An implementation's behaviour: its retransmission schedule and the facts the rest of ikesim reads.
 
@@ -91,6 +138,7 @@ class Profile:
     protocols: tuple[str, ...] = ("ikev1", "authip", "ikev2")  # the protocols this implementation speaks
     windows: bool = False  # a Windows peer: it writes Security audit events and WFP net events
     served: tuple[Proposal, ...] | None = None  # what ``ikesim serve`` accepts by default; None: not served
+    responder: ResponderRules = ResponderRules()  # what its IKEv1 and AuthIP responders resend on their own
 
     def schedule(self, options: dict[str, Any] | None = None) -> Schedule:
         """The schedule with these options (the profile's own defaults where none are given)."""
@@ -105,12 +153,16 @@ PROFILES: dict[str, Profile] = {
                 (Proposal("aes128", "sha1", 2), Proposal("3des", "sha1", 2), Proposal("aes128", "sha1", 14))),
         Profile("windows-ikev2", windows_ikev2, "Windows IKEv2: retransmits for 120 s or a longer duration",
                 ("ikev2",), True),
-        Profile("strongswan", strongswan, "strongSwan: 4 s x 1.8^n, 5 resends, gives up at 165 s", ("ikev1", "ikev2"),
+        Profile("strongswan", strongswan, "strongSwan: 4 s x 1.8^n, 5 resends, gives up at 165.06 s",
+                ("ikev1", "ikev2"),
                 served=(Proposal("aes128", "sha256", 14), Proposal("aes256", "sha256", 14),
-                        Proposal("aes128", "sha1", 14))),
-        Profile("libreswan", libreswan, "libreswan: 0.5 s doubling, gives up at 60 s (30 s from v5.4)",
+                        Proposal("aes128", "sha1", 14)),
+                responder=ResponderRules(frozenset({"QM2"}), half_open_timeout=30.0)),
+        Profile("libreswan", libreswan, "libreswan: 0.5, 1, 2, 4, 8, 16 s, gives up at 32 s (60 s timeout to v5.3)",
                 served=(Proposal("aes256", "sha256", 14), Proposal("aes128", "sha256", 14),
-                        Proposal("aes128", "sha1", 14))),
+                        Proposal("aes128", "sha1", 14)),
+                responder=ResponderRules(frozenset({"MM4", "QM2"}))),
+        Profile("authip", authip, "AuthIP: seven resends (1, 3, 7, ... 127 s), gives up at 255 s", ("authip",), True),
         Profile("custom", custom, "a schedule given in full in the scenario", (), served=()),
     )
 }

@@ -28,6 +28,7 @@ from sim.enums import DropCause, FailurePoint, Role, state_wire_name
 from sim.protocol.checks import pool_address
 from sim.protocol.exchanges import ESTABLISHED
 from sim.protocol.policy import Policy
+from sim.protocol.profiles import ResponderRules
 from sim.protocol.schedule import Schedule
 from sim.protocol.spec import ProtocolSpec
 from sim.protocol.table import PARENT, VERDICT, CompiledTable, Ends, IllegalInput, Row, Table
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from sim.protocol.ikev2 import Ikev2Payload
 
 INF = math.inf
+EVERY_REPLY = ResponderRules()  # a responder that resends every reply (Windows), with no half-open timeout
 
 
 class EffectSink(Protocol):
@@ -181,10 +183,12 @@ class Session:
         "label",
         "last_sent",
         "local_code",
+        "opened_at",
         "parent",
         "peer",
         "resend_index",
         "role",
+        "schedule",
         "sent_at",
         "state",
         "verdict",
@@ -206,6 +210,8 @@ class Session:
         self.last_sent: Message | None = None
         self.sent_at = 0.0
         self.resend_index = 0
+        self.schedule: Schedule | None = None  # when its last message is sent again, and when it gives up
+        self.opened_at = 0.0  # a responder's: when the first message of the negotiation arrived
         self.deadline = INF
         self.waiting = False
         self.expires_at = INF
@@ -275,7 +281,7 @@ class Session:
         ep = self.endpoint
         self.last_sent = out = ep.make_message(self, name, msg)
         ep.sink.send(self, out, 0)
-        schedule = ep.schedule_for(self)
+        self.schedule = schedule = ep.schedule_for(self, name)
         if schedule is not None:
             self.sent_at = ep.now
             self.resend_index = 0
@@ -301,7 +307,7 @@ class Session:
 
     def act_retransmit(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """The retransmission timer fired: send the last message again and wait for the next offset."""
-        schedule = self.endpoint.schedule_for(self)
+        schedule = self.schedule
         assert self.last_sent is not None and schedule is not None
         self.resend_index += 1
         self.endpoint.sink.send(self, self.last_sent, self.resend_index)
@@ -387,7 +393,9 @@ class Endpoint:
         "now",
         "policy",
         "protocol",
+        "responder",
         "schedule",
+        "seed",
         "sessions",
         "sink",
     )
@@ -402,10 +410,15 @@ class Endpoint:
         compiled: dict[str, CompiledTable],
         sink: EffectSink | None = None,
         local_faults: Mapping[str, IkeCode] | None = None,
+        *,
+        responder: ResponderRules = EVERY_REPLY,
+        seed: int = 0,
     ) -> None:
         self.name = name
         self.policy = policy
         self.local_faults = local_faults or {}
+        self.responder = responder  # what its implementation's responder resends on its own
+        self.seed = seed  # the run's seed: random parts of retransmission schedules are drawn from it
         self.schedule = schedule
         self.labels = labels  # allocates globally unique SA labels such as "QM#3"
         self.protocol = protocol
@@ -494,7 +507,7 @@ class Endpoint:
             self.sink.timer(session, "probe")
             session.fire("probe")
             return
-        schedule = self.schedule_for(session)
+        schedule = session.schedule
         assert schedule is not None
         if session.resend_index < len(schedule.resend_at):
             session.fire("retransmit")
@@ -518,12 +531,28 @@ class Endpoint:
 
     # --- what sessions call ------------------------------------------------------------------
 
-    def schedule_for(self, session: Session) -> Schedule | None:
-        """The retransmission schedule that applies to this session's messages."""
+    def schedule_for(self, session: Session, name: str) -> Schedule | None:
+        """When this session sends message ``name`` again, and gives up, if no answer comes.
+
+        A responder resends only the replies its implementation resends (an IKEv2 responder none,
+        RFC 7296 2.1); it waits for the rest and gives up, and drops an SA still half open at its
+        implementation's half-open timeout. Random parts are drawn per message, from the seed.
+        """
         schedule = self.schedule
-        if schedule is not None and session.role is Role.RESPONDER and not self.protocol.responder_retransmits:
-            return Schedule((), schedule.give_up_at)  # it waits, and gives up, but never resends on its own
-        return schedule
+        if schedule is None:
+            return None
+        if schedule.variant is not None:
+            schedule = schedule.drawn(f"{self.seed}|{self.name}|{session.label}|{name}")
+        if session.role is not Role.RESPONDER:
+            return schedule
+        rules = self.responder
+        resends = self.protocol.responder_retransmits and (rules.resends is None or name in rules.resends)
+        give_up = schedule.give_up_at
+        if rules.half_open_timeout is not None and session.parent is None:
+            give_up = min(give_up, max(session.opened_at + rules.half_open_timeout - self.now, 1e-6))
+        if resends and give_up == schedule.give_up_at:
+            return schedule
+        return Schedule(tuple(t for t in schedule.resend_at if t < give_up) if resends else (), give_up)
 
     def make_message(self, session: Session, name: str, received: Message | None = None) -> Message:
         """A message of this session to its peer."""
@@ -671,6 +700,7 @@ class Endpoint:
                 return None
         compiled = self.compiled[table]
         session: Session = compiled.ops(self, compiled, msg.sa, Role.RESPONDER, msg.sender, parent)
+        session.opened_at = self.now
         self.sessions[msg.sa] = session
         if parent is not None:
             self.adopt(parent, session)

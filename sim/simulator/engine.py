@@ -126,10 +126,12 @@ class Simulation:
 
     def _endpoint(self, name: str) -> Endpoint:
         spec = self.peers[name]
-        schedule = PROFILES[spec.profile].schedule(dict(spec.retransmit))
+        profile = PROFILES[spec.profile]
+        schedule = profile.schedule(dict(spec.retransmit))
         protocol = PROTOCOLS[spec.protocol]
         local_faults = self._local_faults.get(name)
-        return Endpoint(name, spec.policy, schedule, self._label, protocol, COMPILED, self.effects, local_faults)
+        return Endpoint(name, spec.policy, schedule, self._label, protocol, COMPILED, self.effects, local_faults,
+                        responder=profile.responder, seed=self.seed)  # fmt: skip
 
     def _label(self, prefix: str) -> str:
         n = self._counters.get(prefix, 0) + 1
