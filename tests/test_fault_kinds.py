@@ -69,5 +69,5 @@ def test_a_local_fault_cannot_be_injected_into_a_run_under_way():
 
     simulation = Simulation(parse_scenario(_two_peers("ikev1", [])))
     local = FAULT_KINDS["local"].model_validate(FAULT_KINDS["local"].example())
-    with pytest.raises(ValueError, match="part of a peer's policy"):
+    with pytest.raises(ValueError, match="part of the peer's machine from the start"):
         simulation.inject(local)

@@ -177,9 +177,9 @@ class Simulation:
         self.network.silence(peer, at, after_message)
 
     def add_local_fault(self, peer: str, message: str, code: int) -> None:
-        """A fault of the peer's machine: part of its policy, so only from the scenario."""
+        """A fault of the peer's machine: part of the machine from the start, so only from the scenario."""
         if self.endpoints:
-            raise ValueError("local faults are part of a peer's policy: give them in the scenario")
+            raise ValueError("a local fault is part of the peer's machine from the start: give it in the scenario")
         self._local_faults.setdefault(peer, {})[message] = IkeCode(code)
 
     def at(self, when: float, peer: str, action: str) -> None:
