@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from sim._version import __version__
 from sim.errors import IkesimError
-from sim.protocol.profiles import PROFILES
+from sim.protocol.profiles import is_windows
 from sim.protocol.registry import TABLES
 from sim.protocol.session import Outcome as CoreOutcome
 
@@ -67,8 +67,7 @@ class PeerFacts:
     @property
     def windows(self) -> bool:
         """True when the peer runs Windows, and so writes audit and WFP events."""
-        profile = PROFILES.get(self.profile)
-        return (profile is not None and profile.windows) or self.protocol == "authip"
+        return is_windows(self.profile, self.protocol)
 
 
 # --- typed records --------------------------------------------------------------------------

@@ -87,22 +87,43 @@ def test_liveness_answered_keeps_the_sa_up():
     ("client", "gateway", "code", "told", "where"),
     [
         ({"proposals": [{"encryption": "3des"}]}, {}, 13802, 13802, "MM1"),
+        # Windows to Windows, MS_NOTIFY_STATUS beside the notify carries the status itself.
         ({"proposals": [{"dh_group": 2}]}, {}, 13865, 13865, "MM1"),
         ({"auth": "certificate"}, {}, 13802, 13802, "MM1"),
         ({"psk": "wrong"}, {}, 13801, 13801, "MM5"),
-        # The notify says only AUTHENTICATION-FAILED: the client records 13801.
-        ({"auth": "certificate", "certificate": "untrusted"}, {"auth": "certificate"}, 13887, 13801, "MM5"),
-        ({"auth": "certificate", "certificate": "revoked"}, {"auth": "certificate"}, 13848, 13801, "MM5"),
+        ({"auth": "certificate", "certificate": "untrusted"}, {"auth": "certificate"}, 13887, 13887, "MM5"),
+        ({"auth": "certificate", "certificate": "revoked"}, {"auth": "certificate"}, 13848, 13848, "MM5"),
+        # A strongSwan gateway sends the notify alone: the client records what its type says.
+        ({"proposals": [{"dh_group": 2}]}, {"profile": "strongswan"}, 13865, 13802, "MM1"),
+        (
+            {"auth": "certificate", "certificate": "untrusted"},
+            {"auth": "certificate", "profile": "strongswan"},
+            13887,
+            13801,
+            "MM5",
+        ),
+        (
+            {"auth": "certificate", "certificate": "revoked"},
+            {"auth": "certificate", "profile": "strongswan"},
+            13848,
+            13801,
+            "MM5",
+        ),
     ],
 )
 def test_policy_rejections_by_the_responder_are_reported_by_both_peers(client, gateway, code, told, where):
-    trace = sim.run(two_peers(client={"policy": client}, gateway={"policy": gateway}))
+    profile = gateway.get("profile", "windows")
+    gateway = {k: v for k, v in gateway.items() if k != "profile"}
+    trace = sim.run(two_peers(client={"policy": client}, gateway={"policy": gateway, "profile": profile}))
     responder = _one(trace, "gateway", "MM#1")
     initiator = _one(trace, "client", "MM#1")
     assert (responder.code, initiator.code) == (code, told)
     assert initiator.failure_point == "IPSEC_FAILURE_PEER"
     assert any(e.kind == "recv" and e.message == where and e.peer == "gateway" for e in trace.events)
-    assert any(e.kind == "send" and e.message == "INFO NOTIFY" for e in trace.events)
+    [notify] = [e for e in trace.events if e.kind == "send" and e.message == "INFO NOTIFY"]
+    assert ("MS_NOTIFY_STATUS" in notify.detail) == ((profile == "windows" and code != told) or profile == "windows")
+    if code == 13865:  # IKEv1 has no notify for a group: NO-PROPOSAL-CHOSEN, as charon answers it
+        assert notify.detail.startswith("N(NO-PROPOSAL-CHOSEN)")
 
 
 def test_responder_certificate_not_trusted_by_the_initiator_gives_13887_at_the_initiator():

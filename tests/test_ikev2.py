@@ -87,14 +87,22 @@ def test_cp_required_and_missing_gives_13900():
     ("client", "gateway", "code", "told"),
     [
         ({"psk": "wrong"}, {}, 13801, 13801),
-        ({"auth": "certificate", "certificate": "untrusted"}, {"auth": "certificate"}, 13887, 13801),
+        ({"auth": "certificate", "certificate": "untrusted"}, {"auth": "certificate"}, 13887, 13887),  # MS status
+        (
+            {"auth": "certificate", "certificate": "untrusted"},
+            {"auth": "certificate", "profile": "strongswan"},
+            13887,
+            13801,
+        ),
         ({"proposals": [{"encryption": "3des"}]}, {}, 13802, 13802),
         ({"proposals": [{"dh_group": 19}]}, {}, 13865, 13865),
         ({"auth": "eap", "psk": "wrong"}, {"auth": "eap"}, 13801, 13801),
     ],
 )
 def test_ikev2_rejections(client, gateway, code, told):
-    trace = sim.run(ikev2(client={"policy": client}, gateway={"policy": gateway}))
+    profile = gateway.get("profile", "windows-ikev2")
+    gateway = {k: v for k, v in gateway.items() if k != "profile"}
+    trace = sim.run(ikev2(client={"policy": client}, gateway={"policy": gateway, "profile": profile}))
     assert _one(trace, "gateway", "IKE#1").code == code
     assert _one(trace, "client", "IKE#1").code == told
     assert not [o for o in trace.outcomes if o.sa.startswith("CHILD")]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from typing import Any
 
 from sim.outputs.renderer import Renderer
@@ -54,6 +55,23 @@ def exchange_of(message: str, protocol: str) -> int:
         if bare.startswith(prefix) and prefix in table:
             return table[prefix]
     return table["INFO"]
+
+
+_NOTIFY = re.compile(r"N\(([^)]*)\)")
+
+
+def _notifies(detail: str) -> list[tuple[int, bytes]]:
+    """The notify payloads a trace detail names, with their data: ``N(NO-PROPOSAL-CHOSEN) N(MS_NOTIFY_STATUS 13865)``.
+
+    MS_NOTIFY_STATUS carries the status as a 32-bit number ([MS-IKEE] 2.2.7; network byte order is
+    ikesim's assumption).
+    """
+    out = []
+    for token in _NOTIFY.findall(detail) or ["NO-PROPOSAL-CHOSEN"]:
+        name, _, value = token.partition(" ")
+        data = int(value).to_bytes(4, "big") if name == "MS_NOTIFY_STATUS" and value.isdigit() else b""
+        out.append((NOTIFY_NUMBERS.get(name, 14), data))
+    return out
 
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)  # scapy's start-up chatter is not ours to print
@@ -141,10 +159,13 @@ class _Builder:
                 nonce.res = 0xFF
             return ISAKMP(next_payload=4, flags=flags, **header) / ke / nonce
         if message in ("INFO NOTIFY", "AuthIP NOTIFY"):
-            number = NOTIFY_NUMBERS.get(detail.removeprefix("N(").removesuffix(")"), 14)
-            return ISAKMP(next_payload=11, flags=flags, **header) / ISAKMP_payload_Notify(
-                notify_msg_type=number, proto=1
-            )
+            notifies = _notifies(detail)
+            packet = ISAKMP(next_payload=11, flags=flags, **header)
+            for i, (number, data) in enumerate(notifies):
+                more = 11 if i + 1 < len(notifies) else 0
+                packet = packet / ISAKMP_payload_Notify(next_payload=more, notify_msg_type=number, proto=1,
+                                                        notify_data=data)  # fmt: skip
+            return packet
         # Everything else is encrypted: a placeholder ciphertext of a realistic length (AES blocks).
         size = {"MM5": 64, "MM6": 64, "QM1": 112, "QM2": 112, "QM3": 48}.get(bare, 64)
         first = 5 if bare in ("MM5", "MM6") else 8  # ID, or HASH
@@ -184,8 +205,12 @@ class _Builder:
         }
         detail = self.details.get((sender, sa, message)) or ""
         if exchange_name == "IKE_SA_INIT" and detail.startswith("N("):
-            number = NOTIFY_NUMBERS.get(detail.removeprefix("N(").removesuffix(")"), 14)
-            return IKEv2(next_payload=41, **header) / IKEv2_Notify(type=number)
+            notifies = _notifies(detail)
+            packet = IKEv2(next_payload=41, **header)
+            for i, (number, data) in enumerate(notifies):
+                more = 41 if i + 1 < len(notifies) else 0
+                packet = packet / IKEv2_Notify(next_payload=more, type=number, notify=data)
+            return packet
         if exchange_name == "IKE_SA_INIT":
             transforms = (
                 IKEv2_Transform(transform_type="Encryption", transform_id=12, key_length=128)

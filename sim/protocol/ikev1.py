@@ -98,16 +98,19 @@ QUICK_MODE = quick_mode("ikev1_quick_mode", "IKEv1 quick mode", KeyModule.IKE)
 
 # Conditions a rejecting peer announces with an INFORMATIONAL notify: the notify type, and what the
 # peer that receives it reports. A notify says only its type: a certificate the responder could not
-# verify reaches the initiator as AUTHENTICATION-FAILED, which it records as 13801.
+# verify reaches the initiator as AUTHENTICATION-FAILED, which it records as 13801, unless both are
+# Windows peers (MS_NOTIFY_STATUS then carries the status itself: Session.act_notify). A proposal
+# whose only problem is its Diffie-Hellman group gets NO-PROPOSAL-CHOSEN, as strongSwan answers it
+# (reference/real-implementations.md 2); IKEv1 has no group renegotiation.
 NOTIFY_TYPES: dict[Condition, tuple[str, int, Condition]] = {
     C.NO_PROPOSAL_CHOSEN: ("NO-PROPOSAL-CHOSEN", 14, C.NO_PROPOSAL_CHOSEN),
-    C.INVALID_GROUP: ("INVALID-KEY-INFORMATION", 17, C.INVALID_GROUP),
+    C.INVALID_GROUP: ("NO-PROPOSAL-CHOSEN", 14, C.NO_PROPOSAL_CHOSEN),
     C.AUTH_FAILED: ("AUTHENTICATION-FAILED", 24, C.AUTH_FAILED),
     C.CERT_UNTRUSTED: ("AUTHENTICATION-FAILED", 24, C.AUTH_FAILED),
     C.CERT_REVOKED: ("AUTHENTICATION-FAILED", 24, C.AUTH_FAILED),
-    C.MM_LIMIT: ("NO-PROPOSAL-CHOSEN", 14, C.MM_LIMIT),  # Windows peers: the status says why
-    C.QM_LIMIT: ("NO-PROPOSAL-CHOSEN", 14, C.QM_LIMIT),
-    C.SHUTTING_DOWN: ("NO-PROPOSAL-CHOSEN", 14, C.SHUTTING_DOWN),
+    C.MM_LIMIT: ("NO-PROPOSAL-CHOSEN", 14, C.NO_PROPOSAL_CHOSEN),
+    C.QM_LIMIT: ("NO-PROPOSAL-CHOSEN", 14, C.NO_PROPOSAL_CHOSEN),
+    C.SHUTTING_DOWN: ("NO-PROPOSAL-CHOSEN", 14, C.NO_PROPOSAL_CHOSEN),
     C.DOS_COOKIE_SENT: ("COOKIE", 16390, C.DOS_COOKIE_SENT),
 }
 

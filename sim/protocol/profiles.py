@@ -145,6 +145,12 @@ class Profile:
         return self.build(**(options or {}))
 
 
+def is_windows(profile: str, protocol: str) -> bool:
+    """True for a Windows peer: its profile is a Windows one, or it speaks AuthIP (only Windows does)."""
+    known = PROFILES.get(profile)
+    return (known is not None and known.windows) or protocol == "authip"
+
+
 # fmt: off
 PROFILES: dict[str, Profile] = {
     p.name: p

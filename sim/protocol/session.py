@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from sim.protocol.ikev2 import Ikev2Payload
 
 INF = math.inf
+MS_NOTIFY_STATUS = 12345  # Windows' private notify whose data is the failure status ([MS-IKEE] 2.2.7)
 EVERY_REPLY = ResponderRules()  # a responder that resends every reply (Windows), with no half-open timeout
 
 
@@ -113,7 +114,7 @@ class Message:
     """One IKE message in flight; ``body`` is the sender's policy (it stands for the payloads)."""
 
     __slots__ = ("body", "child", "condition", "corrupt", "detail", "ikev2", "name", "parent", "receiver", "sa",
-                 "sender", "trigger")  # fmt: skip
+                 "sender", "trigger", "windows")  # fmt: skip
 
     def __init__(
         self,
@@ -138,12 +139,14 @@ class Message:
         self.child: str | None = None  # the child SA this message negotiates (IKEv2 IKE_AUTH)
         self.detail: str | None = None  # what a trace shows of its payloads (a notify, an address)
         self.ikev2: Ikev2Payload | None = None  # what an IKEv2 message carries beyond its name
+        self.windows = False  # its sender's vendor IDs say Windows (MS NT5 ISAKMPOAKLEY)
 
     def copy(self) -> Message:
         """A separate copy (a corrupted or replayed message must not change the original)."""
         twin = Message(self.name, self.sa, self.sender, self.receiver, self.body, self.parent, self.condition,
                        self.trigger)  # fmt: skip
         twin.corrupt, twin.child, twin.detail, twin.ikev2 = self.corrupt, self.child, self.detail, self.ikev2
+        twin.windows = self.windows
         return twin
 
     def __repr__(self) -> str:
@@ -321,13 +324,24 @@ class Session:
             self._arm(INF)
 
     def act_notify(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
-        """Tell the peer why we rejected, where the protocol has a notify for it."""
+        """Tell the peer why we rejected, where the protocol has a notify for it.
+
+        The notify type says what it says (a peer that receives it reports that); a Windows peer
+        adds MS_NOTIFY_STATUS with the status itself, for a peer that announced Windows ([MS-IKEE]
+        2.2.7), and only that peer learns the real reason.
+        """
         ep = self.endpoint
-        notify = ep.protocol.notify_types.get(self.verdict) if self.verdict is not None else None
-        if notify is not None:
+        verdict = self.verdict
+        notify = ep.protocol.notify_types.get(verdict) if verdict is not None else None
+        if notify is not None and verdict is not None:
             name, trigger = ep.protocol.notify_message(self, msg)
-            out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=notify[2], trigger=trigger)
+            status = ep.windows and msg is not None and msg.windows and verdict.value.code is not None
+            said = verdict if status else notify[2]
+            out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=said, trigger=trigger)
+            out.windows = ep.windows
             out.detail = f"N({notify[0]})"
+            if status and notify[1] != MS_NOTIFY_STATUS:
+                out.detail += f" N(MS_NOTIFY_STATUS {int(verdict.value.code or 0)})"
             ep.sink.send(self, out, 0)
 
     def act_delete(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
@@ -338,6 +352,7 @@ class Session:
         if reason not in (Condition.NAP_REAUTH_SUCCEEDED, Condition.SIMULTANEOUS_REKEY):
             reason = Condition.QM_EXPIRED if self.table.sa_kind == "child" else Condition.MM_EXPIRED
         out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=reason, trigger=trigger)
+        out.windows = ep.windows
         out.detail = "D"
         ep.sink.send(self, out, 0)
 
@@ -398,6 +413,7 @@ class Endpoint:
         "seed",
         "sessions",
         "sink",
+        "windows",
     )
 
     def __init__(
@@ -413,12 +429,14 @@ class Endpoint:
         *,
         responder: ResponderRules = EVERY_REPLY,
         seed: int = 0,
+        windows: bool = False,
     ) -> None:
         self.name = name
         self.policy = policy
         self.local_faults = local_faults or {}
         self.responder = responder  # what its implementation's responder resends on its own
         self.seed = seed  # the run's seed: random parts of retransmission schedules are drawn from it
+        self.windows = windows  # a Windows peer: its vendor IDs say so, and it tells Windows peers the status
         self.schedule = schedule
         self.labels = labels  # allocates globally unique SA labels such as "QM#3"
         self.protocol = protocol
@@ -558,6 +576,7 @@ class Endpoint:
         """A message of this session to its peer."""
         parent = session.parent.label if session.parent is not None else None
         out = Message(name, session.label, self.name, session.peer, self.policy, parent)
+        out.windows = self.windows
         if self.protocol.decorate is not None:
             self.protocol.decorate(self, session, out, received)
         return out

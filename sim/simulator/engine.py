@@ -14,7 +14,7 @@ from collections.abc import Callable
 from sim.codes import IkeCode
 from sim.enums import DropCause
 from sim.faults import FaultModel, MessageFault, PartitionFault
-from sim.protocol.profiles import PROFILES
+from sim.protocol.profiles import PROFILES, is_windows
 from sim.protocol.registry import COMPILED, PROTOCOLS
 from sim.protocol.session import Endpoint, Message, Outcome, Session
 from sim.scenario import Scenario
@@ -131,7 +131,8 @@ class Simulation:
         protocol = PROTOCOLS[spec.protocol]
         local_faults = self._local_faults.get(name)
         return Endpoint(name, spec.policy, schedule, self._label, protocol, COMPILED, self.effects, local_faults,
-                        responder=profile.responder, seed=self.seed)  # fmt: skip
+                        responder=profile.responder, seed=self.seed,
+                        windows=is_windows(spec.profile, spec.protocol))  # fmt: skip
 
     def _label(self, prefix: str) -> str:
         n = self._counters.get(prefix, 0) + 1
