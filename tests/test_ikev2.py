@@ -170,3 +170,17 @@ def test_liveness_finds_a_dead_ikev2_peer_and_the_children_go_with_the_ike_sa():
     trace = sim.run(ikev2(client={"policy": {"liveness_interval": 30}}, faults=silent, limits={"until": 400}))
     assert _one(trace, "client", "IKE#1", ends="sa").code == 13886
     assert _one(trace, "client", "CHILD#1", ends="sa").code == 13886
+
+
+@pytest.mark.parametrize(
+    "name", ["ikev2-simultaneous-rekey", "ikev2-peer-without-mobike", "nap-reauth-kills-dummy-tunnel"]
+)
+def test_every_ikev2_request_that_arrives_is_answered_deletes_included(name):
+    # RFC 7296 1.4.1: a delete is an INFORMATIONAL request, and gets an (empty) response.
+    trace = sim.run(name)
+    deletes = [e for e in trace.events if e.kind == "recv" and e.message == "INFORMATIONAL request"]
+    answers = [e for e in trace.events if e.kind == "send" and e.message == "INFORMATIONAL response"]
+    assert deletes
+    for delete in deletes:
+        assert any(a.peer == delete.peer and a.sa == delete.sa and a.t == delete.t for a in answers), delete
+    assert not [e for e in trace.events if e.kind == "drop" and e.message == "INFORMATIONAL response"]

@@ -39,6 +39,7 @@ def rounds(
     last_request: Sequence[str] | None = None,
     last_response: Sequence[str] = ("disarm", "report", "establish"),
     established: Sequence[str] = ESTABLISHED,
+    delete_answer: str | None = None,
 ) -> tuple[Row, ...]:
     """The rows of a negotiation made of request/response rounds.
 
@@ -46,7 +47,8 @@ def rounds(
     state a peer is in after it sent its message of that round (all but the last round: the
     responder's last answer and the initiator's receipt of it lead to COMPLETE).
     ``last_request`` and ``last_response`` are the actions of the responder and of the
-    initiator when the last round succeeds; ``established`` the states of the SA once it is up.
+    initiator when the last round succeeds; ``established`` the states of the SA once it is up;
+    ``delete_answer`` the response a peer sends to a delete (IKEv2: every request is answered).
     """
     established = tuple(established)
     out: list[Row] = []
@@ -87,7 +89,7 @@ def rounds(
             "recv_DELETE",
             negotiating,
             "DELETED_EARLY",
-            actions=["disarm", "report"],
+            actions=[*_answering(delete_answer), "disarm", "report"],
             report=C.DELETED_BEFORE_ESTABLISHED,
         ),
         *local_deletes(negotiating, established),
@@ -95,8 +97,15 @@ def rounds(
     return tuple(out)
 
 
-def sa_life(probe: str, answer: str, expired: Condition, deleted: Condition | str) -> tuple[Row, ...]:
-    """An established SA: its lifetime, deletes from the peer, liveness checks and a dead peer."""
+def sa_life(
+    probe: str, answer: str, expired: Condition, deleted: Condition | str, answers_deletes: bool = False
+) -> tuple[Row, ...]:
+    """An established SA: its lifetime, deletes from the peer, liveness checks and a dead peer.
+
+    Where ``answers_deletes`` (IKEv2, RFC 7296 1.4.1), a delete gets ``answer`` as its response
+    (the endpoint takes the answer to its own delete once the SA is gone: ``ProtocolSpec.delete_answer``).
+    """
+    delete_answer = answer if answers_deletes else None
     return (
         row(
             "expire",
@@ -110,7 +119,7 @@ def sa_life(probe: str, answer: str, expired: Condition, deleted: Condition | st
             "recv_DELETE",
             ESTABLISHED,
             "DELETED",
-            actions=["disarm", "report", "end_children"],
+            actions=[*_answering(delete_answer), "disarm", "report", "end_children"],
             report=deleted,
             ends=Ends.SA,
         ),
@@ -141,6 +150,10 @@ def local_deletes(negotiating: Sequence[str], established: Sequence[str]) -> tup
                        actions=["disarm", "delete", "report", "end_children"], report=condition,
                        ends=Ends.SA))  # fmt: skip
     return tuple(out)
+
+
+def _answering(answer: str | None) -> list[str]:
+    return [f"answer:{answer}"] if answer is not None else []
 
 
 def _t(message: str) -> str:

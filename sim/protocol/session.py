@@ -476,6 +476,8 @@ class Endpoint:
             if session is None:
                 return
         session.heard = True
+        if msg.name == self.protocol.delete_answer and session.ended:
+            return  # the answer to our delete: the SA is already gone
         try:
             session.fire(msg.trigger, msg)
         except IllegalInput as refused:

@@ -39,5 +39,6 @@ class ProtocolSpec:
     responder_retransmits: bool = True  # IKEv1 and AuthIP responders do; IKEv2 responders never
     children_end_with_parent: bool = False  # IKEv2 child SAs go with their IKE SA
     payloads: Mapping[str, str] = field(default_factory=dict)  # message -> its payloads, for traces and pcaps
+    delete_answer: str | None = None  # the response a delete gets (IKEv2); the deleting SA takes it once gone
     decorate: Callable[[Endpoint, Session, Message, Message | None], None] | None = None  # fill a message in
     session_class: type | None = None  # a Session subclass with the protocol's own actions
