@@ -94,14 +94,30 @@ class Condition(enum.Enum):
         IkeCode.DOS_COOKIE_SENT, _ME, "the responder is under load and answered with a DoS cookie notify"
     )
     SHUTTING_DOWN = ConditionInfo(IkeCode.SHUTTING_DOWN, _ME, "the IKE service is shutting down")
-    INVALID_COOKIE = ConditionInfo(IkeCode.INVALID_COOKIE, _PEER, "a message arrived with an invalid cookie")
-    UNEXPECTED_MESSAGE_ID = ConditionInfo(
-        IkeCode.UNEXPECTED_MESSAGE_ID, _PEER, "a message arrived with an unexpected message ID"
+    INVALID_COOKIE = ConditionInfo(
+        IkeCode.INVALID_COOKIE,
+        _PEER,
+        "a message arrived with an invalid cookie: dropped, the negotiation keeps its state",
     )
-    INVALID_PAYLOAD = ConditionInfo(IkeCode.INVALID_PAYLOAD, _PEER, "a message arrived with an invalid payload")
-    INVALID_HEADER = ConditionInfo(IkeCode.INVALID_HEADER, _PEER, "a message arrived with an invalid header")
+    UNEXPECTED_MESSAGE_ID = ConditionInfo(
+        IkeCode.UNEXPECTED_MESSAGE_ID,
+        _PEER,
+        "a message arrived with an unexpected message ID: dropped, the negotiation keeps its state",
+    )
+    INVALID_PAYLOAD = ConditionInfo(
+        IkeCode.INVALID_PAYLOAD,
+        _PEER,
+        "a message arrived with an invalid payload: dropped, the negotiation keeps its state",
+    )
+    INVALID_HEADER = ConditionInfo(
+        IkeCode.INVALID_HEADER,
+        _PEER,
+        "a message arrived with an invalid header: dropped, the negotiation keeps its state",
+    )
     INVALID_MAJOR_VERSION = ConditionInfo(
-        IkeCode.INVALID_MAJOR_VERSION, _PEER, "a message arrived with an unsupported IKE major version"
+        IkeCode.INVALID_MAJOR_VERSION,
+        _PEER,
+        "a message arrived with an unsupported IKE major version: dropped, the negotiation keeps its state",
     )
     SIMULTANEOUS_REKEY = ConditionInfo(
         IkeCode.SIMULTANEOUS_REKEY, _NONE, "both peers rekeyed the same SA at once; this rekey lost"

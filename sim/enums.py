@@ -91,5 +91,6 @@ class DropCause(enum.StrEnum):
     LOST = "lost"  #: the network lost it: an injected drop, random loss, a partition
     DOWN = "down"  #: the sender or the receiver had crashed
     SILENT = "silent"  #: the sender or the receiver was silenced
+    DAMAGED = "damaged"  #: it arrived damaged (a field fails the receiver's checks): dropped, state kept
     REFUSED = "refused"  #: it arrived, but the receiver's machine does not accept it in its state
     NO_SA = "no_sa"  #: it arrived for an SA (or a parent SA) the receiver does not have

@@ -5,7 +5,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from sim.enums import DropCause
 from sim.scenario import Scenario, library_dir, load_scenario
+from sim.trace import Drop, Trace
 
 
 def scenario_files(folder: Path | None = None) -> list[Path]:
@@ -19,15 +21,34 @@ def scenarios() -> tuple[Scenario, ...]:
     return tuple(load_scenario(path) for path in scenario_files())
 
 
+def _damaged_codes(trace: Trace) -> list[int]:
+    """The codes of the damaged datagrams a run's peers dropped (the reason starts with the code)."""
+    return [int(e.reason.split()[0]) for e in trace.events if isinstance(e, Drop) and e.cause == DropCause.DAMAGED]
+
+
 @cache
-def codes_shown() -> dict[int, tuple[str, ...]]:
-    """Each code that some library scenario reports, with the names of those scenarios."""
+def _library_codes() -> tuple[dict[int, tuple[str, ...]], dict[int, tuple[str, ...]]]:
+    """(codes reported as outcomes, codes shown anywhere) -> the library scenarios that show them."""
     from sim.simulator.engine import Simulation
 
-    found: dict[int, list[str]] = {}
+    reported: dict[int, list[str]] = {}
+    shown: dict[int, list[str]] = {}
     for scenario in scenarios():
-        for outcome in Simulation(scenario).run().outcomes:
-            names = found.setdefault(int(outcome.code), [])
-            if scenario.name not in names:
-                names.append(scenario.name)
-    return {code: tuple(names) for code, names in sorted(found.items())}
+        trace = Simulation(scenario).run()
+        outcome_codes = [int(o.code) for o in trace.outcomes]
+        for table, found in ((reported, outcome_codes), (shown, outcome_codes + _damaged_codes(trace))):
+            for code in found:
+                names = table.setdefault(code, [])
+                if scenario.name not in names:
+                    names.append(scenario.name)
+    return ({c: tuple(n) for c, n in sorted(reported.items())}, {c: tuple(n) for c, n in sorted(shown.items())})
+
+
+def codes_reported() -> dict[int, tuple[str, ...]]:
+    """Each code that some library scenario's peer reports as an outcome, with those scenarios."""
+    return _library_codes()[0]
+
+
+def codes_shown() -> dict[int, tuple[str, ...]]:
+    """Each code some library scenario shows (an outcome, or a damaged datagram dropped), with those scenarios."""
+    return _library_codes()[1]

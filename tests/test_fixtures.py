@@ -137,7 +137,7 @@ def test_extended_mode_failure_4984_and_invalid_packet_4976():
     assert "KeyModName" not in fields  # 4984's template says AuthIP itself
     trace = run("mm-invalid-cookie")
     ids = [e.find("System/EventID").text for e in audit_events(trace, "gateway")]
-    assert ids == ["4976", "4653"]
+    assert ids == ["4976"]  # the damaged MM3 is audited; the negotiation then completes
 
 
 def test_only_windows_peers_log():

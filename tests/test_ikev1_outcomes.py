@@ -210,11 +210,20 @@ def test_service_shutting_down_13891():
     ("field", "code"),
     [("cookie", 13846), ("message_id", 13888), ("payload", 13843), ("header", 13824), ("version", 13880)],
 )
-def test_corrupted_messages(field, code):
+def test_a_damaged_message_is_dropped_with_its_code_and_the_retransmission_completes(field, code):
     trace = sim.run(two_peers(faults=[{"kind": "corrupt", "message": "MM3", "field": field}]))
-    o = _one(trace, "gateway", "MM#1")
-    assert (o.code, o.failure_point) == (code, "IPSEC_FAILURE_PEER")
+    [drop] = [e for e in trace.events if e.kind == "drop"]
+    assert (drop.peer, drop.message, drop.cause) == ("gateway", "MM3", "damaged")
+    assert drop.reason.startswith(f"{code} ") and "state kept" in drop.reason
+    assert _one(trace, "gateway", "MM#1").code == 13897
+    assert _one(trace, "client", "MM#1").code == 13897
+
+
+def test_a_message_damaged_every_time_ends_in_timeouts_at_both_peers():
+    trace = sim.run(two_peers(faults=[{"kind": "corrupt", "message": "MM3", "field": "payload", "count": 0}]))
+    assert _one(trace, "gateway", "MM#1").code == 13805
     assert _one(trace, "client", "MM#1").code == 13805
+    assert {e.cause for e in trace.events if e.kind == "drop"} == {"damaged"}
 
 
 @pytest.mark.parametrize("code", ["OUT_OF_MEMORY", "GETSPIFAIL", "13860", "ERROR_IPSEC_IKE_SRVACQFAIL"])

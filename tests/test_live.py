@@ -243,14 +243,19 @@ def _damage(data: bytes, part: str) -> bytes:
     ("part", "code"),
     [("header", 13824), ("version", 13880), ("payload", 13843), ("cookie", 13846), ("message_id", 13888)],
 )
-def test_a_damaged_message_of_a_negotiation_ends_it_with_the_code_of_the_damaged_part(part: str, code: int) -> None:
+def test_a_damaged_message_of_a_negotiation_is_dropped_with_its_code_and_a_clean_copy_still_answered(
+    part: str, code: int
+) -> None:
     r = Recorder("windows")
     [answer] = r.send(0.0, mm1(AES128_SHA1_G14))
     rcookie = ISAKMP(answer).resp_cookie
     assert r.send(0.2, _damage(mm3(b"initiatr", rcookie), part)) == []
-    [outcome] = r.kinds("outcome")
-    assert outcome["code"] == code and outcome["state"] == "IKEEXT_MM_SA_STATE_SA_SENT"
     assert r.kinds("recv")[-1]["corrupted"] == part
+    drop = r.kinds("drop")[-1]
+    assert drop["cause"] == "damaged" and drop["reason"].startswith(f"{code} ")
+    assert r.kinds("outcome") == [] and r.responder.negotiations() == 1  # the state is kept
+    [mm4] = r.send(0.3, mm3(b"initiatr", rcookie))  # the clean retransmission
+    assert ISAKMP(mm4).exch_type == 2
 
 
 @pytest.mark.parametrize(
@@ -499,12 +504,12 @@ def test_ike_scan_a_real_initiator_sees_a_windows_responder() -> None:
         assert abs(delta - expected * scale) < 0.05, deltas
 
 
-def test_an_mm3_without_the_responder_cookie_ends_the_negotiation_with_13846() -> None:
+def test_an_mm3_without_the_responder_cookie_is_dropped_as_13846_and_the_negotiation_kept() -> None:
     r = Recorder("windows")
     r.send(0.0, mm1(AES128_SHA1_G14))
     assert r.send(0.2, mm3(b"initiatr", bytes(8))) == []
-    [outcome] = r.kinds("outcome")
-    assert outcome["code"] == 13846
+    assert r.kinds("outcome") == [] and r.responder.negotiations() == 1
+    assert r.kinds("drop")[-1]["reason"].startswith("13846 ")
 
 
 def test_a_scenario_gives_the_responders_policy_and_profile() -> None:
@@ -557,11 +562,13 @@ proposals = [{ encryption = "aes128", integrity = "sha256", dh_group = 19 }]
 def test_an_ended_negotiation_is_kept_one_give_up_period_despite_its_earlier_deadlines() -> None:
     r = Recorder("windows")
     [answer] = r.send(0.0, mm1(AES128_SHA1_G14))
-    damaged = _damage(mm3(b"initiatr", ISAKMP(answer).resp_cookie), "header")
-    r.send(0.2, damaged)  # ends it with 13824 while its first resend was due at 1 s
+    rcookie = ISAKMP(answer).resp_cookie
+    refusal = isakmp.encode(b"initiatr", rcookie, isakmp.INFORMATIONAL, [(isakmp.NOTIFY, isakmp.notify_payload(14))], 7)
+    r.send(0.2, refusal)  # the initiator's notify ends it, while MM2's first resend was due at 1 s
+    assert r.kinds("outcome")[-1]["code"] == 13802
     assert r.responder.tick(1.5) == [] and r.responder.negotiations() == 1
-    r.send(2.0, mm3(b"initiatr", ISAKMP(answer).resp_cookie))
-    assert r.kinds("drop")[-1]["reason"] == "not accepted in state REJECTED"  # recognised, not a stranger
+    r.send(2.0, mm3(b"initiatr", rcookie))
+    assert r.kinds("drop")[-1]["reason"] == "not accepted in state REFUSED"  # recognised, not a stranger
     assert r.responder.next_deadline() == 0.2 + 127.0
     r.responder.tick(0.2 + 127.0)
     assert r.responder.negotiations() == 0 and r.responder.next_deadline() is None

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sim import codes
+from sim.enums import DropCause
 from sim.outputs.renderer import Renderer
 from sim.trace import Drop, Event, Outcome, Recv, Retransmit, Send, Timer, Trace, Transition
 
 Line = tuple[str, str]  # (style, text)
+_ARRIVED = frozenset({DropCause.DAMAGED, DropCause.REFUSED, DropCause.NO_SA})  # reached the machine, which dropped it
 
 
 def _who(width: int, name: str) -> str:
@@ -53,6 +55,8 @@ def _line(e: Event, width: int) -> Line | None:
         damaged = f" (corrupted: {e.corrupted})" if e.corrupted else ""
         return "recv", f"{t}{who}  {sa:10} receives {e.message} from {e.sender}{damaged}"
     if isinstance(e, Drop):
+        if e.cause in _ARRIVED:
+            return "lost", f"{t}{who}  {sa:10} drops {e.message} from {e.sender}: {e.reason}"
         return "lost", f"{t}{who}  {sa:10} never gets {e.message} from {e.sender}: {e.reason}"
     if isinstance(e, Timer):
         what = {"give_up": "gives up: retransmissions exhausted", "probe": "checks that the peer is alive",

@@ -468,8 +468,19 @@ class Endpoint:
         return session
 
     def receive(self, now: float, msg: Message) -> None:
-        """Handle one message that arrived from the network."""
+        """Handle one message that arrived from the network.
+
+        A damaged datagram is dropped and audited, and the negotiation keeps its state, as real
+        stacks do (reference/real-implementations.md 2): a clean retransmission can still
+        complete it. The drop names the code of the damaged part.
+        """
         self.now = now
+        if msg.corrupt:
+            info = CORRUPTION_CONDITIONS[msg.corrupt].value
+            assert info.code is not None
+            self.sink.drop(self, msg, f"{int(info.code)} {info.code.name}: damaged {msg.corrupt}; dropped, state kept",
+                           DropCause.DAMAGED)  # fmt: skip
+            return
         session = self.sessions.get(msg.sa)
         if session is None:
             session = self._open(msg)
@@ -585,8 +596,6 @@ class Endpoint:
 
     def check(self, session: Session, msg: Message | None) -> Condition | None:
         """Every check that applies before this input is accepted: None when it passes."""
-        if msg is not None and msg.corrupt:
-            return CORRUPTION_CONDITIONS[msg.corrupt]
         protocol = self.protocol
         received = msg.name if msg is not None else None
         sending = protocol.next_message.get(received) if received else protocol.first_sent.get(session.table.name)

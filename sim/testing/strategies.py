@@ -143,10 +143,10 @@ def scenarios(
 
 
 def _library_showing(code: int, protocol: str | None, profile: str | None) -> list[Scenario]:
-    from sim.library import codes_shown
+    from sim.library import codes_reported
     from sim.library import scenarios as library
 
-    names = set(codes_shown().get(code, ()))
+    names = set(codes_reported().get(code, ()))
     return [
         s
         for s in library()
