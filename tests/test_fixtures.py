@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from sim import run as sim_run
 from sim.library import scenarios
 from sim.outputs.pcap import exchange_of, packets
 from sim.outputs.registry import FORMATS, write_fixtures
@@ -286,3 +287,18 @@ def test_child_sa_failures_name_the_remote_peer_even_without_a_message_of_their_
         for event in events:
             assert dict(data(event))["RemoteAddress"] == remote, name
         assert all(e["header"]["remoteAddrV4"] == remote for e in net_events(trace, peer)), name
+
+
+def test_each_request_has_its_own_message_id_and_a_response_repeats_its_requests():
+    from helpers import ikev2, two_peers
+    from scapy.contrib.ikev2 import IKEv2
+    from scapy.layers.inet import UDP
+    from scapy.layers.isakmp import ISAKMP
+
+    v2 = sim_run(ikev2(client={"policy": {"liveness_interval": 30}}, limits={"until": 100}))
+    headers = [IKEv2(bytes(p[UDP].payload)) for p in packets(v2)]
+    informational = [(h.id, bool(h.flags & 0x20)) for h in headers if h.exch_type == 37]
+    assert informational == [(2, False), (2, True), (3, False), (3, True), (4, False), (4, True)]  # RFC 7296 2.2
+    v1 = sim_run(two_peers(client={"policy": {"liveness_interval": 30, "quick_modes": 0}}, limits={"until": 100}))
+    ids = [ISAKMP(bytes(p[UDP].payload)).id for p in packets(v1) if ISAKMP(bytes(p[UDP].payload)).exch_type == 5]
+    assert len(ids) == 6 and len(set(ids)) == 6  # each R-U-THERE and R-U-THERE-ACK its own exchange

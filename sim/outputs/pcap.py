@@ -86,9 +86,9 @@ class _Builder:
         self.trace = trace
         self.seed = trace.seed
         self.infos = peer_infos(trace)
-        self.cache: dict[tuple[str, str, str, str | None], bytes] = {}
+        self.cache: dict[tuple[str, str, str, str | None, int], bytes] = {}
         self.details = {(e.peer, e.sa, e.message): e.detail for e in trace.events if isinstance(e, Send)}
-        self.message_ids: dict[tuple[str, str, str], int] = {}
+        self.message_ids: dict[tuple[str, str, str, int], int] = {}
         self.counters: dict[tuple[str, str], int] = {}
         self.initiator_of: dict[str, str] = {}
 
@@ -96,12 +96,18 @@ class _Builder:
         """The main-mode or IKE SA whose cookies or SPIs a message carries."""
         return self.trace.root_of(sa)
 
-    def payload(self, sender: str, receiver: str, sa: str, message: str, corrupt: str | None) -> bytes:
-        key = (sender, sa, message, corrupt)
+    def payload(self, sender: str, receiver: str, sa: str, message: str, corrupt: str | None, n: int) -> bytes:
+        """The bytes of the ``n``-th exchange of this message name on this SA by this sender (from 0).
+
+        A retransmission is the same bytes as the send it repeats; a new request under the same
+        name (a second liveness check, a second informational exchange) is a new exchange, with
+        its own message ID.
+        """
+        key = (sender, sa, message, corrupt, n)
         if key not in self.cache:
             protocol = self.infos[sender].protocol
             build = self._ikev2 if protocol == "ikev2" else self._isakmp
-            self.cache[key] = bytes(build(sender, sa, message, protocol, corrupt))
+            self.cache[key] = bytes(build(sender, sa, message, protocol, corrupt, n))
         return self.cache[key]
 
     def _cookies(self, sa: str, message: str, corrupt: str | None) -> tuple[bytes, bytes]:
@@ -114,7 +120,7 @@ class _Builder:
             icookie = stable_bytes(self.seed, owner, "corrupt", size=8)
         return icookie, rcookie
 
-    def _isakmp(self, sender: str, sa: str, message: str, protocol: str, corrupt: str | None) -> Any:
+    def _isakmp(self, sender: str, sa: str, message: str, protocol: str, corrupt: str | None, n: int) -> Any:
         from scapy.layers.isakmp import (
             ISAKMP,
             ISAKMP_payload_KE,
@@ -129,7 +135,12 @@ class _Builder:
         icookie, rcookie = self._cookies(sa, message, corrupt)
         exchange = exchange_of(message, protocol)
         bare = message.removeprefix("AuthIP ")
-        msg_id = 0 if bare.startswith("MM") else int.from_bytes(stable_bytes(self.seed, sa, bare[:2], size=4), "big")
+        if bare.startswith("MM"):
+            msg_id = 0
+        elif bare.startswith(("QM", "EM")):  # one exchange: its messages share the ID
+            msg_id = int.from_bytes(stable_bytes(self.seed, sa, bare[:2], size=4), "big")
+        else:  # each informational exchange has its own (RFC 2408 3.1: a random message ID)
+            msg_id = int.from_bytes(stable_bytes(self.seed, sa, sender, bare, n, size=4), "big")
         if corrupt == "message_id":
             msg_id ^= 0x5A5A5A5A
         header: dict[str, Any] = {"init_cookie": icookie, "resp_cookie": rcookie, "exch_type": exchange, "id": msg_id}
@@ -172,7 +183,7 @@ class _Builder:
         cipher = stable_bytes(self.seed, sa, sender, message, "cipher", size=size)
         return ISAKMP(next_payload=first, flags=flags | 0x01, **header) / Raw(cipher)
 
-    def _ikev2(self, sender: str, sa: str, message: str, protocol: str, corrupt: str | None) -> Any:
+    def _ikev2(self, sender: str, sa: str, message: str, protocol: str, corrupt: str | None, n: int) -> Any:
         from scapy.contrib.ikev2 import (
             IKEv2,
             IKEv2_Encrypted,
@@ -192,7 +203,7 @@ class _Builder:
         flags = (0x08 if is_original_initiator else 0) | (0x20 if kind == "response" else 0)
         if corrupt == "header":
             flags |= 0x01  # a reserved flag bit
-        msg_id = self._message_id(owner, sender, exchange_name, kind)
+        msg_id = self._message_id(owner, sender, exchange_name, kind, n)
         if corrupt == "message_id":
             msg_id ^= 0x5A5A
         header: dict[str, Any] = {
@@ -234,16 +245,16 @@ class _Builder:
         body = stable_bytes(self.seed, sa, sender, message, "cipher", size=16 + size + 12)  # IV, data, ICV
         return IKEv2(next_payload=46, **header) / IKEv2_Encrypted(next_payload=inner, load=body)
 
-    def _message_id(self, owner: str, sender: str, exchange: str, kind: str) -> int:
+    def _message_id(self, owner: str, sender: str, exchange: str, kind: str, n: int) -> int:
         """IKEv2 message IDs: each side counts the requests it sends; a response repeats its request's."""
         if kind == "request":
-            key = (owner, sender, exchange)
+            key = (owner, sender, exchange, n)
             if key not in self.message_ids:
                 count = self.counters.get((owner, sender), 0)
                 self.counters[(owner, sender)] = count + 1
                 self.message_ids[key] = count
             return self.message_ids[key]
-        others = [mid for (o, s, x), mid in self.message_ids.items() if o == owner and s != sender and x == exchange]
+        others = [mid for (o, s, x, _), mid in self.message_ids.items() if o == owner and s != sender and x == exchange]
         return others[-1] if others else 0
 
 
@@ -254,12 +265,17 @@ def packets(trace: Trace) -> list[Any]:
 
     builder = _Builder(trace)
     infos: dict[str, PeerInfo] = builder.infos
+    exchanges: dict[tuple[str, str | None, str], int] = {}  # (sender, SA, message) -> sends so far
     out = []
     for e in trace.events:
+        if isinstance(e, Send):
+            key = (e.peer, e.sa, e.message)
+            exchanges[key] = exchanges.get(key, 0) + 1
         if not isinstance(e, Recv) or e.sa is None:
             continue
         sender, receiver = infos[e.sender], infos[e.peer]
-        data = builder.payload(sender.name, receiver.name, e.sa, e.message, e.corrupted)
+        n = max(exchanges.get((e.sender, e.sa, e.message), 1) - 1, 0)  # the latest send of it
+        data = builder.payload(sender.name, receiver.name, e.sa, e.message, e.corrupted, n)
         frame = (
             Ether(src=sender.mac, dst=receiver.mac)
             / IP(src=sender.address, dst=receiver.address, id=e.seq & 0xFFFF, flags="DF")
