@@ -99,7 +99,7 @@ def test_fixtures_for_the_whole_library_are_byte_identical_twice(tmp_path):
 
 
 def test_main_mode_failure_is_4653_with_the_documented_fields_in_order():
-    trace = run("mm-wrong-preshared-key")
+    trace = run("mm-certificate-rejected-by-strongswan")
     (event,) = audit_events(trace, "client")
     system = event.find("System")
     assert system.find("Provider").attrib == {

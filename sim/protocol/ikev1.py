@@ -169,5 +169,6 @@ IKEV1 = ProtocolSpec(
     delete_message=("INFO DELETE", "recv_DELETE"),
     check=check,
     on_established=on_established,
+    keys_from_psk=True,
     payloads=PAYLOADS,
 )

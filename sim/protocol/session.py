@@ -113,8 +113,8 @@ def _trigger_of(name: str) -> str:
 class Message:
     """One IKE message in flight; ``body`` is the sender's policy (it stands for the payloads)."""
 
-    __slots__ = ("body", "child", "condition", "corrupt", "detail", "ikev2", "name", "parent", "receiver", "sa",
-                 "sender", "trigger", "windows")  # fmt: skip
+    __slots__ = ("body", "child", "condition", "corrupt", "detail", "encrypted", "ikev2", "name", "parent",
+                 "receiver", "sa", "sender", "trigger", "windows")  # fmt: skip
 
     def __init__(
         self,
@@ -140,13 +140,14 @@ class Message:
         self.detail: str | None = None  # what a trace shows of its payloads (a notify, an address)
         self.ikev2: Ikev2Payload | None = None  # what an IKEv2 message carries beyond its name
         self.windows = False  # its sender's vendor IDs say Windows (MS NT5 ISAKMPOAKLEY)
+        self.encrypted = False  # a notify under IKEv1 phase-1 keys (from the pre-shared key, when PSK)
 
     def copy(self) -> Message:
         """A separate copy (a corrupted or replayed message must not change the original)."""
         twin = Message(self.name, self.sa, self.sender, self.receiver, self.body, self.parent, self.condition,
                        self.trigger)  # fmt: skip
         twin.corrupt, twin.child, twin.detail, twin.ikev2 = self.corrupt, self.child, self.detail, self.ikev2
-        twin.windows = self.windows
+        twin.windows, twin.encrypted = self.windows, self.encrypted
         return twin
 
     def __repr__(self) -> str:
@@ -339,6 +340,9 @@ class Session:
             said = verdict if status else notify[2]
             out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=said, trigger=trigger)
             out.windows = ep.windows
+            # An answer to an encrypted message is encrypted with the same keys (an informational
+            # exchange under the phase-1 SA; payload specs mark encryption with HDR*).
+            out.encrypted = msg is not None and ep.protocol.payloads.get(msg.name, "").startswith("HDR*")
             out.detail = f"N({notify[0]})"
             if status and notify[1] != MS_NOTIFY_STATUS:
                 out.detail += f" N(MS_NOTIFY_STATUS {int(verdict.value.code or 0)})"
@@ -475,10 +479,15 @@ class Endpoint:
         complete it. The drop names the code of the damaged part.
         """
         self.now = now
-        if msg.corrupt:
-            info = CORRUPTION_CONDITIONS[msg.corrupt].value
+        if msg.corrupt or (msg.encrypted and self.protocol.keys_from_psk and self._other_keys(msg)):
+            info = CORRUPTION_CONDITIONS[msg.corrupt or "payload"].value
             assert info.code is not None
-            self.sink.drop(self, msg, f"{int(info.code)} {info.code.name}: damaged {msg.corrupt}; dropped, state kept",
+            why = (
+                f"damaged {msg.corrupt}"
+                if msg.corrupt
+                else "cannot decrypt it, the keys differ (a wrong pre-shared key)"
+            )
+            self.sink.drop(self, msg, f"{int(info.code)} {info.code.name}: {why}; dropped, state kept",
                            DropCause.DAMAGED)  # fmt: skip
             return
         session = self.sessions.get(msg.sa)
@@ -561,6 +570,11 @@ class Endpoint:
                 session.fire(trigger)
 
     # --- what sessions call ------------------------------------------------------------------
+
+    def _other_keys(self, msg: Message) -> bool:
+        """True when the sender's phase-1 keys are not ours: both authenticate with pre-shared keys that differ."""
+        sender, mine = msg.body, self.policy
+        return sender.auth == mine.auth == "psk" and sender.psk != mine.psk
 
     def schedule_for(self, session: Session, name: str) -> Schedule | None:
         """When this session sends message ``name`` again, and gives up, if no answer comes.
