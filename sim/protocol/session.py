@@ -113,8 +113,8 @@ def _trigger_of(name: str) -> str:
 class Message:
     """One IKE message in flight; ``body`` is the sender's policy (it stands for the payloads)."""
 
-    __slots__ = ("body", "child", "condition", "corrupt", "detail", "encrypted", "ikev2", "name", "parent",
-                 "receiver", "sa", "sender", "trigger", "windows")  # fmt: skip
+    __slots__ = ("body", "child", "condition", "corrupt", "detail", "ikev2", "name", "parent", "receiver", "sa",
+                 "sender", "trigger")  # fmt: skip
 
     def __init__(
         self,
@@ -139,15 +139,12 @@ class Message:
         self.child: str | None = None  # the child SA this message negotiates (IKEv2 IKE_AUTH)
         self.detail: str | None = None  # what a trace shows of its payloads (a notify, an address)
         self.ikev2: Ikev2Payload | None = None  # what an IKEv2 message carries beyond its name
-        self.windows = False  # its sender's vendor IDs say Windows (MS NT5 ISAKMPOAKLEY)
-        self.encrypted = False  # a notify under IKEv1 phase-1 keys (from the pre-shared key, when PSK)
 
     def copy(self) -> Message:
         """A separate copy (a corrupted or replayed message must not change the original)."""
         twin = Message(self.name, self.sa, self.sender, self.receiver, self.body, self.parent, self.condition,
                        self.trigger)  # fmt: skip
         twin.corrupt, twin.child, twin.detail, twin.ikev2 = self.corrupt, self.child, self.detail, self.ikev2
-        twin.windows, twin.encrypted = self.windows, self.encrypted
         return twin
 
     def __repr__(self) -> str:
@@ -336,13 +333,11 @@ class Session:
         notify = ep.protocol.notify_types.get(verdict) if verdict is not None else None
         if notify is not None and verdict is not None:
             name, trigger = ep.protocol.notify_message(self, msg)
-            status = ep.windows and msg is not None and msg.windows and verdict.value.code is not None
+            status = (
+                ep.windows and msg is not None and msg.sender in ep.windows_peers and verdict.value.code is not None
+            )
             said = verdict if status else notify[2]
             out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=said, trigger=trigger)
-            out.windows = ep.windows
-            # An answer to an encrypted message is encrypted with the same keys (an informational
-            # exchange under the phase-1 SA; payload specs mark encryption with HDR*).
-            out.encrypted = msg is not None and ep.protocol.payloads.get(msg.name, "").startswith("HDR*")
             out.detail = f"N({notify[0]})"
             if status and notify[1] != MS_NOTIFY_STATUS:
                 out.detail += f" N(MS_NOTIFY_STATUS {int(verdict.value.code or 0)})"
@@ -356,7 +351,6 @@ class Session:
         if reason not in (Condition.NAP_REAUTH_SUCCEEDED, Condition.SIMULTANEOUS_REKEY):
             reason = Condition.QM_EXPIRED if self.table.sa_kind == "child" else Condition.MM_EXPIRED
         out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=reason, trigger=trigger)
-        out.windows = ep.windows
         out.detail = "D"
         ep.sink.send(self, out, 0)
 
@@ -418,6 +412,7 @@ class Endpoint:
         "sessions",
         "sink",
         "windows",
+        "windows_peers",
     )
 
     def __init__(
@@ -434,6 +429,7 @@ class Endpoint:
         responder: ResponderRules = EVERY_REPLY,
         seed: int = 0,
         windows: bool = False,
+        windows_peers: frozenset[str] = frozenset(),
     ) -> None:
         self.name = name
         self.policy = policy
@@ -441,6 +437,7 @@ class Endpoint:
         self.responder = responder  # what its implementation's responder resends on its own
         self.seed = seed  # the run's seed: random parts of retransmission schedules are drawn from it
         self.windows = windows  # a Windows peer: its vendor IDs say so, and it tells Windows peers the status
+        self.windows_peers = windows_peers  # the peers whose vendor IDs say Windows
         self.schedule = schedule
         self.labels = labels  # allocates globally unique SA labels such as "QM#3"
         self.protocol = protocol
@@ -479,22 +476,17 @@ class Endpoint:
         complete it. The drop names the code of the damaged part.
         """
         self.now = now
-        if msg.corrupt or (msg.encrypted and self.protocol.keys_from_psk and self._other_keys(msg)):
-            info = CORRUPTION_CONDITIONS[msg.corrupt or "payload"].value
-            assert info.code is not None
-            why = (
-                f"damaged {msg.corrupt}"
-                if msg.corrupt
-                else "cannot decrypt it, the keys differ (a wrong pre-shared key)"
-            )
-            self.sink.drop(self, msg, f"{int(info.code)} {info.code.name}: {why}; dropped, state kept",
-                           DropCause.DAMAGED)  # fmt: skip
+        if msg.corrupt:
+            self._drop_damaged(msg, f"damaged {msg.corrupt}")
             return
         session = self.sessions.get(msg.sa)
         if session is None:
             session = self._open(msg)
             if session is None:
                 return
+        if self.protocol.keys_from_psk and session.last_sent is not None and self._unreadable(session, msg):
+            self._drop_damaged(msg, "cannot decrypt it, the keys differ (a wrong pre-shared key)")
+            return
         session.heard = True
         if msg.name == self.protocol.delete_answer and session.ended:
             return  # the answer to our delete: the SA is already gone
@@ -571,10 +563,25 @@ class Endpoint:
 
     # --- what sessions call ------------------------------------------------------------------
 
-    def _other_keys(self, msg: Message) -> bool:
-        """True when the sender's phase-1 keys are not ours: both authenticate with pre-shared keys that differ."""
+    def _unreadable(self, session: Session, msg: Message) -> bool:
+        """True for a notify under phase-1 keys that are not ours (pre-shared keys that differ).
+
+        A notify answering an encrypted message is encrypted with the same keys (an informational
+        exchange under the phase-1 SA; the payload specs mark encryption with ``HDR*``).
+        """
+        assert session.last_sent is not None
         sender, mine = msg.body, self.policy
-        return sender.auth == mine.auth == "psk" and sender.psk != mine.psk
+        return (
+            msg.trigger == "recv_NOTIFY"
+            and self.protocol.payloads.get(session.last_sent.name, "").startswith("HDR*")
+            and sender.auth == mine.auth == "psk"
+            and sender.psk != mine.psk
+        )
+
+    def _drop_damaged(self, msg: Message, why: str) -> None:
+        info = CORRUPTION_CONDITIONS[msg.corrupt or "payload"].value
+        assert info.code is not None
+        self.sink.drop(self, msg, f"{int(info.code)} {info.code.name}: {why}; dropped, state kept", DropCause.DAMAGED)
 
     def schedule_for(self, session: Session, name: str) -> Schedule | None:
         """When this session sends message ``name`` again, and gives up, if no answer comes.
@@ -603,7 +610,6 @@ class Endpoint:
         """A message of this session to its peer."""
         parent = session.parent.label if session.parent is not None else None
         out = Message(name, session.label, self.name, session.peer, self.policy, parent)
-        out.windows = self.windows
         if self.protocol.decorate is not None:
             self.protocol.decorate(self, session, out, received)
         return out

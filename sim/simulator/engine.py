@@ -109,6 +109,8 @@ class Simulation:
         self.network = Network(scenario.network, self.rng, self._schedule_arrival, self._net_report, self.queue.at,
                                self.base_of)  # fmt: skip
         self.endpoints: dict[str, Endpoint] = {}
+        # Who announces Windows in its vendor IDs (a Windows responder tells those the status itself).
+        self.windows_peers = frozenset(n for n, spec in self.peers.items() if is_windows(spec.profile, spec.protocol))
         self._local_faults: dict[str, dict[str, IkeCode]] = {}  # peer -> message -> the code its machine fails with
         self._timed: list[tuple[float, str, str]] | None = []  # peer events to schedule at start (None: started)
         for fault in self.faults:
@@ -132,7 +134,7 @@ class Simulation:
         local_faults = self._local_faults.get(name)
         return Endpoint(name, spec.policy, schedule, self._label, protocol, COMPILED, self.effects, local_faults,
                         responder=profile.responder, seed=self.seed,
-                        windows=is_windows(spec.profile, spec.protocol))  # fmt: skip
+                        windows=is_windows(spec.profile, spec.protocol), windows_peers=self.windows_peers)  # fmt: skip
 
     def _label(self, prefix: str) -> str:
         n = self._counters.get(prefix, 0) + 1
