@@ -127,3 +127,19 @@ def test_bad_profiles_are_rejected(bad):
 
 def test_profile_table_lists_the_spec_profiles():
     assert {"windows", "windows-ikev2", "strongswan", "libreswan", "authip", "custom"} <= set(profiles.PROFILES)
+
+
+@pytest.mark.parametrize("protocol", ["ikev1"])
+def test_a_responders_own_liveness_checks_are_resent_once_its_sa_is_up(protocol):
+    # The responder rules (no resend, a half-open timeout) are about answering a negotiation, not
+    # about requests of its own on an established SA.
+    base = {"protocol": protocol, "profile": "strongswan"}
+    silent_client = [{"kind": "silence", "peer": "client", "at": 40}]
+    trace = sim.run(two_peers(client={**base, "policy": {"quick_modes": 0}},
+                              gateway={**base, "policy": {"liveness_interval": 30}},
+                              faults=silent_client, limits={"until": 400}))  # fmt: skip
+    label = "MM#1" if protocol == "ikev1" else "IKE#1"
+    resends = [e.t for e in trace.events if e.kind == "retransmit" and e.peer == "gateway"]
+    assert len(resends) == 5  # strongSwan's five retransmissions
+    ended = trace.outcome("gateway", label, ends="sa")
+    assert ended is not None and ended.code == 13886 and ended.t > 190

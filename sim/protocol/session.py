@@ -586,17 +586,18 @@ class Endpoint:
     def schedule_for(self, session: Session, name: str) -> Schedule | None:
         """When this session sends message ``name`` again, and gives up, if no answer comes.
 
-        A responder resends only the replies its implementation resends (an IKEv2 responder none,
-        RFC 7296 2.1); it waits for the rest and gives up, and drops an SA still half open at its
-        implementation's half-open timeout. Random parts are drawn per message, from the seed.
+        While it negotiates, a responder resends only the replies its implementation resends (an
+        IKEv2 responder none, RFC 7296 2.1); it waits for the rest and gives up, and drops an SA
+        still half open at its implementation's half-open timeout. Once the SA is up, its own
+        requests are resent like anyone's. Random parts are drawn per message, from the seed.
         """
         schedule = self.schedule
         if schedule is None:
             return None
         if schedule.variant is not None:
             schedule = schedule.drawn(f"{self.seed}|{self.name}|{session.label}|{name}")
-        if session.role is not Role.RESPONDER:
-            return schedule
+        if session.role is not Role.RESPONDER or session.established:
+            return schedule  # its own requests (a liveness check on an SA it answered) it resends like anyone
         rules = self.responder
         resends = self.protocol.responder_retransmits and (rules.resends is None or name in rules.resends)
         give_up = schedule.give_up_at
