@@ -302,3 +302,16 @@ def test_each_request_has_its_own_message_id_and_a_response_repeats_its_requests
     v1 = sim_run(two_peers(client={"policy": {"liveness_interval": 30, "quick_modes": 0}}, limits={"until": 100}))
     ids = [ISAKMP(bytes(p[UDP].payload)).id for p in packets(v1) if ISAKMP(bytes(p[UDP].payload)).exch_type == 5]
     assert len(ids) == 6 and len(set(ids)) == 6  # each R-U-THERE and R-U-THERE-ACK its own exchange
+
+
+def test_two_requests_of_one_name_carry_their_own_payloads():
+    from helpers import ikev2
+    from scapy.contrib.ikev2 import IKEv2, IKEv2_Encrypted
+    from scapy.layers.inet import UDP
+
+    # Two liveness checks, then a delete: all INFORMATIONAL requests of the client's IKE SA.
+    trace = sim_run(ikev2(client={"policy": {"liveness_interval": 30}},
+                          faults=[{"kind": "delete", "peer": "client", "at": 70}], limits={"until": 100}))  # fmt: skip
+    headers = [IKEv2(bytes(p[UDP].payload)) for p in packets(trace)]
+    requests = [h[IKEv2_Encrypted].next_payload for h in headers if h.exch_type == 37 and not h.flags & 0x20]
+    assert requests == [0, 0, 42]  # only the delete carries a Delete payload

@@ -87,7 +87,7 @@ class _Builder:
         self.seed = trace.seed
         self.infos = peer_infos(trace)
         self.cache: dict[tuple[str, str, str, str | None, int], bytes] = {}
-        self.details = {(e.peer, e.sa, e.message): e.detail for e in trace.events if isinstance(e, Send)}
+        self.details: dict[tuple[str, str, str, int], str | None] = {}  # each send's detail, by exchange
         self.message_ids: dict[tuple[str, str, str, int], int] = {}
         self.counters: dict[tuple[str, str], int] = {}
         self.initiator_of: dict[str, str] = {}
@@ -146,7 +146,7 @@ class _Builder:
         header: dict[str, Any] = {"init_cookie": icookie, "resp_cookie": rcookie, "exch_type": exchange, "id": msg_id}
         header["version"] = 0x11 if corrupt == "version" else 0x10
         flags = 0x08 if corrupt == "header" else 0  # a reserved flag bit
-        detail = self.details.get((sender, sa, message)) or ""
+        detail = self.details.get((sender, sa, message, n)) or ""
         if bare in ("MM1", "MM2"):
             transform = ISAKMP_payload_Transform(
                 transform_count=1,
@@ -214,7 +214,7 @@ class _Builder:
             "id": msg_id,
             "version": 0x21 if corrupt == "version" else 0x20,
         }
-        detail = self.details.get((sender, sa, message)) or ""
+        detail = self.details.get((sender, sa, message, n)) or ""
         if exchange_name == "IKE_SA_INIT" and detail.startswith("N("):
             notifies = _notifies(detail)
             packet = IKEv2(next_payload=41, **header)
@@ -265,12 +265,13 @@ def packets(trace: Trace) -> list[Any]:
 
     builder = _Builder(trace)
     infos: dict[str, PeerInfo] = builder.infos
-    exchanges: dict[tuple[str, str | None, str], int] = {}  # (sender, SA, message) -> sends so far
+    exchanges: dict[tuple[str, str, str], int] = {}  # (sender, SA, message) -> sends so far
     out = []
     for e in trace.events:
-        if isinstance(e, Send):
+        if isinstance(e, Send) and e.sa is not None:
             key = (e.peer, e.sa, e.message)
             exchanges[key] = exchanges.get(key, 0) + 1
+            builder.details[(e.peer, e.sa, e.message, exchanges[key] - 1)] = e.detail  # before any copy arrives
         if not isinstance(e, Recv) or e.sa is None:
             continue
         sender, receiver = infos[e.sender], infos[e.peer]

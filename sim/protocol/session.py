@@ -521,9 +521,7 @@ class Endpoint:
 
     def timers_changed(self, session: Session) -> None:
         """Ask the driver for an earlier wake-up if the session needs one; tell it in any case."""
-        when = session.deadline if session.deadline < session.expires_at else session.expires_at  # next_deadline(),
-        if session.alarms and session.alarms[0][0] < when:  # inlined: this runs at every retransmission timer
-            when = session.alarms[0][0]
+        when = session.next_deadline()
         if when < session.wake_at:
             session.wake_at = when
             self.sink.timers_changed(session, when)

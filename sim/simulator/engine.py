@@ -134,7 +134,7 @@ class Simulation:
         local_faults = self._local_faults.get(name)
         return Endpoint(name, spec.policy, schedule, self._label, protocol, COMPILED, self.effects, local_faults,
                         responder=profile.responder, seed=self.seed,
-                        windows=is_windows(spec.profile, spec.protocol), windows_peers=self.windows_peers)  # fmt: skip
+                        windows=name in self.windows_peers, windows_peers=self.windows_peers)  # fmt: skip
 
     def _label(self, prefix: str) -> str:
         n = self._counters.get(prefix, 0) + 1
