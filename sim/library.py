@@ -21,9 +21,16 @@ def scenarios() -> tuple[Scenario, ...]:
     return tuple(load_scenario(path) for path in scenario_files())
 
 
-def _damaged_codes(trace: Trace) -> list[int]:
-    """The codes of the damaged datagrams a run's peers dropped (the reason starts with the code)."""
-    return [int(e.reason.split()[0]) for e in trace.events if isinstance(e, Drop) and e.cause == DropCause.DAMAGED]
+def _drop_codes(trace: Trace) -> list[int]:
+    """The codes of the datagrams a run's peers dropped with one: damaged, or refused keeping no state.
+
+    Such a drop's reason starts with its code.
+    """
+    return [
+        int(e.reason.split()[0])
+        for e in trace.events
+        if isinstance(e, Drop) and e.cause in (DropCause.DAMAGED, DropCause.REFUSED) and e.reason[:1].isdigit()
+    ]
 
 
 @cache
@@ -36,7 +43,7 @@ def _library_codes() -> tuple[dict[int, tuple[str, ...]], dict[int, tuple[str, .
     for scenario in scenarios():
         trace = Simulation(scenario).run()
         outcome_codes = [int(o.code) for o in trace.outcomes]
-        for table, found in ((reported, outcome_codes), (shown, outcome_codes + _damaged_codes(trace))):
+        for table, found in ((reported, outcome_codes), (shown, outcome_codes + _drop_codes(trace))):
             for code in found:
                 names = table.setdefault(code, [])
                 if scenario.name not in names:
@@ -50,5 +57,5 @@ def codes_reported() -> dict[int, tuple[str, ...]]:
 
 
 def codes_shown() -> dict[int, tuple[str, ...]]:
-    """Each code some library scenario shows (an outcome, or a damaged datagram dropped), with those scenarios."""
+    """Each code some library scenario shows (an outcome, or a datagram dropped with its code), with those scenarios."""
     return _library_codes()[1]

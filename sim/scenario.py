@@ -128,6 +128,9 @@ class Scenario(Strict):
         for name, peer in self.peers.items():
             if peer.role == "responder" and peer.instances > 1:
                 problems.append(f"peers.{name}.instances: only initiators can have several instances")
+            if peer.policy.dos_threshold is not None and peer.protocol != "ikev2":
+                problems.append(f"peers.{name}.policy.dos_threshold: DoS cookies are IKEv2's (RFC 7296 2.6); "
+                                f"{peer.protocol} has no cookie notify")  # fmt: skip
             if peer.role == "initiator":
                 target = peer.connect or (responders[0] if len(responders) == 1 else None)
                 if target is None:

@@ -124,11 +124,13 @@ def test_limits_stop_a_run_and_say_why():
 def test_a_restarted_peer_is_a_new_instance_and_reports_again():
     trace = sim.run(
         two_peers(
-            gateway={"policy": {"rate_limit": 0}},
-            faults=[{"kind": "crash", "peer": "gateway", "at": 0.01, "restart_at": 0.5}],
+            faults=[
+                {"kind": "local", "peer": "gateway", "at": "MM1", "code": 13815},  # rejected, no word to the client
+                {"kind": "crash", "peer": "gateway", "at": 0.01, "restart_at": 0.5},
+            ],
         )
     )
     reports = [o for o in trace.outcomes if o.peer == "gateway" and o.sa == "MM#1"]
     crash = _kinds(trace, "timer", timer="crash")[0]
-    assert [o.code for o in reports] == [13903, 13903]
+    assert [o.code for o in reports] == [13815, 13815]
     assert reports[0].t < crash.t < reports[1].t

@@ -95,7 +95,7 @@ def test_cp_required_and_missing_gives_13900():
             13801,
         ),
         ({"proposals": [{"encryption": "3des"}]}, {}, 13802, 13802),
-        ({"proposals": [{"dh_group": 19}]}, {}, 13865, 13865),
+        ({"proposals": [{"dh_group": 19}]}, {}, 13802, 13802),  # no acceptable group offered: NO_PROPOSAL_CHOSEN
         ({"auth": "eap", "psk": "wrong"}, {"auth": "eap"}, 13801, 13801),
     ],
 )
@@ -184,3 +184,48 @@ def test_every_ikev2_request_that_arrives_is_answered_deletes_included(name):
     for delete in deletes:
         assert any(a.peer == delete.peer and a.sa == delete.sa and a.t == delete.t for a in answers), delete
     assert not [e for e in trace.events if e.kind == "drop" and e.message == "INFORMATIONAL response"]
+
+
+def _drops(trace, peer):
+    return [e for e in trace.events if e.kind == "drop" and e.peer == peer]
+
+
+def test_invalid_ke_names_the_wanted_group_and_the_initiator_retries_and_succeeds():
+    trace = sim.run(
+        ikev2(
+            client={"policy": {"proposals": [{"dh_group": 2}, {"dh_group": 14}]}},
+            gateway={"policy": {"proposals": [{"dh_group": 14}]}, "profile": "strongswan"},
+        )
+    )
+    [drop] = _drops(trace, "gateway")
+    assert (drop.sa, drop.cause, drop.reason.split()[0]) == ("IKE#1", "refused", "13865")
+    sends = [(e.peer, e.message, e.detail) for e in trace.events if e.kind == "send" and e.sa == "IKE#1"]
+    assert sends[:3] == [
+        ("client", "IKE_SA_INIT request", None),
+        ("gateway", "IKE_SA_INIT response", "N(INVALID_KE_PAYLOAD 14)"),
+        ("client", "IKE_SA_INIT request", "KEi group 14"),
+    ]
+    assert outcomes(trace) == {(p, sa): 13897 for p in ("client", "gateway") for sa in ("IKE#1", "CHILD#1")}
+
+
+def test_a_dos_cookie_is_returned_and_the_negotiation_completes_while_the_responder_records_13890():
+    trace = sim.run(ikev2(client={"connections": 3}, gateway={"policy": {"dos_threshold": 2}}))
+    [drop] = _drops(trace, "gateway")
+    assert (drop.sa, drop.reason.split()[0]) == ("IKE#3", "13890")
+    retry = [e for e in trace.events if e.kind == "send" and e.sa == "IKE#3" and e.peer == "client"][1]
+    assert retry.message == "IKE_SA_INIT request" and "N(COOKIE)" in (retry.detail or "")
+    assert set(outcomes(trace).values()) == {13897}
+
+
+def test_a_stateless_refusal_keeps_nothing_at_the_responder():
+    from sim.scenario import parse_scenario
+    from sim.simulator.engine import Simulation
+
+    # The client goes silent after the cookie arrives: the gateway never hears the second request again.
+    data = ikev2(client={"connections": 2}, gateway={"policy": {"dos_threshold": 1}},
+                 faults=[{"kind": "silence", "peer": "client", "at": 0.007}])  # fmt: skip
+    run = Simulation(parse_scenario(data))
+    trace = run.run()
+    gateway = run.endpoints["gateway"]
+    assert list(gateway.sessions) == ["IKE#1"] and not gateway.half_open
+    assert not [o for o in trace.outcomes if o.sa == "IKE#2" and o.peer == "gateway"]

@@ -30,30 +30,35 @@ MESSAGES = ["MM1", "MM2", "MM3", "MM4", "MM5", "MM6", "QM1", "QM2", "QM3", "MM*"
             "IKE_SA_INIT*", "IKE_AUTH request", "IKE_AUTH response", "CREATE_CHILD_SA*", "INFORMATIONAL*"]  # fmt: skip
 MAX_TIME = 5000.0
 
-policies = st.fixed_dictionaries(
-    {},
-    optional={
-        "psk": st.sampled_from(["a", "b"]),
-        "quick_modes": st.integers(0, 3),
-        "liveness_interval": st.sampled_from([20.0, 45.0]),
-        "mm_lifetime": st.sampled_from([30.0, 90.0]),
-        "qm_lifetime": st.sampled_from([15.0, 60.0]),
-        "max_qm_per_mm": st.integers(0, 2),
-        "dos_threshold": st.integers(0, 2),
-        "rate_limit": st.integers(0, 2),
-        "proposals": st.sampled_from([[{"encryption": "aes256"}], [{"dh_group": 2}], [{}]]),
-        "request_address": st.booleans(),
-        "require_cp": st.booleans(),
-        "address_pool": st.integers(0, 2),
-        "mobike": st.booleans(),
-        "rekey_after": st.sampled_from([15.0, 40.0]),
-        "nap": st.booleans(),
-        "nap_health": st.sampled_from(["healthy", "unhealthy", "remediates"]),
-        "remediation_time": st.sampled_from([5.0, 50.0]),
-        "extended_mode": st.booleans(),
-        "user_secret": st.sampled_from(["u", "v"]),
-    },
-)
+POLICY_FIELDS = {
+    "psk": st.sampled_from(["a", "b"]),
+    "quick_modes": st.integers(0, 3),
+    "liveness_interval": st.sampled_from([20.0, 45.0]),
+    "mm_lifetime": st.sampled_from([30.0, 90.0]),
+    "qm_lifetime": st.sampled_from([15.0, 60.0]),
+    "max_qm_per_mm": st.integers(0, 2),
+    "dos_threshold": st.integers(0, 2),
+    "rate_limit": st.integers(0, 2),
+    "proposals": st.sampled_from([[{"encryption": "aes256"}], [{"dh_group": 2}], [{}]]),
+    "request_address": st.booleans(),
+    "require_cp": st.booleans(),
+    "address_pool": st.integers(0, 2),
+    "mobike": st.booleans(),
+    "rekey_after": st.sampled_from([15.0, 40.0]),
+    "nap": st.booleans(),
+    "nap_health": st.sampled_from(["healthy", "unhealthy", "remediates"]),
+    "remediation_time": st.sampled_from([5.0, 50.0]),
+    "extended_mode": st.booleans(),
+    "user_secret": st.sampled_from(["u", "v"]),
+}
+
+
+def policies(protocol: str):
+    """Policies for one protocol's peers (DoS cookies are IKEv2's)."""
+    fields = {k: v for k, v in POLICY_FIELDS.items() if protocol == "ikev2" or k != "dos_threshold"}
+    return st.fixed_dictionaries({}, optional=fields)
+
+
 PROFILES = {"ikev1": ["windows", "strongswan", "libreswan"], "authip": ["windows", "libreswan"],
             "ikev2": ["windows-ikev2", "strongswan", "libreswan"]}  # fmt: skip
 
@@ -71,12 +76,12 @@ def _scenario(protocol: str):
                             "connections": st.integers(1, 3),
                             "instances": st.integers(1, 3),
                             "interval": st.sampled_from([0.0, 0.5, 20.0]),
-                            "policy": policies,
+                            "policy": policies(protocol),
                         },
                     ),
                     "gateway": st.fixed_dictionaries(
                         {"role": st.just("responder"), "protocol": st.just(protocol)},
-                        optional={"profile": st.sampled_from(PROFILES[protocol]), "policy": policies},
+                        optional={"profile": st.sampled_from(PROFILES[protocol]), "policy": policies(protocol)},
                     ),
                 }
             ),

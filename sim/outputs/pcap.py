@@ -60,16 +60,23 @@ def exchange_of(message: str, protocol: str) -> int:
 _NOTIFY = re.compile(r"N\(([^)]*)\)")
 
 
-def _notifies(detail: str) -> list[tuple[int, bytes]]:
+def _notifies(detail: str, cookie: bytes = b"") -> list[tuple[int, bytes]]:
     """The notify payloads a trace detail names, with their data: ``N(NO-PROPOSAL-CHOSEN) N(MS_NOTIFY_STATUS 13865)``.
 
     MS_NOTIFY_STATUS carries the status as a 32-bit number ([MS-IKEE] 2.2.7; network byte order is
-    ikesim's assumption).
+    ikesim's assumption); INVALID_KE_PAYLOAD the group wanted, in two bytes (RFC 7296 3.10.1);
+    COOKIE the responder's ``cookie``.
     """
     out = []
     for token in _NOTIFY.findall(detail) or ["NO-PROPOSAL-CHOSEN"]:
         name, _, value = token.partition(" ")
-        data = int(value).to_bytes(4, "big") if name == "MS_NOTIFY_STATUS" and value.isdigit() else b""
+        data = b""
+        if name == "MS_NOTIFY_STATUS" and value.isdigit():
+            data = int(value).to_bytes(4, "big")
+        elif name == "INVALID_KE_PAYLOAD" and value.isdigit():
+            data = int(value).to_bytes(2, "big")
+        elif name == "COOKIE":
+            data = cookie
         out.append((NOTIFY_NUMBERS.get(name, 14), data))
     return out
 
@@ -215,8 +222,10 @@ class _Builder:
             "version": 0x21 if corrupt == "version" else 0x20,
         }
         detail = self.details.get((sender, sa, message, n)) or ""
-        if exchange_name == "IKE_SA_INIT" and detail.startswith("N("):
-            notifies = _notifies(detail)
+        cookie = stable_bytes(self.seed, owner, "cookie", size=16)
+        if exchange_name == "IKE_SA_INIT" and kind == "response" and detail.startswith("N("):
+            notifies = _notifies(detail, cookie)
+            header["resp_SPI"] = bytes(8)  # an IKE_SA_INIT refused with a notify made no SA (RFC 7296 1.2)
             packet = IKEv2(next_payload=41, **header)
             for i, (number, data) in enumerate(notifies):
                 more = 41 if i + 1 < len(notifies) else 0
@@ -234,6 +243,9 @@ class _Builder:
             nonce = IKEv2_Nonce(nonce=stable_bytes(self.seed, owner, sender, "nonce", size=32))
             if corrupt == "payload":
                 nonce.flags = 0x7F
+            if "N(COOKIE)" in detail:  # the cookie returned comes first (RFC 7296 2.6)
+                returned = IKEv2_Notify(next_payload=33, type=NOTIFY_NUMBERS["COOKIE"], notify=cookie)
+                return IKEv2(next_payload=41, **header) / returned / sa_payload / ke / nonce
             return IKEv2(next_payload=33, **header) / sa_payload / ke / nonce
         inner = {
             "IKE_AUTH request": 35,

@@ -103,6 +103,7 @@ def on_established(ep: Endpoint, session: Session) -> None:
 
 
 AUTHIP = ProtocolSpec(
+    stateless={C.RATE_LIMITED: False},  # dropped, and a retransmission after the window is accepted
     name="authip",
     tables=(MAIN_MODE, EXTENDED_MODE, QUICK_MODE),
     first_table=MAIN_MODE.name,

@@ -68,6 +68,10 @@ def rounds(
             out.append(row(recv_request, before, states[i], guard="ok", actions=[f"send:{response}"]))
             out.append(row(recv_request, states[i], None, actions=["resend"],
                            doc=f"{request} again: our {response} was lost"))  # fmt: skip
+        if i == 0:
+            stateless = "refused keeping no state (rate limit, DoS cookie, INVALID_KE): it may come again"
+            out.append(row(recv_request, before, None, guard="stateless", actions=["refuse_statelessly"],
+                           doc=stateless))  # fmt: skip
         out.append(row(recv_request, before, "REJECTED", actions=["disarm", "notify", "report"], report=VERDICT))
         # The initiator receives the response of round i.
         waiting = states[i]

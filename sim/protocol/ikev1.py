@@ -157,6 +157,7 @@ def on_established(ep: Endpoint, session: Session) -> None:
 
 
 IKEV1 = ProtocolSpec(
+    stateless={C.RATE_LIMITED: False},  # dropped, and a retransmission after the window is accepted
     name="ikev1",
     tables=(MAIN_MODE, QUICK_MODE),
     first_table=MAIN_MODE.name,

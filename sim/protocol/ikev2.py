@@ -7,6 +7,14 @@ initiator NONE -IKE_SA_INIT request-> SA_SENT -IKE_AUTH request-> SSPI_SENT -(re
 COMPLETE; responder NONE -IKE_SA_INIT response-> SA_SENT -IKE_AUTH response-> COMPLETE. Child SAs
 map onto IKEEXT_QM_SA_STATE.
 
+A responder answers some IKE_SA_INIT requests keeping no state (RFC 7296 1.2, 2.6): under load
+(``dos_threshold`` half-open SAs) with N(COOKIE), unless the request returns a cookie; when it
+accepts a proposal whose group differs from the KE payload's, with N(INVALID_KE_PAYLOAD) naming
+the group it wants. The initiator sends IKE_SA_INIT again with the cookie or a KE of that group,
+at most five times (strongSwan's ``MAX_RETRIES``, ``ike_init.c``); a group it did not offer ends
+the negotiation with 13865. When no offered proposal has an acceptable group, the answer is
+NO_PROPOSAL_CHOSEN (measured with charon 5.9.8: reference/real-implementations.md 2).
+
 An IKEv2 responder never retransmits on its own (RFC 7296 2.1): it sends its last response
 again only when the request comes again, and gives up waiting when the peer's profile would.
 
@@ -56,6 +64,8 @@ IKE_SA = Table(
         *TERMINALS,
     ),
     rows=(
+        row("recv_NOTIFY", "SA_SENT", None, guard="told_to_retry", actions=["retry_init"],
+            doc="N(COOKIE) or N(INVALID_KE_PAYLOAD): IKE_SA_INIT again, with the cookie or the wanted group"),
         *rounds(
             [(INIT_REQUEST, INIT_RESPONSE), (AUTH_REQUEST, AUTH_RESPONSE)],
             ["SA_SENT", "SSPI_SENT"],
@@ -173,12 +183,15 @@ class Ikev2Payload:
     child_condition: Condition | None = None  # IKE_AUTH response: why the first child SA was not made
     restricted: bool = False  # IKE_AUTH response: a NAP dummy tunnel
     rekeys: str | None = None  # CREATE_CHILD_SA request: the child SA it replaces (N(REKEY_SA))
+    ke_group: int | None = None  # IKE_SA_INIT request: the KE payload's group (None: the first proposal's)
+    cookie: bool = False  # IKE_SA_INIT request: returns the responder's cookie; response: N(COOKIE)
+    wanted_group: int | None = None  # IKE_SA_INIT response: N(INVALID_KE_PAYLOAD) data
 
 
 class Ikev2Session(Session):
     """A session with IKEv2's own actions: the child SA in IKE_AUTH, rekeys, NAP reauthentication."""
 
-    __slots__ = ("peer_mobike", "reauth_of", "rekeys", "restricted")
+    __slots__ = ("cookie", "ke_group", "peer_mobike", "reauth_of", "rekeys", "restricted", "retries")
 
     def __init__(
         self, endpoint: Endpoint, compiled: CompiledTable, label: str, role: Role, peer: str, parent: Session | None
@@ -188,6 +201,29 @@ class Ikev2Session(Session):
         self.restricted = False  # a NAP dummy tunnel (the client was not healthy)
         self.reauth_of: str | None = None  # the restricted IKE SA this one reauthenticates
         self.rekeys: str | None = None  # the child SA this one replaces
+        self.ke_group: int | None = None  # initiator: the group of its KE payload (None: its first proposal's);
+        # responder: the group it asks for with INVALID_KE_PAYLOAD
+        self.cookie = False  # initiator: it returns the responder's cookie
+        self.retries = 0  # initiator: IKE_SA_INIT sent again for a cookie or another group
+
+    def guard_told_to_retry(self, msg: Message | None) -> bool:
+        """True when a notify asks for IKE_SA_INIT again and this peer can: a cookie, or a group it offered."""
+        carried = msg.ikev2 if msg is not None else None
+        if carried is None or self.retries >= MAX_RETRIES:
+            return False
+        offered = {p.dh_group for p in self.endpoint.policy.proposals}
+        return carried.cookie or carried.wanted_group in offered
+
+    def act_retry_init(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """Send IKE_SA_INIT again, returning the cookie or with a KE payload of the wanted group."""
+        assert msg is not None and msg.ikev2 is not None
+        carried = msg.ikev2
+        self.cookie = self.cookie or carried.cookie
+        if carried.wanted_group is not None:
+            self.ke_group = carried.wanted_group
+        self.retries += 1
+        self.act_disarm(arg, msg, source, row)
+        self.act_send(INIT_REQUEST, msg, source, row)
 
     def guard_peer_mobike(self, msg: Message | None) -> bool:
         """True when both peers support MOBIKE (learnt from IKE_AUTH)."""
@@ -230,6 +266,7 @@ class Ikev2Session(Session):
 
 
 NOTHING = Ikev2Payload()  # what a message that carries nothing beyond its name says
+MAX_RETRIES = 5  # IKE_SA_INIT sent again at most this often for cookies and groups (strongSwan ike_init.c)
 
 
 def check(ep: Endpoint, session: Session, msg: Message | None, received: str | None, sending: str | None) -> (
@@ -242,7 +279,18 @@ def check(ep: Endpoint, session: Session, msg: Message | None, received: str | N
     carried = msg.ikev2 or NOTHING
     assert isinstance(session, Ikev2Session)
     if received == INIT_REQUEST:
-        return ep.admit(session, msg) or checks.choose_proposal(msg.body, mine)
+        refused = ep.admit(session, msg, cookie=carried.cookie)
+        if refused is not None:
+            return refused
+        chosen = checks.select_proposal(msg.body, mine)
+        if chosen is C.INVALID_GROUP:
+            return C.NO_PROPOSAL_CHOSEN  # no offered proposal has a group it accepts
+        if isinstance(chosen, Condition):
+            return chosen
+        if chosen.dh_group != (carried.ke_group or msg.body.proposals[0].dh_group):
+            session.ke_group = chosen.dh_group
+            return C.INVALID_GROUP  # answered keeping no state: N(INVALID_KE_PAYLOAD) with this group
+        return None
     if received == INIT_RESPONSE:
         return checks.own_credentials(mine)  # about to prove who we are in IKE_AUTH
     if received == AUTH_REQUEST and session.table is IKE_SA:
@@ -277,7 +325,19 @@ def decorate(ep: Endpoint, session: Session, out: Message, received: Message | N
     """Fill in what IKEv2 messages carry beyond their names: the child SA, CP, NAP health, rekeys."""
     name = out.name
     assert isinstance(session, Ikev2Session)
-    if name == AUTH_REQUEST:
+    if out.trigger == "recv_NOTIFY":  # an error notify: only a stateless answer carries data
+        if name == INIT_RESPONSE and session.verdict is C.DOS_COOKIE_SENT:
+            out.ikev2 = Ikev2Payload(cookie=True)
+        elif name == INIT_RESPONSE and session.verdict is C.INVALID_GROUP and session.ke_group is not None:
+            out.ikev2 = Ikev2Payload(wanted_group=session.ke_group)
+            wanted = f"N(INVALID_KE_PAYLOAD {session.ke_group})"
+            out.detail = (out.detail or "").replace("N(INVALID_KE_PAYLOAD)", wanted)
+    elif name == INIT_REQUEST:
+        if session.retries:  # a new IKE_SA_INIT (message ID 0) after a COOKIE or INVALID_KE_PAYLOAD
+            out.ikev2 = Ikev2Payload(ke_group=session.ke_group, cookie=session.cookie)
+            group = session.ke_group or ep.policy.proposals[0].dh_group
+            out.detail = ("N(COOKIE), " if session.cookie else "") + f"KEi group {group}"
+    elif name == AUTH_REQUEST:
         out.child = ep.labels("CHILD")
         out.ikev2 = Ikev2Payload(cp=ep.policy.request_address, healthy=ep.healthy, reauth_of=session.reauth_of)
         out.detail = "CP(CFG_REQUEST)" if ep.policy.request_address else None
@@ -352,6 +412,7 @@ IKEV2 = ProtocolSpec(
     notify_message=_notify_message,
     delete_message=(INFO_REQUEST, "recv_DELETE"),
     delete_answer=INFO_RESPONSE,
+    stateless={C.RATE_LIMITED: False, C.DOS_COOKIE_SENT: True, C.INVALID_GROUP: True},
     check=check,
     on_established=on_established,
     responder_retransmits=False,

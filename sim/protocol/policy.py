@@ -83,9 +83,9 @@ class Policy:
     max_qm_per_mm: Count | None = None
     """quick modes allowed under one main-mode SA"""
     rate_limit: Count | None = None
-    """first messages accepted per peer per second"""
+    """first messages accepted per peer per second; one more is dropped keeping no state"""
     dos_threshold: Count | None = None
-    """half-open negotiations before DoS cookies are sent"""
+    """IKEv2: half-open negotiations before an IKE_SA_INIT without a cookie is answered N(COOKIE)"""
     shutdown_at: Annotated[float, Ge(0.0)] | None = None
     """virtual time at which the IKE service starts shutting down"""
     # IKEv2

@@ -273,6 +273,10 @@ class Session:
         """True once the parent SA has ended (and so has a reason its children can report)."""
         return self.parent is not None and self.parent.ended and self.parent.ended_with is not None
 
+    def guard_stateless(self, msg: Message | None) -> bool:
+        """True when the check that just failed refuses a first message without keeping state."""
+        return self.verdict in self.endpoint.protocol.stateless
+
     def guard_heard(self, msg: Message | None) -> bool:
         """True once the peer has answered in this negotiation."""
         return self.heard
@@ -341,7 +345,28 @@ class Session:
             out.detail = f"N({notify[0]})"
             if status and notify[1] != MS_NOTIFY_STATUS:
                 out.detail += f" N(MS_NOTIFY_STATUS {int(verdict.value.code or 0)})"
+            if ep.protocol.decorate is not None:
+                ep.protocol.decorate(ep, self, out, msg)  # a notify's data (the group INVALID_KE_PAYLOAD wants)
             ep.sink.send(self, out, 0)
+
+    def act_refuse_statelessly(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
+        """Refuse a first message and forget it: answer it where the protocol says so, or drop it.
+
+        The request may come again and be accepted (a returned cookie, the wanted group, a
+        retransmission after the rate-limit window). The refusal's code is in the drop's reason:
+        the negotiation has not ended, so it is not an outcome.
+        """
+        ep = self.endpoint
+        verdict = self.verdict
+        assert verdict is not None and msg is not None
+        answered = ep.protocol.stateless[verdict]
+        code = verdict.value.code
+        assert code is not None
+        why = f"{int(code)} {code.name}: {verdict.value.text}; {'answered, ' if answered else ''}no state kept"
+        ep.sink.drop(ep, msg, why, DropCause.REFUSED)
+        if answered:
+            self.act_notify(arg, msg, source, row)
+        ep.forget(self)
 
     def act_delete(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """Tell the peer we deleted this SA (one-way), with the reason it will report."""
@@ -626,22 +651,26 @@ class Endpoint:
                     return Condition.LOCAL_FAULT
         return protocol.check(self, session, msg, received, sending)
 
-    def admit(self, session: Session, msg: Message) -> Condition | None:
-        """The responder's limits on a new negotiation: shutdown, rate, established SAs, half-open load."""
+    def admit(self, session: Session, msg: Message, cookie: bool = False) -> Condition | None:
+        """The responder's limits on a new negotiation: shutdown, rate, established SAs, half-open load.
+
+        Every first message counts toward the rate limit, whether it is accepted or not. A
+        request that returns a DoS cookie (``cookie``) passes the half-open threshold (RFC 7296 2.6).
+        """
         policy = self.policy
         now = self.now
         if policy.shutdown_at is not None and now >= policy.shutdown_at:
             return Condition.SHUTTING_DOWN
         if policy.rate_limit is not None:
             seen = self.first_seen.setdefault(msg.sender, deque())
-            while seen and seen[0] <= now - 1.0:
+            while seen and now - seen[0] >= 1.0 - 1e-9:  # one second, whatever the float rounding
                 seen.popleft()
             if len(seen) >= policy.rate_limit:
                 return Condition.RATE_LIMITED
             seen.append(now)
         if policy.max_mm_per_peer is not None and self.established_by_peer.get(msg.sender, 0) >= policy.max_mm_per_peer:
             return Condition.MM_LIMIT
-        if policy.dos_threshold is not None and len(self.half_open) >= policy.dos_threshold:
+        if policy.dos_threshold is not None and not cookie and len(self.half_open) >= policy.dos_threshold:
             return Condition.DOS_COOKIE_SENT
         self.half_open.add(session.label)
         return None
@@ -727,6 +756,11 @@ class Endpoint:
         else:
             return None
         return pool_address(self.policy.pool_base, index)
+
+    def forget(self, session: Session) -> None:
+        """Keep nothing of a negotiation refused without state (its label may open a new one)."""
+        del self.sessions[session.label]
+        self.half_open.discard(session.label)
 
     def release_address(self, label: str) -> None:
         """Return an IKE SA's inner address to the pool."""

@@ -40,6 +40,7 @@ class ProtocolSpec:
     children_end_with_parent: bool = False  # IKEv2 child SAs go with their IKE SA
     payloads: Mapping[str, str] = field(default_factory=dict)  # message -> its payloads, for traces and pcaps
     delete_answer: str | None = None  # the response a delete gets (IKEv2); the deleting SA takes it once gone
+    stateless: Mapping[Condition, bool] = field(default_factory=dict)  # refused keeping no state -> answered?
     keys_from_psk: bool = False  # IKEv1 and AuthIP: a pre-shared key keys the encryption (SKEYID, RFC 2409 5)
     decorate: Callable[[Endpoint, Session, Message, Message | None], None] | None = None  # fill a message in
     session_class: type | None = None  # a Session subclass with the protocol's own actions
