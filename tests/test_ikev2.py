@@ -229,3 +229,18 @@ def test_a_stateless_refusal_keeps_nothing_at_the_responder():
     gateway = run.endpoints["gateway"]
     assert list(gateway.sessions) == ["IKE#1"] and not gateway.half_open
     assert not [o for o in trace.outcomes if o.sa == "IKE#2" and o.peer == "gateway"]
+
+
+def test_an_ikev2_responder_checks_liveness_too_and_finds_a_dead_client():
+    trace = sim.run(
+        ikev2(
+            gateway={"policy": {"liveness_interval": 20.0}},
+            faults=[{"kind": "silence", "peer": "client", "at": 1.0}],
+            limits={"until": 600.0},
+        )
+    )
+    probes = [
+        e for e in trace.events if e.kind == "send" and e.peer == "gateway" and e.message == "INFORMATIONAL request"
+    ]
+    assert probes and round(probes[0].t, 3) == 20.015  # idle for the interval after IKE_AUTH
+    assert _one(trace, "gateway", "IKE#1", ends="sa").code == 13886

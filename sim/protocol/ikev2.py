@@ -69,7 +69,7 @@ IKE_SA = Table(
         *rounds(
             [(INIT_REQUEST, INIT_RESPONSE), (AUTH_REQUEST, AUTH_RESPONSE)],
             ["SA_SENT", "SSPI_SENT"],
-            last_request=("report", "establish", "open_child", f"reply:{AUTH_RESPONSE}"),
+            last_request=("disarm", "report", "establish", "open_child", f"reply:{AUTH_RESPONSE}"),
             last_response=("disarm", "report", "establish", "child_reply"),
             delete_answer=INFO_RESPONSE,
         ),

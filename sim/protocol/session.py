@@ -294,9 +294,13 @@ class Session:
             self._arm(self.sent_at + (schedule.resend_at[0] if schedule.resend_at else schedule.give_up_at))
 
     def act_reply(self, name: str, msg: Message | None, source: str, row: Row) -> None:
-        """Send the last message of a negotiation; kept, to answer a duplicate of what it answers."""
+        """Send the last message of a negotiation; kept, to answer a duplicate of what it answers.
+
+        It stops waiting for an answer, and leaves a timer the established SA has armed (liveness).
+        """
         ep = self.endpoint
-        self.act_disarm("", msg, source, row)
+        if self.waiting:
+            self.act_disarm("", msg, source, row)
         self.last_sent = out = ep.make_message(self, name, msg)
         ep.sink.send(self, out, 0)
 
