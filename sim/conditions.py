@@ -107,7 +107,8 @@ class Condition(enum.Enum):
     INVALID_PAYLOAD = ConditionInfo(
         IkeCode.INVALID_PAYLOAD,
         _PEER,
-        "a message arrived with an invalid payload: dropped, the negotiation keeps its state",
+        "a message arrived with an invalid payload: dropped, the negotiation keeps its state (an implementation "
+        "that answers it with PAYLOAD-MALFORMED ends the negotiation at the peer that receives the notify)",
     )
     INVALID_HEADER = ConditionInfo(
         IkeCode.INVALID_HEADER,

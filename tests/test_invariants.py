@@ -2,7 +2,8 @@
 
 * every SA ends with exactly one negotiation outcome at each peer that took part (and did not
   lose it in a crash), and at most one more when an established SA ends; a peer that restarts
-  after a crash is a new instance, and counts anew;
+  after a crash is a new instance, and counts anew, and so does a negotiation a responder that
+  deleted an ended SA (strongSwan) begins when that SA's first message comes again;
 * no outcome before the end: an outcome comes with the transition that ends the negotiation
   (or the SA), and nothing happens to a failed negotiation afterwards;
 * virtual time never goes back;
@@ -187,13 +188,26 @@ def parse_fault(data):
 
 
 def instances(rows):
-    """Each raw event with its key (peer, instance, sa): a peer's instance counts its crashes."""
+    """Each raw event with its key (peer, instance, sa, round).
+
+    A peer's instance counts its crashes; an SA's round counts the negotiations a responder
+    began under that label after an earlier one ended (strongSwan deletes an SA when it ends, so
+    the initiator's first message again opens a new negotiation).
+    """
     crashes: Counter[str] = Counter()
+    rounds: Counter[tuple[str, int, str]] = Counter()
+    ended: set[tuple[str, int, str, int]] = set()
     for row in rows:
         peer = row[2]
         if row[1] == "timer" and row[4] == "crash":
             crashes[peer] += 1
-        yield (peer, crashes[peer], row[3]), row
+        sa_key = (peer, crashes[peer], row[3])
+        if row[1] == "transition" and row[4] == "NONE" and (*sa_key, rounds[sa_key]) in ended:
+            rounds[sa_key] += 1
+        key = (*sa_key, rounds[sa_key])
+        if row[1] == "outcome" and row[4].ends == "negotiation":
+            ended.add(key)
+        yield key, row
 
 
 def check_trace(trace, sim) -> None:

@@ -62,11 +62,11 @@ def rounds(
         if i == last:
             actions = last_request if last_request is not None else (f"reply:{response}", "report", "establish")
             out.append(row(recv_request, before, "COMPLETE", guard="ok", actions=actions, report=success))
-            out.append(row(recv_request, established, None, actions=["resend"],
+            out.append(row(recv_request, established, None, guard="duplicate", actions=["resend"],
                            doc=f"{request} again: our {response} was lost"))  # fmt: skip
         else:
             out.append(row(recv_request, before, states[i], guard="ok", actions=[f"send:{response}"]))
-            out.append(row(recv_request, states[i], None, actions=["resend"],
+            out.append(row(recv_request, states[i], None, guard="duplicate", actions=["resend"],
                            doc=f"{request} again: our {response} was lost"))  # fmt: skip
         if i == 0:
             stateless = "refused keeping no state (rate limit, DoS cookie, INVALID_KE): it may come again"

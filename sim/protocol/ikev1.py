@@ -20,14 +20,31 @@ from typing import TYPE_CHECKING
 from sim.conditions import Condition
 from sim.enums import KeyModule, MmState, QmState
 from sim.protocol import checks
-from sim.protocol.exchanges import TERMINALS, local_deletes, rounds, sa_life
+from sim.protocol.exchanges import ESTABLISHED, TERMINALS, local_deletes, rounds, sa_life
 from sim.protocol.spec import ProtocolSpec
-from sim.protocol.table import NOTIFIED, VERDICT, Ends, State, Table, row
+from sim.protocol.table import NOTIFIED, VERDICT, Ends, Row, State, Table, row
 
 if TYPE_CHECKING:
     from sim.protocol.session import Endpoint, Message, Session
 
 C = Condition
+
+
+def stale_requests(stale: dict[str, tuple[str, ...]]) -> tuple[Row, ...]:
+    """Rows for a request that arrives in a state past its step and is not a duplicate of the latest.
+
+    StrongSwan answers it with an error and deletes the SA while it negotiates; libreswan answers
+    one with new content with an error and keeps its state; without a row that holds, it is dropped.
+    """
+    out = []
+    for request, states in stale.items():
+        negotiating = tuple(s for s in states if s not in ESTABLISHED)
+        if negotiating:
+            out.append(row(f"recv_{request}", negotiating, "REJECTED", guard="stale_deletes",
+                           actions=["disarm", "notify", "report"], report=VERDICT))  # fmt: skip
+        out.append(row(f"recv_{request}", states, None, guard="stale_notifies", actions=["notify"]))
+    return tuple(out)
+
 
 MAIN_MODE = Table(
     name="ikev1_main_mode",
@@ -46,6 +63,8 @@ MAIN_MODE = Table(
     rows=(
         *rounds([("MM1", "MM2"), ("MM3", "MM4"), ("MM5", "MM6")], ["SA_SENT", "SSPI_SENT", "FINAL"]),
         *sa_life("R-U-THERE", "R-U-THERE-ACK", C.MM_EXPIRED, C.MM_EXPIRED),
+        # A request of an earlier step that is no duplicate of the one last answered (reference/vpn-al).
+        *stale_requests({"MM1": ("SSPI_SENT",), "MM3": ("SSPI_SENT", *ESTABLISHED)}),
     ),
 )
 
@@ -80,6 +99,8 @@ def quick_mode(name: str, title: str, keying_module: KeyModule) -> Table:
             row("recv_QM3", "FINAL", "COMPLETE", guard="ok", actions=["disarm", "report", "establish"],
                 report=C.COMPLETE),
             row("recv_QM3", "FINAL", "REJECTED", actions=["disarm", "report"], report=VERDICT),
+            row("recv_QM3", "COMPLETE", None, guard="stale_quick", actions=["notify"],
+                doc="a QM3 again: strongSwan answers it with an error"),
             row("recv_QM3", "COMPLETE", None, doc="a duplicate: ignored"),
             row("retransmit", QM_NEGOTIATING, None, actions=["retransmit"]),
             # Main mode is up, so a silent peer here means the main-mode SA is assumed invalid.
@@ -112,6 +133,7 @@ NOTIFY_TYPES: dict[Condition, tuple[str, int, Condition]] = {
     C.QM_LIMIT: ("NO-PROPOSAL-CHOSEN", 14, C.NO_PROPOSAL_CHOSEN),
     C.SHUTTING_DOWN: ("NO-PROPOSAL-CHOSEN", 14, C.NO_PROPOSAL_CHOSEN),
     C.DOS_COOKIE_SENT: ("COOKIE", 16390, C.DOS_COOKIE_SENT),
+    C.INVALID_PAYLOAD: ("PAYLOAD-MALFORMED", 16, C.INVALID_PAYLOAD),
 }
 
 PAYLOADS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sim.protocol.policy import Proposal
 from sim.protocol.schedule import Schedule
@@ -121,6 +121,13 @@ class ResponderRules:
 
     resends: frozenset[str] | None = None  # the replies it resends when no answer comes; None: every one
     half_open_timeout: float | None = None  # seconds after it opened an SA that it drops it if not yet up
+    # A main-mode request of an earlier step that is not a duplicate of the one it last answered (an MM1
+    # after its MM4, an MM3 with a new key exchange): "drop" it, answer it with an error "notify" when it
+    # has new content (libreswan), or, while negotiating, answer it with an error and "delete" the SA (strongSwan).
+    stale: Literal["drop", "notify", "delete"] = "drop"
+    forgets_ended: bool = False  # an SA it ended is gone: a first message naming it opens a new negotiation
+    notifies_damaged: bool = False  # a malformed payload a negotiation would take gets an error notify; state kept
+    rejects_damaged_first: bool = False  # a malformed first message (MM1) opens a negotiation that rejects it
 
 
 @dataclass(frozen=True)
@@ -163,11 +170,14 @@ PROFILES: dict[str, Profile] = {
                 ("ikev1", "ikev2"),
                 served=(Proposal("aes128", "sha256", 14), Proposal("aes256", "sha256", 14),
                         Proposal("aes128", "sha1", 14)),
-                responder=ResponderRules(frozenset({"QM2"}), half_open_timeout=30.0)),
+                responder=ResponderRules(frozenset({"QM2"}), half_open_timeout=30.0, stale="delete",
+                                         forgets_ended=True, notifies_damaged=True,
+                                         rejects_damaged_first=True)),
         Profile("libreswan", libreswan, "libreswan: 0.5, 1, 2, 4, 8, 16 s, gives up at 32 s (60 s timeout to v5.3)",
                 served=(Proposal("aes256", "sha256", 14), Proposal("aes128", "sha256", 14),
                         Proposal("aes128", "sha1", 14)),
-                responder=ResponderRules(frozenset({"MM4", "QM2"}))),
+                responder=ResponderRules(frozenset({"MM4", "QM2"}), stale="notify",
+                                         rejects_damaged_first=True)),
         Profile("authip", authip, "AuthIP: seven resends (1, 3, 7, ... 127 s), gives up at 255 s", ("authip",), True),
         Profile("custom", custom, "a schedule given in full in the scenario", (), served=()),
     )

@@ -113,8 +113,8 @@ def _trigger_of(name: str) -> str:
 class Message:
     """One IKE message in flight; ``body`` is the sender's policy (it stands for the payloads)."""
 
-    __slots__ = ("body", "child", "condition", "corrupt", "detail", "ikev2", "name", "parent", "receiver", "sa",
-                 "sender", "trigger")  # fmt: skip
+    __slots__ = ("body", "child", "condition", "corrupt", "detail", "fresh", "ikev2", "name", "parent", "receiver",
+                 "sa", "sender", "trigger")  # fmt: skip
 
     def __init__(
         self,
@@ -136,6 +136,8 @@ class Message:
         self.parent = parent
         self.condition = condition  # the reason a notify or a delete carries
         self.corrupt: str | None = None
+        # New content under a name already sent (a fresh key exchange or nonce, encrypted anew): not a retransmission.
+        self.fresh = False
         self.child: str | None = None  # the child SA this message negotiates (IKEv2 IKE_AUTH)
         self.detail: str | None = None  # what a trace shows of its payloads (a notify, an address)
         self.ikev2: Ikev2Payload | None = None  # what an IKEv2 message carries beyond its name
@@ -145,6 +147,7 @@ class Message:
         twin = Message(self.name, self.sa, self.sender, self.receiver, self.body, self.parent, self.condition,
                        self.trigger)  # fmt: skip
         twin.corrupt, twin.child, twin.detail, twin.ikev2 = self.corrupt, self.child, self.detail, self.ikev2
+        twin.fresh = self.fresh
         return twin
 
     def __repr__(self) -> str:
@@ -276,6 +279,31 @@ class Session:
     def guard_stateless(self, msg: Message | None) -> bool:
         """True when the check that just failed refuses a first message without keeping state."""
         return self.verdict in self.endpoint.protocol.stateless
+
+    def guard_duplicate(self, msg: Message | None) -> bool:
+        """True unless the input has new content: only the same message again is a retransmission."""
+        return msg is None or not msg.fresh
+
+    def guard_stale_deletes(self, msg: Message | None) -> bool:
+        """A request of an earlier step while negotiating, where the implementation ends the SA for it (strongSwan)."""
+        if self.endpoint.responder.stale != "delete" or self.established:
+            return False
+        self.verdict = Condition.INVALID_PAYLOAD
+        return True
+
+    def guard_stale_notifies(self, msg: Message | None) -> bool:
+        """A request of an earlier step with new content, which the implementation answers with an error (libreswan)."""
+        if self.endpoint.responder.stale != "notify" or msg is None or not msg.fresh:
+            return False
+        self.verdict = Condition.INVALID_PAYLOAD
+        return True
+
+    def guard_stale_quick(self, msg: Message | None) -> bool:
+        """A QM3 of a quick mode already complete, where the implementation answers it with an error (strongSwan)."""
+        if self.endpoint.responder.stale != "delete":
+            return False
+        self.verdict = Condition.INVALID_PAYLOAD
+        return True
 
     def guard_heard(self, msg: Message | None) -> bool:
         """True once the peer has answered in this negotiation."""
@@ -502,13 +530,27 @@ class Endpoint:
 
         A damaged datagram is dropped and audited, and the negotiation keeps its state, as real
         stacks do (reference/real-implementations.md 2): a clean retransmission can still
-        complete it. The drop names the code of the damaged part.
+        complete it. The drop names the code of the damaged part. Where the profile says so
+        (the learned models, reference/vpn-al), a malformed payload also gets an error notify, and
+        a malformed first message opens a negotiation only to reject it.
         """
         self.now = now
-        if msg.corrupt:
+        if msg.corrupt and not self._rejects_malformed_first(msg):
             self._drop_damaged(msg, f"damaged {msg.corrupt}")
+            if self.responder.notifies_damaged and msg.corrupt == "payload":
+                self._notify_damaged(msg)
             return
         session = self.sessions.get(msg.sa)
+        if (
+            session is not None
+            and session.ended
+            and self.responder.forgets_ended
+            and msg.name != self.protocol.delete_answer
+        ):
+            if not self._forgets(msg):  # the implementation deleted that SA: its label names nothing any more
+                self.sink.drop(self, msg, f"no SA {msg.sa} here (deleted when it ended)", DropCause.NO_SA)
+                return
+            session = None
         if session is None:
             session = self._open(msg)
             if session is None:
@@ -605,6 +647,42 @@ class Endpoint:
             and sender.psk != mine.psk
         )
 
+    def _forgets(self, msg: Message) -> bool:
+        """True for a first message naming an SA this implementation has ended and so deleted (strongSwan)."""
+        return self.responder.forgets_ended and msg.parent is None and msg.name in self.protocol.first_messages
+
+    def _rejects_malformed_first(self, msg: Message) -> bool:
+        """True for a first message with a malformed payload that this implementation opens an SA for, to reject it."""
+        if not self.responder.rejects_damaged_first or msg.corrupt != "payload":
+            return False
+        if msg.parent is not None or msg.name not in self.protocol.first_messages:
+            return False
+        session = self.sessions.get(msg.sa)
+        return session is None or (session.ended and self._forgets(msg))
+
+    def _notify_damaged(self, msg: Message) -> None:
+        """Answer a damaged message that a negotiation would take with an error notify, keeping every state.
+
+        That is a message that opens one (under an established SA, for a quick mode), or one that a
+        negotiation still under way has a row for in its state.
+        """
+        session = self.sessions.get(msg.sa)
+        if session is None or session.ended:
+            parent = self.sessions.get(msg.parent) if msg.parent is not None else None
+            table = self.protocol.first_messages.get(msg.name)
+            if table is None or (msg.parent is not None and (parent is None or not parent.established)):
+                return
+            compiled = self.compiled[table]  # a session that answers and is not kept
+            session = compiled.ops(self, compiled, msg.sa, Role.RESPONDER, msg.sender, parent)
+        elif msg.parent is None and msg.name in self.protocol.first_messages:
+            pass  # an MM1 is answered in every state
+        elif (session.established and session.table.sa_kind == "main") or (
+            session.state, msg.trigger) not in session.compiled.index:  # fmt: skip
+            return
+        assert session is not None
+        session.verdict = CORRUPTION_CONDITIONS[msg.corrupt or "payload"]
+        session.act_notify("", msg, session.state, Row("", (), None))
+
     def _drop_damaged(self, msg: Message, why: str) -> None:
         info = CORRUPTION_CONDITIONS[msg.corrupt or "payload"].value
         assert info.code is not None
@@ -647,6 +725,8 @@ class Endpoint:
         protocol = self.protocol
         received = msg.name if msg is not None else None
         sending = protocol.next_message.get(received) if received else protocol.first_sent.get(session.table.name)
+        if msg is not None and msg.corrupt:  # a damaged first message a responder opened an SA for (_opens_damaged)
+            return CORRUPTION_CONDITIONS[msg.corrupt]
         faults = self.local_faults
         if faults:
             for name in (received, sending):
