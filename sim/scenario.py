@@ -55,6 +55,7 @@ class PeerSpec(Strict):
     def _profile_options(self) -> PeerSpec:
         try:
             PROFILES[self.profile].schedule(dict(self.retransmit))
+            PROFILES[self.profile].responder_rules(dict(self.retransmit))
         except (TypeError, ValueError) as error:
             raise ValueError(f"retransmit options do not fit profile {self.profile!r}: {error}") from None
         return self

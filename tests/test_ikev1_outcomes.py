@@ -218,15 +218,21 @@ def test_a_damaged_message_is_dropped_with_its_code_and_the_retransmission_compl
     assert _one(trace, "client", "MM#1").code == 13897
 
 
-@pytest.mark.parametrize("gateway_profile", ["windows", "strongswan"])
-def test_a_wrong_preshared_key_leaves_the_initiator_unable_to_read_the_answer(gateway_profile):
+@pytest.mark.parametrize(("gateway_profile", "gateway_code"), [("windows", 13801), ("strongswan", 13805)])
+def test_a_wrong_preshared_key_leaves_the_initiator_unable_to_read_the_answer(gateway_profile, gateway_code):
     # IKEv1 keys come from the pre-shared key: the gateway cannot read MM5, the client cannot read
-    # the encrypted error notify, and times out (reference/real-implementations.md 2).
+    # the encrypted error notify, and times out (reference/real-implementations.md 2). A Windows
+    # gateway calls it an authentication failure; strongSwan cannot tell it from a malformed MM5,
+    # answers every copy and drops the half-open SA (make interop, case v1-wrong-psk).
     trace = sim.run(two_peers(client={"policy": {"psk": "wrong"}}, gateway={"profile": gateway_profile}))
-    assert _one(trace, "gateway", "MM#1").code == 13801
+    assert _one(trace, "gateway", "MM#1").code == gateway_code
     assert _one(trace, "client", "MM#1").code == 13805
-    [drop] = [e for e in trace.events if e.kind == "drop" and e.peer == "client"]
-    assert drop.message == "INFO NOTIFY" and drop.cause == "damaged" and "keys differ" in drop.reason
+    drops = [e for e in trace.events if e.kind == "drop" and e.peer == "client"]
+    assert drops and all(
+        d.message == "INFO NOTIFY" and d.cause == "damaged" and "keys differ" in d.reason for d in drops
+    )
+    unreadable = [e for e in trace.events if e.kind == "drop" and e.peer == "gateway" and "keys differ" in e.reason]
+    assert len(unreadable) == (0 if gateway_profile == "windows" else len(drops))  # each MM5 answered
 
 
 def test_a_message_damaged_every_time_ends_in_timeouts_at_both_peers():

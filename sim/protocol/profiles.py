@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sim.protocol.policy import Proposal
@@ -146,10 +146,26 @@ class Profile:
     windows: bool = False  # a Windows peer: it writes Security audit events and WFP net events
     served: tuple[Proposal, ...] | None = None  # what ``ikesim serve`` accepts by default; None: not served
     responder: ResponderRules = ResponderRules()  # what its IKEv1 and AuthIP responders resend on their own
+    responder_options: tuple[str, ...] = ()  # options that set responder rules, not the schedule (half_open_timeout)
+
+    def _split(self, options: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(schedule options, responder options)."""
+        given = options or {}
+        rules = {k: v for k, v in given.items() if k in self.responder_options}
+        return {k: v for k, v in given.items() if k not in rules}, rules
 
     def schedule(self, options: dict[str, Any] | None = None) -> Schedule:
         """The schedule with these options (the profile's own defaults where none are given)."""
-        return self.build(**(options or {}))
+        return self.build(**self._split(options)[0])
+
+    def responder_rules(self, options: dict[str, Any] | None = None) -> ResponderRules:
+        """The responder rules with these options (``half_open_timeout`` for strongSwan)."""
+        rules = self._split(options)[1]
+        for name, value in rules.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+                raise ValueError(f"{name} is a number of seconds greater than 0, not {value!r}")
+        timeout = rules.get("half_open_timeout")
+        return self.responder if timeout is None else replace(self.responder, half_open_timeout=float(timeout))
 
 
 def is_windows(profile: str, protocol: str) -> bool:
@@ -172,7 +188,8 @@ PROFILES: dict[str, Profile] = {
                         Proposal("aes128", "sha1", 14)),
                 responder=ResponderRules(frozenset({"QM2"}), half_open_timeout=30.0, stale="delete",
                                          forgets_ended=True, notifies_damaged=True,
-                                         rejects_damaged_first=True)),
+                                         rejects_damaged_first=True),
+                responder_options=("half_open_timeout",)),
         Profile("libreswan", libreswan, "libreswan: 0.5, 1, 2, 4, 8, 16 s, gives up at 32 s (60 s timeout to v5.3)",
                 served=(Proposal("aes256", "sha256", 14), Proposal("aes128", "sha256", 14),
                         Proposal("aes128", "sha1", 14)),

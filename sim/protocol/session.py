@@ -114,7 +114,7 @@ class Message:
     """One IKE message in flight; ``body`` is the sender's policy (it stands for the payloads)."""
 
     __slots__ = ("body", "child", "condition", "corrupt", "detail", "fresh", "ikev2", "name", "parent", "receiver",
-                 "sa", "sender", "trigger")  # fmt: skip
+                 "sa", "sender", "trigger", "unreadable")  # fmt: skip
 
     def __init__(
         self,
@@ -138,6 +138,7 @@ class Message:
         self.corrupt: str | None = None
         # New content under a name already sent (a fresh key exchange or nonce, encrypted anew): not a retransmission.
         self.fresh = False
+        self.unreadable: str | None = None  # why its receiver cannot decrypt it, whatever its keys
         self.child: str | None = None  # the child SA this message negotiates (IKEv2 IKE_AUTH)
         self.detail: str | None = None  # what a trace shows of its payloads (a notify, an address)
         self.ikev2: Ikev2Payload | None = None  # what an IKEv2 message carries beyond its name
@@ -147,7 +148,7 @@ class Message:
         twin = Message(self.name, self.sa, self.sender, self.receiver, self.body, self.parent, self.condition,
                        self.trigger)  # fmt: skip
         twin.corrupt, twin.child, twin.detail, twin.ikev2 = self.corrupt, self.child, self.detail, self.ikev2
-        twin.fresh = self.fresh
+        twin.fresh, twin.unreadable = self.fresh, self.unreadable
         return twin
 
     def __repr__(self) -> str:
@@ -379,6 +380,10 @@ class Session:
                 out.detail += f" N(MS_NOTIFY_STATUS {int(verdict.value.code or 0)})"
             if ep.protocol.decorate is not None:
                 ep.protocol.decorate(ep, self, out, msg)  # a notify's data (the group INVALID_KE_PAYLOAD wants)
+            if msg is not None and msg.corrupt and ep.protocol.payloads.get(msg.name, "").startswith("HDR*"):
+                # IKEv1 chains CBC IVs: this notify's IV comes from the damaged ciphertext, which the
+                # peer never sent, so it decrypts to garbage there (measured: charon ignores it).
+                out.unreadable = "its IV follows a damaged message the sender never sent"
             ep.sink.send(self, out, 0)
 
     def act_refuse_statelessly(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
@@ -535,6 +540,9 @@ class Endpoint:
         a malformed first message opens a negotiation only to reject it.
         """
         self.now = now
+        if msg.unreadable:
+            self._drop_damaged(msg, f"cannot decrypt it: {msg.unreadable}")
+            return
         if msg.corrupt and not self._rejects_malformed_first(msg):
             self._drop_damaged(msg, f"damaged {msg.corrupt}")
             if self.responder.notifies_damaged and msg.corrupt == "payload":
@@ -557,6 +565,8 @@ class Endpoint:
                 return
         if self.protocol.keys_from_psk and session.last_sent is not None and self._unreadable(session, msg):
             self._drop_damaged(msg, "cannot decrypt it, the keys differ (a wrong pre-shared key)")
+            if msg.trigger != "recv_NOTIFY":
+                self._notify_damaged(msg)  # encrypted with its own keys: the peer cannot read it either
             return
         session.heard = True
         if msg.name == self.protocol.delete_answer and session.ended:
@@ -633,19 +643,22 @@ class Endpoint:
     # --- what sessions call ------------------------------------------------------------------
 
     def _unreadable(self, session: Session, msg: Message) -> bool:
-        """True for a notify under phase-1 keys that are not ours (pre-shared keys that differ).
+        """True for a message under phase-1 keys that are not ours (pre-shared keys that differ), unusable here.
 
-        A notify answering an encrypted message is encrypted with the same keys (an informational
-        exchange under the phase-1 SA; the payload specs mark encryption with ``HDR*``).
+        That is a notify, or any encrypted request at an implementation that cannot tell a wrong
+        key from a malformed payload (strongSwan: "decryption failed?"). A notify answering an
+        encrypted message is encrypted with the same keys (an informational exchange under the
+        phase-1 SA; the payload specs mark encryption with ``HDR*``). Other implementations take
+        an MM5 they cannot decrypt for an authentication failure (13801).
         """
         assert session.last_sent is not None
         sender, mine = msg.body, self.policy
-        return (
-            msg.trigger == "recv_NOTIFY"
-            and self.protocol.payloads.get(session.last_sent.name, "").startswith("HDR*")
-            and sender.auth == mine.auth == "psk"
-            and sender.psk != mine.psk
-        )
+        if not (sender.auth == mine.auth == "psk" and sender.psk != mine.psk):
+            return False
+        payloads = self.protocol.payloads
+        if msg.trigger == "recv_NOTIFY":
+            return payloads.get(session.last_sent.name, "").startswith("HDR*")
+        return self.responder.notifies_damaged and payloads.get(msg.name, "").startswith("HDR*")
 
     def _forgets(self, msg: Message) -> bool:
         """True for a first message naming an SA this implementation has ended and so deleted (strongSwan)."""

@@ -129,11 +129,12 @@ class Simulation:
     def _endpoint(self, name: str) -> Endpoint:
         spec = self.peers[name]
         profile = PROFILES[spec.profile]
-        schedule = profile.schedule(dict(spec.retransmit))
+        options = dict(spec.retransmit)
+        schedule = profile.schedule(options)
         protocol = PROTOCOLS[spec.protocol]
         local_faults = self._local_faults.get(name)
         return Endpoint(name, spec.policy, schedule, self._label, protocol, COMPILED, self.effects, local_faults,
-                        responder=profile.responder, seed=self.seed,
+                        responder=profile.responder_rules(options), seed=self.seed,
                         windows=name in self.windows_peers, windows_peers=self.windows_peers)  # fmt: skip
 
     def _label(self, prefix: str) -> str:
