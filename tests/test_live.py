@@ -54,10 +54,10 @@ def mm1(*offers: list[tuple[str, Any]], icookie: bytes = b"initiatr", vids: tupl
     return bytes(packet)
 
 
-def mm3(icookie: bytes, rcookie: bytes, ke_size: int = 256) -> bytes:
-    """An initiator's MM3 (key exchange and nonce), built by scapy."""
+def mm3(icookie: bytes, rcookie: bytes, ke_size: int = 256, fill: int = 1) -> bytes:
+    """An initiator's MM3 (key exchange and nonce), built by scapy; ``fill`` varies its key exchange."""
     s = scapy_isakmp
-    ke = s.ISAKMP_payload_KE(next_payload=10, ke=b"\x01" * ke_size)
+    ke = s.ISAKMP_payload_KE(next_payload=10, ke=bytes([fill]) * ke_size)
     return bytes(ISAKMP(init_cookie=icookie, resp_cookie=rcookie, next_payload=4, exch_type=2) / ke
                  / s.ISAKMP_payload_Nonce(nonce=b"\x02" * 32))  # fmt: skip
 
@@ -572,3 +572,29 @@ def test_an_ended_negotiation_is_kept_one_give_up_period_despite_its_earlier_dea
     assert r.responder.next_deadline() == 0.2 + 127.0
     r.responder.tick(0.2 + 127.0)
     assert r.responder.negotiations() == 0 and r.responder.next_deadline() is None
+
+
+# --- content, not the name, decides; Windows status only to Windows --------------------------
+
+
+@pytest.mark.parametrize(("profile", "ends"), [("strongswan", True), ("libreswan", False)])
+def test_a_new_mm3_is_not_a_retransmission_but_the_same_bytes_are(profile: str, ends: bool) -> None:
+    r = Recorder(profile)
+    [answer] = r.send(0.0, mm1(AES128_SHA1_G14))
+    rcookie = ISAKMP(answer).resp_cookie
+    [mm4] = r.send(0.1, mm3(b"initiatr", rcookie))
+    assert r.send(0.2, mm3(b"initiatr", rcookie)) == [mm4]  # the same MM3 again: MM4 again
+    [notify] = r.send(0.3, mm3(b"initiatr", rcookie, fill=3))  # a fresh key exchange under the same name
+    assert ISAKMP(notify).exch_type == 5  # an INFORMATIONAL error notify (the learned models, reference/vpn-al)
+    assert bool(r.kinds("outcome")) == ends  # strongSwan deletes the half-open SA, libreswan keeps it
+
+
+@pytest.mark.parametrize(("vids", "statuses"), [((), []), ((vendors.MS_NT5_V9,), [13802])])
+def test_only_an_initiator_whose_vendor_ids_say_windows_hears_ms_notify_status(
+    vids: tuple[bytes, ...], statuses: list[int]
+) -> None:
+    r = Recorder("windows")
+    [notify] = r.send(0.0, mm1(DES_MD5_G1, vids=vids))  # nothing acceptable: NO-PROPOSAL-CHOSEN
+    found = [p for p in payloads(ISAKMP(notify)) if p.__class__.__name__ == "ISAKMP_payload_Notify"]
+    assert found[0].notify_msg_type == 14
+    assert [int.from_bytes(p.notify_data, "big") for p in found[1:] if p.notify_msg_type == 12345] == statuses

@@ -224,9 +224,9 @@ def sa_payload(chosen: Transform) -> bytes:
     return struct.pack("!II", 1, 1) + GENERIC.pack(0, 0, GENERIC.size + len(proposal)) + proposal
 
 
-def notify_payload(notify_type: int) -> bytes:
-    """The body of a phase 1 notify payload (DOI IPsec, protocol ISAKMP, no SPI)."""
-    return struct.pack("!IBBH", 1, 1, 0, notify_type)
+def notify_payload(notify_type: int, data: bytes = b"") -> bytes:
+    """The body of a phase 1 notify payload (DOI IPsec, protocol ISAKMP, no SPI) with its data."""
+    return struct.pack("!IBBH", 1, 1, 0, notify_type) + data
 
 
 def notify_type(body: bytes) -> int:

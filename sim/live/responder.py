@@ -33,14 +33,14 @@ from sim.conditions import CORRUPTION_CONDITIONS, Condition
 from sim.enums import DropCause
 from sim.live import isakmp
 from sim.live.isakmp import Datagram, Transform, WireError
-from sim.live.vendors import vendor_ids
+from sim.live.vendors import MS_NT5_V9, vendor_ids
 from sim.protocol.checks import select_proposal
 from sim.protocol.ikev1 import IKEV1, NOTIFY_TYPES
 from sim.protocol.policy import AuthMethod, Policy, Proposal
 from sim.protocol.profiles import PROFILES
 from sim.protocol.registry import COMPILED
 from sim.protocol.schedule import Schedule
-from sim.protocol.session import Endpoint, Message, Outcome, Session
+from sim.protocol.session import MS_NOTIFY_STATUS, Endpoint, Message, Outcome, Session
 from sim.trace import record
 
 Address = tuple[str, int]
@@ -76,6 +76,7 @@ class Conversation:
     vids: list[bytes]
     chosen: Transform | None = None  # the transform MM2 accepted
     sent: dict[str, bytes] = field(default_factory=dict)  # message name -> its bytes, for resends
+    received: dict[str, bytes] = field(default_factory=dict)  # message name -> the bytes that came last
     forget_at: float | None = None  # once it has ended: when its resends are no longer recognised
 
 
@@ -93,8 +94,9 @@ class LiveResponder:
         self.profile = profile
         self.limits = limits or Limits()
         self.emit = emit  # receives each trace record (a dict in ikesim.trace/1 form)
-        rules = PROFILES[profile].responder if profile in PROFILES else PROFILES["windows"].responder
-        self.endpoint = Endpoint(NAME, policy, schedule, self._label, IKEV1, COMPILED, self, responder=rules)
+        known = PROFILES.get(profile, PROFILES["windows"])
+        self.endpoint = Endpoint(NAME, policy, schedule, self._label, IKEV1, COMPILED, self, responder=known.responder,
+                                 windows=known.windows)  # fmt: skip
         self.linger = schedule.give_up_at  # how long an ended negotiation is kept to recognise its resends
         self.by_cookie: dict[tuple[Address, bytes], str] = {}
         self.conversations: dict[str, Conversation] = {}
@@ -155,12 +157,16 @@ class LiveResponder:
             self._first(now, isakmp.parse(data), address)
             return
         try:
-            self._next(now, label, isakmp.parse(data), address)
+            self._next(now, label, isakmp.parse(data), address, data)
         except WireError as error:
             self._damaged(now, label, error)
 
-    def _next(self, now: float, label: str, datagram: Datagram, address: Address) -> None:
-        """A datagram of a negotiation under way; raises :class:`WireError` when it is damaged."""
+    def _next(self, now: float, label: str, datagram: Datagram, address: Address, data: bytes) -> None:
+        """A datagram of a negotiation under way; raises :class:`WireError` when it is damaged.
+
+        Content decides what a message is: the same bytes again are a retransmission, other bytes
+        under a name already received are new content (``Message.fresh``: a new key exchange).
+        """
         conversation = self.conversations[label]
         name = self._name(datagram, conversation)
         if datagram.rcookie != conversation.rcookie and not (name == "MM1" and datagram.rcookie == bytes(8)):
@@ -174,6 +180,9 @@ class LiveResponder:
             self._drop(now, label, name, address, None, "encrypted: ikesim serve derives no keys, so cannot read it")
             return
         msg = Message(name, label, _peer(address), NAME, conversation.proposed)
+        before = conversation.received.get(name)
+        msg.fresh = before is not None and before != data
+        conversation.received[name] = data
         if name == "INFO NOTIFY":
             number = isakmp.notify_type(datagram.first(isakmp.NOTIFY) or b"")
             condition = NOTIFIED_BY_TYPE.get(number)
@@ -204,6 +213,8 @@ class LiveResponder:
         self.conversations[label] = conversation
         self.by_cookie[(address, datagram.icookie)] = label
         self.per_address[address] = self.per_address.get(address, 0) + 1
+        if any(vid[:16] == MS_NT5_V9[:16] for vid in vids):  # a Windows initiator: it reads MS_NOTIFY_STATUS
+            self.endpoint.windows_peers = self.endpoint.windows_peers | {_peer(address)}
         self._receive(now, Message("MM1", label, _peer(address), NAME, conversation.proposed))
 
     def _damaged(self, now: float, label: str, error: WireError) -> None:
@@ -310,9 +321,11 @@ class LiveResponder:
         if msg.name == "INFO NOTIFY":
             assert msg.condition is not None
             number = NOTIFY_TYPES[msg.condition][1]
-            message_id = secrets.randbits(32)
-            return isakmp.encode(ic, rc, isakmp.INFORMATIONAL, [(isakmp.NOTIFY, isakmp.notify_payload(number))],
-                                 message_id)  # fmt: skip
+            notifies = [(isakmp.NOTIFY, isakmp.notify_payload(number))]
+            code = msg.condition.value.code
+            if "MS_NOTIFY_STATUS" in (msg.detail or "") and code is not None:  # to a Windows initiator only
+                notifies.append((isakmp.NOTIFY, isakmp.notify_payload(MS_NOTIFY_STATUS, int(code).to_bytes(4, "big"))))
+            return isakmp.encode(ic, rc, isakmp.INFORMATIONAL, notifies, secrets.randbits(32))
         raise AssertionError(f"the live responder does not send {msg.name}")
 
     def _chosen(self, conversation: Conversation) -> Transform:
