@@ -7,14 +7,15 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from decimal import Decimal
 
 import pytest
 
 from sim import run as sim_run
 from sim.library import scenarios
-from sim.outputs.pcap import exchange_of, packets
+from sim.outputs.pcap import captures, exchange_of
 from sim.outputs.registry import FORMATS, write_fixtures
-from sim.outputs.windows import audit_events, net_events, peer_infos
+from sim.outputs.windows import EPOCH, audit_events, net_events, peer_infos
 from sim.scenario import load_scenario
 from sim.simulator.engine import Simulation
 
@@ -175,18 +176,56 @@ def test_wfp_net_events_have_the_documented_members_in_order(tmp_path):
     assert json.loads((tmp_path / "wfp-netevents-client.json").read_text())[0]["ikeMmFailure"]["failurePoint"] == 2
 
 
-def test_pcap_has_one_packet_per_delivered_message_and_retransmissions_are_identical():
+def _seen(trace, peer):
+    """What the trace says a peer's interface saw: its sends and what reached it, in order.
+
+    A send that the sender's own silence or crash kept in (a drop "<sender> is silent" at the
+    time of sending) never left it.
+    """
+    mine = (f"{peer} is silent", f"{peer} is down")
+    kept_in = {
+        (e.sa, e.message, e.t) for e in trace.events if e.kind == "drop" and e.sender == peer and e.reason in mine
+    }
+    out = []
+    for e in trace.events:
+        if e.kind in ("send", "retransmit") and e.peer == peer:
+            if (e.sa, e.message, e.t) in kept_in:
+                kept_in.discard((e.sa, e.message, e.t))
+                continue
+            out.append(("sent", e.t, e.message))
+        elif (e.kind == "recv" and e.peer == peer) or (
+            e.kind == "drop" and e.peer == peer and e.cause == "silent" and e.reason == f"{peer} is silent"
+        ):
+            out.append(("received", e.t, e.message))
+    return out
+
+
+@pytest.mark.parametrize("name", ["mm-lost-mm2-recovered", "mm-peer-stops-responding", "mm-lossy-link-seeded"])
+def test_each_peer_captures_what_it_sent_and_received_one_for_one_at_its_own_time(name):
+    from scapy.layers.inet import IP, UDP
+
+    trace = run(name)
+    infos = peer_infos(trace)
+    for peer, frames in captures(trace).items():
+        seen = _seen(trace, peer)
+        assert len(frames) == len(seen), peer
+        for f, (way, t, _) in zip(frames, seen, strict=True):
+            assert f[UDP].sport == 500 and f[UDP].dport == 500
+            assert (f[IP].src if way == "sent" else f[IP].dst) == infos[peer].address
+            assert f.time - int(EPOCH.timestamp()) == Decimal(repr(t))  # its own time, exactly
+
+
+def test_lost_datagrams_are_in_the_senders_capture_and_retransmissions_are_identical():
     from scapy.layers.inet import UDP
 
     trace = run("mm-lost-mm2-recovered")
-    frames = packets(trace)
-    delivered = [e for e in trace.events if e.kind == "recv"]
-    assert len(frames) == len(delivered)
-    assert all(f[UDP].sport == 500 and f[UDP].dport == 500 for f in frames)
-    mm1 = [bytes(f[UDP].payload) for f, e in zip(frames, delivered, strict=True) if e.message == "MM1"]
-    assert len(mm1) == 2 and mm1[0] == mm1[1]  # the retransmission is the same bytes
-    silent = run("mm-no-response")
-    assert packets(silent) == []  # every MM1 was lost: nothing reached the gateway
+    gateway = captures(trace)["gateway"]
+    mm2 = [bytes(f[UDP].payload) for f, (way, _, m) in zip(gateway, _seen(trace, "gateway"), strict=True)
+           if way == "sent" and m == "MM2"]  # fmt: skip
+    assert len(mm2) == 3 and len(set(mm2)) == 1  # the lost MM2, its resend, its answer to MM1 again: same bytes
+    silent = captures(run("mm-no-response"))
+    assert [f.time - int(EPOCH.timestamp()) for f in silent["client"]] == [0, 1, 3, 7, 15, 31, 63]
+    assert len(silent["gateway"]) == 7  # every MM1 reached the gateway, whose IKE service ignored it
 
 
 @needs_tshark
@@ -194,45 +233,33 @@ def test_pcap_has_one_packet_per_delivered_message_and_retransmissions_are_ident
 def test_every_pcap_dissects_cleanly_and_as_the_trace_says(name, tmp_path):
     scenario = load_scenario(name)
     fixture(name, tmp_path, ("pcap",))
-    pcap = tmp_path / "exchange.pcap"
-    bad = subprocess.run(
-        [
-            TSHARK,
-            "-r",
-            str(pcap),
-            "-Y",
-            "_ws.malformed || _ws.expert",
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "_ws.expert.message",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert bad.stdout.strip() == "", bad.stdout
-    fields = subprocess.run(
-        [TSHARK, "-r", str(pcap), "-T", "fields", "-e", "isakmp.exchangetype", "-e", "isakmp.flag_r"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
     trace = Simulation(scenario).run()
     infos = peer_infos(trace)
-    expected = [
-        (str(exchange_of(e.message, infos[e.peer].protocol)), "1" if e.message.endswith(" response") else None)
-        for e in trace.events
-        if e.kind == "recv"
-    ]
-    assert len(fields) == len(expected)
-    for line, (exchange, response) in zip(fields, expected, strict=True):
-        got_exchange, _, got_response = line.partition("\t")
-        assert got_exchange == exchange
-        if response is not None:
-            assert got_response == response
+    for peer in infos:
+        pcap = tmp_path / f"capture-{peer}.pcap"
+        bad = subprocess.run(
+            [TSHARK, "-r", str(pcap), "-Y", "_ws.malformed || _ws.expert", "-T", "fields", "-e", "frame.number",
+             "-e", "_ws.expert.message"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )  # fmt: skip
+        assert bad.stdout.strip() == "", (peer, bad.stdout)
+        fields = subprocess.run(
+            [TSHARK, "-r", str(pcap), "-T", "fields", "-e", "isakmp.exchangetype", "-e", "isakmp.flag_r"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        protocol = infos[peer].protocol
+        expected = [(str(exchange_of(m, protocol)), "1" if m.endswith(" response") else None) for _, _, m in
+                    _seen(trace, peer)]  # fmt: skip
+        assert len(fields) == len(expected), peer
+        for line, (exchange, response) in zip(fields, expected, strict=True):
+            got_exchange, _, got_response = line.partition("\t")
+            assert got_exchange == exchange
+            if response is not None:
+                assert got_response == response
 
 
 def _cli(*args):
@@ -248,7 +275,8 @@ def test_the_fixtures_command_writes_every_format(tmp_path):
             "trace.jsonl",
             "timeline.txt",
             "sequence.mmd",
-            "exchange.pcap",
+            "capture-client.pcap",
+            "capture-gateway.pcap",
             "security-events-client.xml",
             "security-events-gateway.xml",
             "wfp-netevents-client.xml",
@@ -296,11 +324,12 @@ def test_each_request_has_its_own_message_id_and_a_response_repeats_its_requests
     from scapy.layers.isakmp import ISAKMP
 
     v2 = sim_run(ikev2(client={"policy": {"liveness_interval": 30}}, limits={"until": 100}))
-    headers = [IKEv2(bytes(p[UDP].payload)) for p in packets(v2)]
+    headers = [IKEv2(bytes(p[UDP].payload)) for p in captures(v2)["client"]]
     informational = [(h.id, bool(h.flags & 0x20)) for h in headers if h.exch_type == 37]
     assert informational == [(2, False), (2, True), (3, False), (3, True), (4, False), (4, True)]  # RFC 7296 2.2
     v1 = sim_run(two_peers(client={"policy": {"liveness_interval": 30, "quick_modes": 0}}, limits={"until": 100}))
-    ids = [ISAKMP(bytes(p[UDP].payload)).id for p in packets(v1) if ISAKMP(bytes(p[UDP].payload)).exch_type == 5]
+    client = captures(v1)["client"]
+    ids = [ISAKMP(bytes(p[UDP].payload)).id for p in client if ISAKMP(bytes(p[UDP].payload)).exch_type == 5]
     assert len(ids) == 6 and len(set(ids)) == 6  # each R-U-THERE and R-U-THERE-ACK its own exchange
 
 
@@ -312,6 +341,6 @@ def test_two_requests_of_one_name_carry_their_own_payloads():
     # Two liveness checks, then a delete: all INFORMATIONAL requests of the client's IKE SA.
     trace = sim_run(ikev2(client={"policy": {"liveness_interval": 30}},
                           faults=[{"kind": "delete", "peer": "client", "at": 70}], limits={"until": 100}))  # fmt: skip
-    headers = [IKEv2(bytes(p[UDP].payload)) for p in packets(trace)]
+    headers = [IKEv2(bytes(p[UDP].payload)) for p in captures(trace)["client"]]
     requests = [h[IKEv2_Encrypted].next_payload for h in headers if h.exch_type == 37 and not h.flags & 0x20]
     assert requests == [0, 0, 42]  # only the delete carries a Delete payload

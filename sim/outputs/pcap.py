@@ -1,7 +1,8 @@
 """A pcap of a run, with real ISAKMP (IKEv1, AuthIP) and IKEv2 packets built with scapy.
 
-Each message that reached its peer is one packet, at the virtual time it arrived (the capture
-point is next to the receiver, so lost messages are absent). Cookies, SPIs, nonces, key
+One capture per peer, as tcpdump on that peer's interface would write it: every datagram it
+sent, at the time it sent it (lost ones included), and every datagram that reached it, at the
+time it arrived. Cookies, SPIs, nonces, key
 exchange data and the placeholder ciphertext of encrypted payloads are derived from the seed and
 the SA, so a retransmission is the same bytes as the message it repeats and a run's pcap is the
 same bytes every time. Addresses are documentation ranges (see ``windows.peer_infos``); all
@@ -19,9 +20,10 @@ import logging
 import re
 from typing import Any
 
+from sim.enums import DropCause
 from sim.outputs.renderer import Renderer
 from sim.outputs.windows import EPOCH, PeerInfo, peer_infos, stable_bytes
-from sim.trace import Recv, Send, Trace
+from sim.trace import Drop, Recv, Retransmit, Send, Trace
 
 DLT_EN10MB = 1  # Ethernet
 
@@ -270,49 +272,81 @@ class _Builder:
         return others[-1] if others else 0
 
 
-def packets(trace: Trace) -> list[Any]:
-    """The run's packets, each with its capture time."""
+def captures(trace: Trace) -> dict[str, list[Any]]:
+    """Each peer's capture, in the order of the trace's peers: what its interface saw.
+
+    Every datagram the peer sent (lost ones included: they left its interface), stamped at its
+    own time of sending, and every datagram that reached it (damaged or refused ones included,
+    and those its silenced IKE service ignored), stamped at its time of arrival. A message a
+    silent or crashed peer would have sent never left it. The same datagram has the same IP ID
+    in both peers' captures.
+    """
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
+    from scapy.utils import EDecimal
 
     builder = _Builder(trace)
     infos: dict[str, PeerInfo] = builder.infos
+    out: dict[str, list[Any]] = {name: [] for name in infos}
     exchanges: dict[tuple[str, str, str], int] = {}  # (sender, SA, message) -> sends so far
-    out = []
-    for e in trace.events:
-        if isinstance(e, Send) and e.sa is not None:
-            key = (e.peer, e.sa, e.message)
-            exchanges[key] = exchanges.get(key, 0) + 1
-            builder.details[(e.peer, e.sa, e.message, exchanges[key] - 1)] = e.detail  # before any copy arrives
-        if not isinstance(e, Recv) or e.sa is None:
-            continue
-        sender, receiver = infos[e.sender], infos[e.peer]
-        n = max(exchanges.get((e.sender, e.sa, e.message), 1) - 1, 0)  # the latest send of it
-        data = builder.payload(sender.name, receiver.name, e.sa, e.message, e.corrupted, n)
-        frame = (
+    ip_ids: dict[tuple[str, str, str], int] = {}  # (sender, SA, message) -> the IP ID of its latest datagram
+    sent: dict[tuple[str, str, str, float], Any] = {}  # a send's frame, until we know it left the machine
+    never_left: set[int] = set()
+
+    def frame(sender: PeerInfo, receiver: PeerInfo, sa: str, message: str, corrupt: str | None, t: float) -> Any:
+        n = max(exchanges.get((sender.name, sa, message), 1) - 1, 0)  # the latest send of it
+        data = builder.payload(sender.name, receiver.name, sa, message, corrupt, n)
+        packet = (
             Ether(src=sender.mac, dst=receiver.mac)
-            / IP(src=sender.address, dst=receiver.address, id=e.seq & 0xFFFF, flags="DF")
+            / IP(src=sender.address, dst=receiver.address, id=ip_ids.get((sender.name, sa, message), 0), flags="DF")
             / UDP(sport=500, dport=500)
             / data
         )
-        frame.time = EPOCH.timestamp() + e.t
-        out.append(frame)
-    return out
+        packet.time = EDecimal(int(EPOCH.timestamp())) + EDecimal(repr(t))  # exact: a float would drift by 0.1 us
+        return packet
+
+    for e in trace.events:
+        if isinstance(e, Send | Retransmit) and e.sa is not None:
+            key = (e.peer, e.sa, e.message)
+            if isinstance(e, Send):
+                exchanges[key] = exchanges.get(key, 0) + 1
+                builder.details[(e.peer, e.sa, e.message, exchanges[key] - 1)] = e.detail  # before any copy arrives
+            ip_ids[key] = e.seq & 0xFFFF
+            packet = frame(infos[e.peer], infos[e.to], e.sa, e.message, None, e.t)
+            out[e.peer].append(packet)
+            sent[(e.peer, e.sa, e.message, e.t)] = packet
+        elif isinstance(e, Recv) and e.sa is not None:
+            out[e.peer].append(frame(infos[e.sender], infos[e.peer], e.sa, e.message, e.corrupted, e.t))
+        elif isinstance(e, Drop) and e.sa is not None and e.cause in (DropCause.SILENT, DropCause.DOWN):
+            if e.reason.startswith(f"{e.sender} is "):  # the sender itself: the datagram never left it
+                packet = sent.pop((e.sender, e.sa, e.message, e.t), None)
+                if packet is not None:
+                    never_left.add(id(packet))  # by identity: a retransmission is an equal packet
+            elif e.cause == DropCause.SILENT:  # it reached the silenced receiver, whose IKE service ignored it
+                out[e.peer].append(frame(infos[e.sender], infos[e.peer], e.sa, e.message, None, e.t))
+    return {peer: [p for p in frames if id(p) not in never_left] for peer, frames in out.items()}
 
 
 def render(trace: Trace) -> dict[str, bytes]:
-    """``exchange.pcap``."""
+    """``capture-<peer>.pcap`` for each peer."""
     from scapy.utils import PcapWriter
 
-    buffer = io.BytesIO()
-    writer = PcapWriter(buffer, linktype=DLT_EN10MB, sync=True)  # an empty capture needs the link type too
-    writer.write_header(None)
-    for frame in packets(trace):
-        writer.write(frame)
-    data = buffer.getvalue()
-    writer.close()
-    return {"exchange.pcap": data}
+    files = {}
+    for peer, frames in captures(trace).items():
+        buffer = io.BytesIO()
+        writer = PcapWriter(buffer, linktype=DLT_EN10MB, sync=True)  # an empty capture needs the link type too
+        writer.write_header(None)
+        for packet in frames:
+            writer.write(packet)
+        files[f"capture-{peer}.pcap"] = buffer.getvalue()
+        writer.close()
+    return files
 
 
-RENDERER = Renderer("pcap", "exchange.pcap", "the ISAKMP / IKEv2 packets that reached each peer, for Wireshark",
-                    render)  # fmt: skip
+RENDERER = Renderer(
+    "pcap",
+    "capture-<peer>.pcap",
+    "what each peer's interface saw: every ISAKMP / IKEv2 datagram it sent (lost ones too) and received, at its own "
+    "time, for Wireshark",
+    render,
+)
