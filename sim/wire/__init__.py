@@ -1,0 +1,1 @@
+"""The wire layer: what goes on the wire, built from what the simulation decided."""
