@@ -286,23 +286,32 @@ def fixtures_command(paths: tuple[str, ...], output: str, formats: str, seed: in
     """
     from rich.progress import Progress
 
-    from sim.outputs.registry import write_fixtures
+    from sim.outputs.registry import file_name, write_fixtures
     from sim.simulator.engine import Simulation
     from sim.trace import Trace
 
     chosen = _formats(formats)
+    if Path(output).exists() and not Path(output).is_dir():
+        fail(f"-o {output}: not a directory; give a folder (it is made if it does not exist)")
     if seed is not None and any(p.endswith(".jsonl") for p in paths):
         fail("--seed: a saved trace keeps the seed of the run that made it; give --seed with scenarios only")
     scenario_paths = [p for p in paths if not p.endswith(".jsonl")]
     files = [Path(p) for p in paths if p.endswith(".jsonl")]
     files += _scenario_paths(scenario_paths, allow_names=True) if scenario_paths else []
     loaded = _load_all(files, _scenario_or_trace)
+    folders: dict[str, list[str]] = {}
+    for path, item in zip(files, loaded, strict=True):
+        folders.setdefault(file_name(item.scenario if isinstance(item, Trace) else item.name), []).append(str(path))
+    clashes = [f"{', '.join(paths)}: all named {name!r}; their fixtures would overwrite each other"
+               for name, paths in folders.items() if len(paths) > 1]  # fmt: skip
+    if clashes:
+        fail(clashes[0], clashes)
     console = Console(stderr=True)
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("writing fixtures", total=len(loaded))
         for item in loaded:
             trace = item if isinstance(item, Trace) else Simulation(item, seed).run()
-            write_fixtures(trace, Path(output) / trace.scenario, chosen)
+            write_fixtures(trace, Path(output) / file_name(trace.scenario), chosen)
             progress.advance(task)
     click.echo(f"wrote fixtures for {len(loaded)} runs to {output}", err=True)
 
@@ -380,6 +389,7 @@ def run_click(command: Callable[..., object], argv: Sequence[str] | None) -> int
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = command.main(args=args, prog_name="ikesim", standalone_mode=False)
+        sys.stdout.flush()  # here, so that a failed write is reported like any other error
     except click.exceptions.NoArgsIsHelpError as shown:  # a bare `ikesim`: show the help
         click.echo(shown.ctx.get_help() if shown.ctx else shown.format_message(), err=True)
         return EXIT_USAGE
@@ -398,8 +408,25 @@ def run_click(command: Callable[..., object], argv: Sequence[str] | None) -> int
         click.echo("ikesim: aborted", err=True)
         return EXIT_USAGE
     except BrokenPipeError:  # `ikesim run ... | head`
+        _discard_stdout()
         return EXIT_OK
+    except OSError as error:  # an output that cannot be written: a full disk, /dev/full, an unwritable folder
+        _discard_stdout()
+        where = f" {error.filename}" if error.filename else " to standard output"
+        click.echo(f"ikesim: error: cannot write{where}: {error.strerror or error}", err=True)
+        return EXIT_USAGE
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _discard_stdout() -> None:
+    """Send what is still buffered for stdout nowhere, so that the interpreter's last flush cannot fail."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file behind stdout (a test's capture): nothing to protect
+        pass
 
 
 def entry_point() -> None:

@@ -82,3 +82,44 @@ def test_bad_input_exits_2_with_one_clear_line(args, needle):
 def test_version_and_help_exit_0():
     assert run_cli("--version").returncode == 0
     assert "explain" in run_cli("--help").stdout
+
+
+# --- nothing is written outside where the user said, and a failed write is an error -----------
+
+
+def _ikesim(*args: str, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], stdout=stdout, stderr=subprocess.PIPE,
+                          text=True, check=False)  # fmt: skip
+
+
+def test_fixtures_stay_inside_the_output_folder_whatever_the_scenario_and_peers_are_named(tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('name = "../../escape"\n[peers."a/../../b"]\nrole = "initiator"\n'
+                        '[peers."[bold]c[/bold]"]\nrole = "responder"\n')  # fmt: skip
+    out = tmp_path / "deep" / "out"
+    done = _ikesim("fixtures", str(scenario), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != scenario]
+    assert written and all(out in p.parents for p in written)
+    [folder] = out.iterdir()
+    assert len({p.name for p in folder.iterdir()}) == 11  # one file per format and peer, none overwritten
+
+
+def test_two_scenarios_with_one_name_are_refused_before_anything_is_written(tmp_path):
+    twin = tmp_path / "twin.toml"
+    twin.write_text('name = "mm-qm-success"\n[peers.a]\nrole = "initiator"\n[peers.b]\nrole = "responder"\n')
+    done = _ikesim("fixtures", "mm-qm-success", str(twin), "-o", str(tmp_path / "out"))
+    assert done.returncode == 2 and "would overwrite each other" in done.stderr and str(twin) in done.stderr
+    assert not (tmp_path / "out").exists() and "Traceback" not in done.stderr
+
+
+def test_an_output_that_is_not_a_folder_or_cannot_be_written_is_an_error_not_a_traceback(tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("mine")
+    done = _ikesim("fixtures", "mm-qm-success", "-o", str(not_a_folder))
+    assert done.returncode == 2 and "is a file" in done.stderr and not_a_folder.read_text() == "mine"
+    done = _ikesim("fixtures", "mm-qm-success", "-o", "/dev/null")
+    assert done.returncode == 2 and "not a directory" in done.stderr and "Traceback" not in done.stderr
+    with open("/dev/full", "w") as full:
+        done = _ikesim("run", "mm-qm-success", stdout=full)
+    assert done.returncode == 2 and "No space left on device" in done.stderr and "Traceback" not in done.stderr

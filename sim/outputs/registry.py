@@ -9,6 +9,8 @@ in the tuple below.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 from sim.outputs import jsonl, mermaid, pcap, timeline, windows
@@ -41,13 +43,40 @@ def render_files(trace: Trace, formats: tuple[str, ...] = FORMATS) -> dict[str, 
     return files
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_NAME_LIMIT = 120
+
+
+def file_name(text: str) -> str:
+    """``text`` as one safe path component: the same for the same text, never a path of its own.
+
+    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``, a leading dot
+    ``_``, and a name that had to change, or is too long, gets a short hash of the original, so
+    that ``a/b`` and ``a_b`` stay two files.
+    """
+    cleaned = _UNSAFE.sub("_", text)
+    if cleaned.startswith("."):
+        cleaned = "_" + cleaned[1:]
+    if cleaned == text and 0 < len(text) <= _NAME_LIMIT:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    stem, dot, suffix = cleaned.rpartition(".")
+    if not stem or len(suffix) > 8 or not suffix.isalnum():  # no extension to keep
+        stem, dot, suffix = cleaned, "", ""
+    return f"{stem[:100]}-{digest}{dot}{suffix}"
+
+
 def write_fixtures(trace: Trace, folder: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Write the chosen formats of a trace into ``folder`` (made if needed); return the files written."""
+    """Write the chosen formats of a trace into ``folder`` (made if needed); return the files written.
+
+    File names made from names in the scenario (peers) pass through :func:`file_name`: nothing is
+    written outside ``folder``.
+    """
     files = render_files(trace, formats)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, data in files.items():
-        path = folder / name
+        path = folder / file_name(name)
         path.write_bytes(data)
         written.append(path)
     return written
