@@ -191,7 +191,7 @@ class Ikev2Payload:
 class Ikev2Session(Session):
     """A session with IKEv2's own actions: the child SA in IKE_AUTH, rekeys, NAP reauthentication."""
 
-    __slots__ = ("cookie", "ke_group", "peer_mobike", "reauth_of", "rekeys", "restricted", "retries")
+    __slots__ = ("cookie", "ke_group", "peer_mobike", "reauth_of", "rekeyed_by", "rekeys", "restricted", "retries")
 
     def __init__(
         self, endpoint: Endpoint, compiled: CompiledTable, label: str, role: Role, peer: str, parent: Session | None
@@ -205,6 +205,7 @@ class Ikev2Session(Session):
         # responder: the group it asks for with INVALID_KE_PAYLOAD
         self.cookie = False  # initiator: it returns the responder's cookie
         self.retries = 0  # initiator: IKE_SA_INIT sent again for a cookie or another group
+        self.rekeyed_by: dict[str, list[Session]] | None = None  # IKE SA: child label -> the rekeys of it that came up
 
     def guard_told_to_retry(self, msg: Message | None) -> bool:
         """True when a notify asks for IKE_SA_INIT again and this peer can: a cookie, or a group it offered."""
@@ -379,7 +380,13 @@ def on_established(ep: Endpoint, session: Session) -> None:
         return
     # RFC 7296 2.8.1: when both peers rekey the same SA, the new SA with the lowest nonce is
     # deleted by the peer that created it. ikesim's stand-in for the nonce is the SA number.
-    group = [c for c in session.parent.children or () if c.established and getattr(c, "rekeys", None) == old_label]
+    parent = session.parent
+    assert isinstance(parent, Ikev2Session)
+    if parent.rekeyed_by is None:
+        parent.rekeyed_by = {}
+    rekeys = parent.rekeyed_by.setdefault(old_label, [])
+    rekeys.append(session)  # an index, not a scan of every child the SA ever had (quadratic over a day)
+    group = [c for c in rekeys if c.established]
     loser = min(group, key=lambda c: _number(c.label)) if len(group) > 1 else None
     if loser is not None and loser.role is Role.INITIATOR:
         loser.fire("lost_rekey")
