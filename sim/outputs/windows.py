@@ -25,11 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sim import codes
 from sim.enums import AuthMethod, EmState, FailurePoint, KeyModule, MmState, QmState, Role
 from sim.outputs.renderer import Renderer
-from sim.trace import Outcome, Recv, Trace
+from sim.trace import Event, Outcome, Recv, Trace
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the virtual clock's zero, in every fixture
 PROVIDER = "Microsoft-Windows-Security-Auditing"
@@ -54,11 +55,33 @@ class PeerInfo:
     protocol: str
 
 
+_INFOS: WeakKeyDictionary[Trace, dict[str, PeerInfo]] = WeakKeyDictionary()
+_EVENTS_OF: WeakKeyDictionary[Trace, dict[str, list[Event]]] = WeakKeyDictionary()
+
+
 def peer_infos(trace: Trace) -> dict[str, PeerInfo]:
     """Addresses for every peer of a run: responders in 192.0.2.0/24, initiators in 198.51.100.0/24.
 
-    Documentation ranges (RFC 5737), numbered in the order the scenario lists the peers.
+    Documentation ranges (RFC 5737), numbered in the order the scenario lists the peers. Worked
+    out once per trace: the renderers ask for it per peer. Treat the result as read-only.
     """
+    cached = _INFOS.get(trace)
+    if cached is None:
+        cached = _INFOS[trace] = _peer_infos(trace)
+    return cached
+
+
+def events_of(trace: Trace, peer: str) -> list[Event]:
+    """A peer's events, in order (indexed once per trace, so that rendering every peer stays linear)."""
+    index = _EVENTS_OF.get(trace)
+    if index is None:
+        index = _EVENTS_OF[trace] = {}
+        for e in trace.events:
+            index.setdefault(e.peer, []).append(e)
+    return index.get(peer, [])
+
+
+def _peer_infos(trace: Trace) -> dict[str, PeerInfo]:
     infos: dict[str, PeerInfo] = {}
     counters = {"responder": 0, "initiator": 0}
     base = {"responder": ipaddress.IPv4Address("192.0.2.1"), "initiator": ipaddress.IPv4Address("198.51.100.1")}
@@ -150,9 +173,7 @@ def audit_events(trace: Trace, peer: str) -> list[ET.Element]:
         return []
     out: list[ET.Element] = []
     module = KEY_MODULE_NAMES[_key_module(me.protocol)]
-    for e in trace.events:
-        if e.peer != peer:
-            continue
+    for e in events_of(trace, peer):
         other = infos.get(e.remote if isinstance(e, Outcome) else getattr(e, "sender", ""))
         remote = other.address if other else "-"
         if isinstance(e, Recv) and e.corrupted:
@@ -284,8 +305,8 @@ def net_events(trace: Trace, peer: str) -> list[dict[str, Any]]:
     if not me.windows:
         return []
     out: list[dict[str, Any]] = []
-    for o in trace.outcomes:
-        if o.peer != peer or o.ends != "negotiation" or o.code in (13897, 13909):
+    for o in events_of(trace, peer):
+        if not isinstance(o, Outcome) or o.ends != "negotiation" or o.code in (13897, 13909):
             continue
         other = infos.get(o.remote)
         kind = _exchange_kind(o.exchange)
