@@ -18,10 +18,22 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 from pydantic import Field, field_validator, model_validator
 
 from sim import codes
+from sim.protocol.registry import PROTOCOLS
 from sim.schema_types import CodeRef, MessageName, PositiveTime, Strict, catalog_code
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
+
+# Every message name ikesim sends, in any protocol: a fault must be able to match one of them.
+MESSAGE_NAMES = tuple(sorted({name for spec in PROTOCOLS.values() for name in spec.payloads}))
+
+
+def known_message(value: str) -> str:
+    """``value`` when it names (or, as a glob, matches) a message ikesim sends; else a ValueError saying so."""
+    if value != "*" and not any(fnmatchcase(name, value) for name in MESSAGE_NAMES):
+        raise ValueError(f"{value!r} matches no message ikesim sends; messages: {', '.join(MESSAGE_NAMES)}")
+    return value
+
 
 # Messages the strategies aim message faults at: each protocol's, and wildcards.
 STRATEGY_MESSAGES = ("*", "MM1", "MM2", "MM3", "MM4", "MM5", "MM6", "QM*", "IKE_SA_INIT*", "IKE_AUTH*", "AuthIP MM*")
@@ -105,6 +117,8 @@ class MessageFault(FaultModel):
     sender: str | None = Field(default=None, alias="from", description="only messages sent by this peer")
     nth: Annotated[int, Field(ge=1)] = 1
     count: Annotated[int, Field(ge=0, description="how many matching messages from the nth on; 0: all")] = 1
+
+    _message_is_known = field_validator("message")(known_message)
 
     def named_peers(self) -> list[str]:
         """The sender it is limited to, if any."""
@@ -304,6 +318,11 @@ class SilenceFault(PeerFault):
     at: PositiveTime | None = None
     after_message: str | None = Field(default=None, description="silent once the peer has sent this message")
 
+    @field_validator("after_message")
+    @classmethod
+    def _after_a_known_message(cls, value: str | None) -> str | None:
+        return None if value is None else known_message(value)
+
     @model_validator(mode="after")
     def _one_trigger(self) -> SilenceFault:
         if (self.at is None) == (self.after_message is None):
@@ -442,6 +461,8 @@ class LocalFault(PeerFault):
     kind: Literal["local"]
     at: MessageName
     code: CodeRef
+
+    _at_is_known = field_validator("at")(known_message)
 
     @field_validator("code")
     @classmethod

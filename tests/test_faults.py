@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from helpers import outcomes, two_peers
 
 import sim
@@ -134,3 +135,16 @@ def test_a_restarted_peer_is_a_new_instance_and_reports_again():
     crash = _kinds(trace, "timer", timer="crash")[0]
     assert [o.code for o in reports] == [13815, 13815]
     assert reports[0].t < crash.t < reports[1].t
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "drop", "message": "MM9"},
+        {"kind": "local", "peer": "client", "at": "QM7", "code": 13815},
+        {"kind": "silence", "peer": "gateway", "after_message": "MM 2"},
+    ],
+)
+def test_a_fault_that_can_never_match_a_message_is_a_scenario_error(fault):
+    with pytest.raises(sim.IkesimError, match="matches no message ikesim sends"):
+        sim.run(two_peers(faults=[fault]))

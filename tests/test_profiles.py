@@ -143,3 +143,21 @@ def test_a_responders_own_liveness_checks_are_resent_once_its_sa_is_up(protocol)
     assert len(resends) == 5  # strongSwan's five retransmissions
     ended = trace.outcome("gateway", label, ends="sa")
     assert ended is not None and ended.code == 13886 and ended.t > 190
+
+
+@pytest.mark.parametrize(
+    ("profile", "options", "says"),
+    [
+        ("strongswan", {"timeout": float("nan")}, "finite"),
+        ("strongswan", {"base": float("inf")}, "finite"),
+        ("strongswan", {"base": 1e308}, "too long to count"),
+        ("strongswan", {"tries": 10**9}, "tries is a count"),
+        ("libreswan", {"limit": 10**9}, "limit is a count"),
+        ("windows", {"give_up_after": float("inf")}, "finite"),
+        ("custom", {"resend_at": list(range(1, 10_000)), "give_up_at": 20_000}, "at most"),
+        ("strongswan", {"half_open_timeout": float("nan")}, "greater than 0"),
+    ],
+)
+def test_retransmit_options_that_would_never_end_or_cannot_be_counted_are_scenario_errors(profile, options, says):
+    with pytest.raises(sim.IkesimError, match=says):
+        sim.run(two_peers(client={"profile": profile, "retransmit": options}))

@@ -7,6 +7,7 @@ option to change it.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -14,6 +15,8 @@ from typing import Any, Literal
 
 from sim.protocol.policy import Proposal
 from sim.protocol.schedule import Schedule
+
+MAX_RESENDS = 100  # resends per message a profile may ask for: real stacks stop far sooner
 
 
 def _r(x: float) -> float:
@@ -45,6 +48,8 @@ def strongswan(timeout: float = 4.0, base: float = 1.8, tries: int = 5, limit: f
     """
     if not 0 <= jitter <= 20:
         raise ValueError(f"jitter is a percentage from 0 to 20 (RETRANSMIT_JITTER_MAX), not {jitter:g}")
+    if not 0 <= tries <= MAX_RESENDS:
+        raise ValueError(f"tries is a count from 0 to {MAX_RESENDS}, not {tries}")
 
     def draw(rng: random.Random | None) -> Schedule:
         offsets, total_ms = [], 0
@@ -71,6 +76,8 @@ def libreswan(interval: float = 0.5, timeout: float = 30.0, limit: int = 12) -> 
     up at 32 s with the 30 s timeout of 5.4 and later; ``timeout = 60`` (4.x to 5.3) adds a resend
     at 32 s and gives up at 64 s.
     """
+    if not 0 <= limit <= MAX_RESENDS or interval <= 0:
+        raise ValueError(f"limit is a count from 0 to {MAX_RESENDS} and interval more than 0 s")
     resends: list[float] = []
     delay = waited = interval  # the first event comes after one interval
     while len(resends) < limit and waited < timeout:
@@ -112,6 +119,8 @@ def windows_ikev2(duration: float = 120.0) -> Schedule:
 
 def custom(resend_at: tuple[float, ...] | list[float] = (), give_up_at: float = 30.0) -> Schedule:
     """A schedule given in full: resend offsets from the first send, and when to give up."""
+    if len(resend_at) > MAX_RESENDS:
+        raise ValueError(f"{len(resend_at)} resends; a schedule has at most {MAX_RESENDS}")
     return Schedule(tuple(float(x) for x in resend_at), float(give_up_at))
 
 
@@ -155,8 +164,19 @@ class Profile:
         return {k: v for k, v in given.items() if k not in rules}, rules
 
     def schedule(self, options: dict[str, Any] | None = None) -> Schedule:
-        """The schedule with these options (the profile's own defaults where none are given)."""
-        return self.build(**self._split(options)[0])
+        """The schedule with these options (the profile's own defaults where none are given).
+
+        Options are finite numbers (lists of them for ``resend_at``); anything else is a ValueError.
+        """
+        given = self._split(options)[0]
+        for name, value in given.items():
+            values = value if isinstance(value, list | tuple) else [value]
+            if any(isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) for v in values):
+                raise ValueError(f"{name} must be a finite number of seconds or a count, not {value!r}")
+        try:
+            return self.build(**given)
+        except OverflowError:
+            raise ValueError("these options make a wait too long to count") from None
 
     def responder_rules(self, options: dict[str, Any] | None = None) -> ResponderRules:
         """The responder rules with these options (``half_open_timeout`` for strongSwan)."""

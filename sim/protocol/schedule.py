@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ class Schedule:
 
     def __post_init__(self) -> None:
         offsets = (0.0, *self.resend_at, self.give_up_at)
+        if not all(math.isfinite(x) for x in offsets):
+            raise ValueError("retransmission offsets must be finite numbers of seconds (not NaN or infinity)")
         if any(b <= a for a, b in pairwise(offsets)):
             raise ValueError("retransmission offsets must increase and end before giving up")
 
