@@ -2,6 +2,8 @@
 
 Both charons use the same short timers (``TIMERS``), and every scenario gives ikesim's
 ``strongswan`` profile the same numbers as ``retransmit`` options, so that a case lasts seconds.
+libreswan's pluto (the ``libreswan-`` cases) runs with its own short timers (``PLUTO_TIMERS``),
+given to ikesim's ``libreswan`` profile as ``retransmit = { interval = 0.5, timeout = 5 }``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ TIMERS = {"retransmit_timeout": 1.0, "retransmit_base": 1.4, "retransmit_tries":
 
 OK = "aes128-sha256-modp2048"
 
+# pluto's conn timers (retransmit-interval in ms, retransmit-timeout in s) of the libreswan cases:
+# resends at 0.5, 1, 2, 4 s, gives up at 8 s (the first event at or past 5 s).
+PLUTO_TIMERS = {"retransmit_interval_ms": 500, "retransmit_timeout": 5}
+
 
 @dataclass(frozen=True)
 class Case:
@@ -25,14 +31,15 @@ class Case:
     name: str
     summary: str
     version: int
-    responder: str = "charon"  # "charon" or "silent" (a UDP socket that never answers)
+    responder: str = "charon"  # "charon", "pluto" or "silent" (a UDP socket that never answers)
     initiator_proposals: str = OK
     responder_proposals: str = OK
     initiator_psk: str = "interop-secret"
     responder_psk: str = "interop-secret"
     relay: tuple[str, ...] = ()  # arguments of interop.relay: --damage N, --cut-after N...
     duration: float = 2.0  # seconds the case runs after the initiation
-    initiator: str = "charon"
+    initiator: str = "charon"  # "charon" or "pluto"
+    ike_only: bool = False  # charon initiates the IKE SA alone (no quick mode; IKEv2: childless, RFC 6023)
     skip: str | None = None  # why the case cannot run here
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -48,6 +55,7 @@ class Case:
 
 
 GIVE_UP = 7.6  # seconds: past the initiator's give-up at 7.103 s
+PLUTO_GIVE_UP = 8.4  # seconds: past pluto's give-up 8 s after its first send
 
 CASES: tuple[Case, ...] = (
     Case("v1-success", "IKEv1 main mode and quick mode complete", 1),
@@ -76,6 +84,18 @@ CASES: tuple[Case, ...] = (
          relay=("--damage", "3", "--damage-offset", "30"), duration=GIVE_UP),
     Case("v2-damaged-ike-auth", "IKEv2, the first IKE_AUTH request arrives with a broken checksum", 2,
          relay=("--damage", "2"), duration=3.0),
+    Case("v1-libreswan-silent-responder", "IKEv1, pluto initiates, the responder never answers", 1,
+         initiator="pluto", responder="silent", duration=PLUTO_GIVE_UP),
+    Case("v2-libreswan-silent-responder", "IKEv2, pluto initiates, the responder never answers", 2,
+         initiator="pluto", responder="silent", duration=PLUTO_GIVE_UP),
+    Case("v1-libreswan-responder-gets-mm1-only", "IKEv1, charon to pluto, the link dies after MM1", 1,
+         responder="pluto", relay=("--cut-after", "1"), duration=PLUTO_GIVE_UP),
+    Case("v1-libreswan-responder-mm3-only", "IKEv1, charon to pluto, the link dies after MM3: pluto resends MM4", 1,
+         responder="pluto", relay=("--cut-after", "2"), duration=PLUTO_GIVE_UP),
+    Case("v1-libreswan-success", "IKEv1, charon to pluto: main mode completes (no quick mode)", 1,
+         responder="pluto", ike_only=True),
+    Case("v2-libreswan-success", "IKEv2, charon to pluto: IKE_SA_INIT and a childless IKE_AUTH complete", 2,
+         responder="pluto", ike_only=True),
 )  # fmt: skip
 
 BY_NAME = {c.name: c for c in CASES}

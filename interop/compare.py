@@ -4,9 +4,13 @@ Both sides are reduced to the same view (:func:`ikesim_view` for a trace; a reco
 one) and compared on: the messages in order (direction, name, retransmission or not, the error
 notifies they carry, whether they arrived damaged), the time of each message (within
 :data:`TOLERANCE_MS`), who gives up and when (within the same tolerance: an initiator's "giving up
-after N retransmits", a responder's "deleting half open IKE_SA"; in ikesim a ``give_up`` timer),
-and which side ends with an established IKE SA. Status notifies (NAT detection, INITIAL_CONTACT...)
-and whether a lost message was lost are recorded but not compared: ikesim does not model them.
+after N retransmits", a responder's "deleting half open IKE_SA", pluto's "N second timeout
+exceeded" or its deletion of an incomplete state; in ikesim a ``give_up`` timer), and which side
+ends with an established IKE SA. Two messages sent the opposite ways within :data:`TOLERANCE_MS`
+of each other cross on the wire and have no order: when the daemons sent them in the other order
+than ikesim, they are compared in ikesim's (:func:`_uncross`). Status notifies (NAT detection,
+INITIAL_CONTACT...) and whether a lost message was lost are recorded but not compared: ikesim
+does not model them.
 
 Each difference has a stable ``key`` (``messages``, ``timing``, ``give_up:initiator``,
 ``established``...) so that a table of expected differences can name them.
@@ -112,10 +116,26 @@ def _established(view: dict[str, Any]) -> set[str]:
     return {e["side"] for e in view["events"] if e["event"] == "established"}
 
 
+def _uncross(real: list[dict[str, Any]], sim_lines: list[str]) -> list[dict[str, Any]]:
+    """The daemons' messages, each pair that crossed (opposite ways, within the tolerance) put in ikesim's order."""
+    real = list(real)
+    for i in range(min(len(real) - 1, len(sim_lines))):
+        a, b = real[i], real[i + 1]
+        if (
+            _line(a) != sim_lines[i]
+            and _line(b) == sim_lines[i]
+            and a["dir"] != b["dir"]
+            and abs(b["t_ms"] - a["t_ms"]) <= TOLERANCE_MS
+        ):
+            real[i], real[i + 1] = b, a
+    return real
+
+
 def compare(recording: dict[str, Any], simulated: dict[str, Any]) -> list[Difference]:
     """How ikesim's view of a case differs from the recording (an empty list: they agree)."""
     diffs: list[Difference] = []
-    real, sim = recording["messages"], simulated["messages"]
+    sim = simulated["messages"]
+    real = _uncross(recording["messages"], [_line(m) for m in sim])
     real_lines, sim_lines = [_line(m) for m in real], [_line(m) for m in sim]
     if real_lines != sim_lines:
         first = next((i for i, (a, b) in enumerate(zip(real_lines, sim_lines, strict=False)) if a != b), None)

@@ -3,9 +3,10 @@
 ``make interop`` and ``tests/test_interop_recordings.py`` fail on a difference not listed here,
 and on a listed one that no longer occurs (then ikesim got better: remove the entry).
 
-Empty since the strongSwan profile gained ``half_open_timeout`` and its responder treats an MM5
-it cannot decrypt (a wrong pre-shared key, a damaged ciphertext) as a malformed payload: an
-encrypted PAYLOAD-MALFORMED the initiator cannot read, state kept until the half-open timeout.
+Empty: the strongSwan profile has ``half_open_timeout``, its responder treats an MM5 it cannot
+decrypt (a wrong pre-shared key, a damaged ciphertext) as a malformed payload, and the libreswan
+responder drops a negotiation whose reply it does not resend (MM2) ``timeout`` after sending it
+(pluto's EVENT_SO_DISCARD), not at the end of its resend schedule.
 """
 
 from __future__ import annotations

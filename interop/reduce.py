@@ -236,3 +236,60 @@ def log_events(log: Path, side: str, t0: float) -> list[dict[str, Any]]:
                                "log": text})  # fmt: skip
                 break
     return events
+
+
+# What a pluto log says about how a negotiation went: (kind, pattern). A responder's state that
+# pluto drops on its own before it is established (``deleting state (STATE_MAIN_R1)``, not after
+# a timeout of its own resends, not at shutdown) is its ``half_open_deleted``.
+PLUTO_LOG_EVENTS = (
+    ("established", r"IKE SA established|established IKE SA"),
+    ("child_established", r"IPsec SA established|established Child SA"),
+    ("give_up", r"second timeout exceeded after \d+ retransmits"),
+    ("notify_error", r"received (?:and ignored )?(?:notification|notify) \S+"),
+    ("no_proposal", r"no acceptable|NO_PROPOSAL_CHOSEN"),
+    ("auth_failed", r"authentication failed|AUTHENTICATION_FAILED|PSK authentication failure"),
+    ("parse_error", r"malformed|[Mm]essage ignored because|INVALID_PAYLOAD|PAYLOAD_MALFORMED"),
+    ("failed", r"internal error|hit fail"),
+)
+PLUTO_HALF_OPEN = re.compile(r"deleting state \((STATE_MAIN_R[012]|STATE_AGGR_R[01]|STATE_V2_PARENT_R[01]"
+                             r"|STATE_V2_PARENT_R_IKE_SA_INIT)\)")  # fmt: skip
+PLUTO_LINE = re.compile(r"(\w{3} [ \d]\d \d\d:\d\d:\d\d\.\d+): (.*)$")
+
+
+def pluto_time(stamp: str, near: float) -> float:
+    """Unix time of a pluto log stamp (``Nov 25 14:40:26.640447``, local time, no year) near ``near``."""
+    import datetime
+
+    whole, _, fraction = stamp.partition(".")
+    year = datetime.datetime.fromtimestamp(near).year
+    candidates = []
+    for y in (year - 1, year, year + 1):
+        parsed = datetime.datetime.strptime(f"{y} {whole}", "%Y %b %d %H:%M:%S")
+        candidates.append(parsed.timestamp() + float(f"0.{fraction}"))
+    return min(candidates, key=lambda t: abs(t - near))
+
+
+def pluto_log_events(log: Path, side: str, t0: float) -> list[dict[str, Any]]:
+    """The events of one pluto log, times in ms after ``t0`` (lines after "shutting down" are not read)."""
+    events: list[dict[str, Any]] = []
+    if not log.exists():
+        return events
+    gave_up: set[str] = set()
+    for line in log.read_text(errors="replace").splitlines():
+        m = PLUTO_LINE.match(line)
+        if not m:
+            continue
+        text = m.group(2).strip()
+        if text.startswith("shutting down"):
+            break
+        serial = re.search(r" (#\d+): ", text)
+        kind = next((k for k, pattern in PLUTO_LOG_EVENTS if re.search(pattern, text)), None)
+        if kind is None and PLUTO_HALF_OPEN.search(text) and (serial is None or serial.group(1) not in gave_up):
+            kind = "half_open_deleted"
+        if kind is None:
+            continue
+        if kind == "give_up" and serial is not None:
+            gave_up.add(serial.group(1))
+        t = pluto_time(m.group(1), t0)
+        events.append({"t_ms": round((t - t0) * 1000, 1), "side": side, "event": kind, "log": text})
+    return events

@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                         per_dir[direction] += 1
                     if ike and name == args.side_a:
                         counted += 1
-                    if ike and args.cut_after and (counted > args.cut_after or (name == args.side_b and counted)):
+                    cut = counted > args.cut_after or (name == args.side_b and counted >= args.cut_after)
+                    if ike and args.cut_after and cut:
                         note = {"dir": direction, "n": per_dir[direction], "t": time.time(), "sha256": digest}
                         print(json.dumps({"event": "drop", **note}), file=log, flush=True)
                         continue

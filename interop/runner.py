@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from interop import net
-from interop.cases import CASES, TIMERS, Case
+from interop import libreswan, net
+from interop.cases import CASES, PLUTO_TIMERS, TIMERS, Case
 from interop.compare import Difference, compare, simulate
 from interop.expected import EXPECTED_DIFFERENCES
-from interop.reduce import log_events, reduce_messages
+from interop.libreswan import Pluto
+from interop.reduce import log_events, pluto_log_events, reduce_messages
 from interop.strongswan import CHARON, SWANCTL, Charon
 
 FORMAT = "ikesim.interop/1"
@@ -49,6 +50,13 @@ def _version(log: Path) -> str | None:
     return m.group(1) if m else None
 
 
+def _pluto_version(log: Path) -> str | None:
+    if not log.exists():
+        return None
+    m = re.search(r"Starting Pluto \(Libreswan Version (\S+)", log.read_text(errors="replace"))
+    return f"libreswan {m.group(1)}" if m else None
+
+
 def charons(case: Case) -> tuple[Charon, Charon]:
     """The initiator's and the responder's charon of a case."""
     common: dict[str, Any] = {"version": case.version, **{k: v for k, v in TIMERS.items()}}
@@ -60,10 +68,61 @@ def charons(case: Case) -> tuple[Charon, Charon]:
     return a, b
 
 
+def plutos(case: Case) -> tuple[Pluto, Pluto]:
+    """The initiator's and the responder's pluto of a case (the same connection as the charons')."""
+    common: dict[str, Any] = {"version": case.version, **PLUTO_TIMERS}
+    a = Pluto("A", local=net.ADDR_A, remote=net.ADDR_B, local_id="a@test", remote_id="b@test",
+              psk=case.initiator_psk, proposals=case.initiator_proposals, **common)  # fmt: skip
+    b = Pluto("B", local=net.ADDR_B, remote=net.ADDR_A, local_id="b@test", remote_id="a@test",
+              psk=case.responder_psk, proposals=case.responder_proposals, local_ts="10.2.0.0/24",
+              remote_ts="10.1.0.0/24", **common)  # fmt: skip
+    return a, b
+
+
+Daemon = Charon | Pluto
+
+
+def daemons(case: Case) -> tuple[Daemon, Daemon | None]:
+    """The initiator's daemon and the responder's (None: the silent peer) of a case."""
+    ca, cb = charons(case)
+    pa, pb = plutos(case)
+    a: Daemon = pa if case.initiator == "pluto" else ca
+    b: Daemon | None = cb if case.responder == "charon" else pb if case.responder == "pluto" else None
+    return a, b
+
+
+def uses_pluto(case: Case) -> bool:
+    """True when one side of the case is libreswan's pluto."""
+    return "pluto" in (case.initiator, case.responder)
+
+
+def _events(daemon: Daemon, run: Path, side: str, t0: float) -> list[dict[str, Any]]:
+    if isinstance(daemon, Pluto):
+        return pluto_log_events(daemon.log_path(run), side, t0)
+    return log_events(daemon.log_path(run), side, t0)
+
+
+def _described(daemon: Daemon, run: Path) -> dict[str, Any]:
+    log = daemon.log_path(run)
+    found = _pluto_version(log) if isinstance(daemon, Pluto) else _version(log)
+    return {**daemon.settings(), "version": found}
+
+
+def initiate_ike(charon: Charon, procs: net.Processes, run: Path) -> None:
+    """Start the negotiation of charon's IKE SA ``c`` alone (no CHILD_SA), without waiting for it."""
+    procs.start(
+        f"swanctl-{charon.side}",
+        net.NS_A if charon.side == "A" else net.NS_B,
+        [SWANCTL, "--initiate", "--ike", "c", "--timeout", "120", "--uri", charon.uri(run)],
+        run / f"swanctl-initiate-{charon.side}.out",
+        env={"STRONGSWAN_CONF": str(run / f"strongswan-{charon.side}.conf")},
+    )
+
+
 def play(case: Case, run: Path) -> dict[str, Any]:
     """Run one case in the namespaces (already set up) and return its recording."""
     procs = net.Processes()
-    a, b = charons(case)
+    a, b = daemons(case)
     try:
         relay_log = run / "relay.log"
         procs.start("relay", net.NS_M, [PYTHON, "-m", "interop.relay", net.IF_MA, net.IF_MB, "--log", str(relay_log),
@@ -74,33 +133,36 @@ def play(case: Case, run: Path) -> dict[str, Any]:
             procs.start(f"tcpdump-{side}", ns, argv, run / f"tcpdump-{side}.out")
         for side in ("a", "b"):
             _wait_for(run / f"tcpdump-{side}.out", "listening on")
-        if case.responder == "silent":
+        if b is None:
             procs.start("silent", net.NS_B, [PYTHON, "-m", "interop.silent", net.ADDR_B], run / "silent.out")
         else:
             b.start(procs, net.NS_B, run)
         a.start(procs, net.NS_A, run)
         time.sleep(0.3)
-        a.initiate(procs, run)
+        if case.ike_only and isinstance(a, Charon):
+            initiate_ike(a, procs, run)
+        else:
+            a.initiate(procs, run)
         time.sleep(case.duration)
         time.sleep(0.2)
         procs.stop("tcpdump-a")
         procs.stop("tcpdump-b")
     finally:
         procs.stop()
-    logs: dict[str, Path | None] = {
-        "i->r": a.log_path(run),
-        "r->i": b.log_path(run) if case.responder == "charon" else None,
+    logs: dict[str, Path | None] = {  # charon logs the payloads of what it sends; pluto does not
+        "i->r": a.log_path(run) if isinstance(a, Charon) else None,
+        "r->i": b.log_path(run) if isinstance(b, Charon) else None,
     }
     t0, messages = reduce_messages(run / "a.pcap", run / "b.pcap", net.ADDR_A, net.ADDR_B, relay_log, logs)
     events: list[dict[str, Any]] = []
     if t0 is not None:
-        events += log_events(a.log_path(run), "initiator", t0)
-        if case.responder == "charon":
-            events += log_events(b.log_path(run), "responder", t0)
+        events += _events(a, run, "initiator", t0)
+        if b is not None:
+            events += _events(b, run, "responder", t0)
     events.sort(key=lambda e: (e["t_ms"], e["side"]))
-    initiator = {**a.settings(), "version": _version(a.log_path(run))}
-    if case.responder == "charon":
-        responder = {**b.settings(), "version": _version(b.log_path(run))}
+    initiator = _described(a, run)
+    if b is not None:
+        responder = _described(b, run)
     else:
         responder = {"daemon": "silent", "what": "UDP sockets on ports 500 and 4500 that never answer"}
     return {
@@ -148,6 +210,7 @@ def main(names: list[str], keep: bool = False) -> int:
         print(f"interop: skipped, this machine lacks: {', '.join(missing)}")
         return 0
     cases = [c for c in CASES if not names or c.name in names]
+    no_pluto = libreswan.missing() if any(uses_pluto(c) for c in cases) else None
     started = time.monotonic()
     failures: list[str] = []
     base = Path(tempfile.mkdtemp(prefix="ikesim-interop-"))
@@ -156,6 +219,9 @@ def main(names: list[str], keep: bool = False) -> int:
         for case in cases:
             if case.skip:
                 print(f"== {case.name}: skipped: {case.skip}")
+                continue
+            if no_pluto and uses_pluto(case):
+                print(f"== {case.name}: skipped (recording kept): {no_pluto}")
                 continue
             run = base / case.name
             run.mkdir()

@@ -7,6 +7,7 @@ option to change it.
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 from collections.abc import Callable
@@ -137,6 +138,8 @@ class ResponderRules:
     forgets_ended: bool = False  # an SA it ended is gone: a first message naming it opens a new negotiation
     notifies_damaged: bool = False  # a malformed payload a negotiation would take gets an error notify; state kept
     rejects_damaged_first: bool = False  # a malformed first message (MM1) opens a negotiation that rejects it
+    discard_unresent_after: float | None = None  # seconds after sending a reply it does not resend that it drops
+    # the negotiation (pluto: EVENT_SO_DISCARD after retransmit-timeout); None: at the schedule's give-up
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,7 @@ class Profile:
     served: tuple[Proposal, ...] | None = None  # what ``ikesim serve`` accepts by default; None: not served
     responder: ResponderRules = ResponderRules()  # what its IKEv1 and AuthIP responders resend on their own
     responder_options: tuple[str, ...] = ()  # options that set responder rules, not the schedule (half_open_timeout)
+    discard_option: str | None = None  # the schedule option that is also the discard delay of unresent replies
 
     def _split(self, options: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
         """(schedule options, responder options)."""
@@ -180,12 +184,18 @@ class Profile:
 
     def responder_rules(self, options: dict[str, Any] | None = None) -> ResponderRules:
         """The responder rules with these options (``half_open_timeout`` for strongSwan)."""
-        rules = self._split(options)[1]
+        schedule_options, rules = self._split(options)
+        responder = self.responder
+        if self.discard_option is not None:
+            default = inspect.signature(self.build).parameters[self.discard_option].default
+            responder = replace(
+                responder, discard_unresent_after=float(schedule_options.get(self.discard_option, default))
+            )
         for name, value in rules.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
                 raise ValueError(f"{name} is a number of seconds greater than 0, not {value!r}")
         timeout = rules.get("half_open_timeout")
-        return self.responder if timeout is None else replace(self.responder, half_open_timeout=float(timeout))
+        return responder if timeout is None else replace(responder, half_open_timeout=float(timeout))
 
 
 def is_windows(profile: str, protocol: str) -> bool:
@@ -214,7 +224,8 @@ PROFILES: dict[str, Profile] = {
                 served=(Proposal("aes256", "sha256", 14), Proposal("aes128", "sha256", 14),
                         Proposal("aes128", "sha1", 14)),
                 responder=ResponderRules(frozenset({"MM4", "QM2"}), stale="notify",
-                                         rejects_damaged_first=True)),
+                                         rejects_damaged_first=True),
+                discard_option="timeout"),
         Profile("authip", authip, "AuthIP: seven resends (1, 3, 7, ... 127 s), gives up at 255 s", ("authip",), True),
         Profile("custom", custom, "a schedule given in full in the scenario", (), served=()),
     )

@@ -705,8 +705,9 @@ class Endpoint:
         """When this session sends message ``name`` again, and gives up, if no answer comes.
 
         While it negotiates, a responder resends only the replies its implementation resends (an
-        IKEv2 responder none, RFC 7296 2.1); it waits for the rest and gives up, and drops an SA
-        still half open at its implementation's half-open timeout. Once the SA is up, its own
+        IKEv2 responder none, RFC 7296 2.1); it waits for the rest and gives up, drops an SA
+        still half open at its implementation's half-open timeout (strongSwan), and drops one
+        whose reply it does not resend at its discard delay (libreswan: ``timeout``). Once the SA is up, its own
         requests are resent like anyone's. Random parts are drawn per message, from the seed.
         """
         schedule = self.schedule
@@ -721,6 +722,8 @@ class Endpoint:
         give_up = schedule.give_up_at
         if rules.half_open_timeout is not None and session.parent is None:
             give_up = min(give_up, max(session.opened_at + rules.half_open_timeout - self.now, 1e-6))
+        if not resends and rules.discard_unresent_after is not None:
+            give_up = min(give_up, rules.discard_unresent_after)
         if resends and give_up == schedule.give_up_at:
             return schedule
         return Schedule(tuple(t for t in schedule.resend_at if t < give_up) if resends else (), give_up)
