@@ -169,3 +169,21 @@ def test_the_strategies_import_in_any_order_and_load_the_engine_only_when_a_run_
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_hypothesis_entry_point_imports_nothing_heavy_and_from_type_still_works():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, hypothesis\n"
+        "heavy = [m for m in ('sim.scenario', 'sim.trace', 'sim.protocol', 'pydantic') if m in sys.modules]\n"
+        "assert heavy == [], heavy\n"
+        "from hypothesis import strategies as st\n"
+        "from sim.scenario import Scenario\n"
+        "from sim.codes import CodeInfo\n"
+        "assert isinstance(st.from_type(Scenario).example(), Scenario)\n"
+        "assert isinstance(st.from_type(CodeInfo).example(), CodeInfo)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
