@@ -166,11 +166,27 @@ class Scenario(Strict):
 
     def peer_facts(self) -> tuple[PeerFacts, ...]:
         """What a trace records of each peer of a run, in the order of the scenario."""
-        return tuple(
-            PeerFacts(name, spec.role, spec.protocol, spec.profile, spec.policy.auth)
-            for base, spec in self.peers.items()
-            for name in self.instances_of(base)
-        )
+        out: list[PeerFacts] = []
+        for base, spec in self.peers.items():
+            policy = spec.policy
+            proposals = tuple(policy.proposals)
+            out += [
+                PeerFacts(
+                    name,
+                    spec.role,
+                    spec.protocol,
+                    spec.profile,
+                    policy.auth,
+                    proposals,
+                    policy.dh_groups,
+                    policy.psk,
+                    policy.request_address,
+                    policy.mm_lifetime,
+                    policy.qm_lifetime,
+                )
+                for name in self.instances_of(base)
+            ]
+        return tuple(out)
 
     def target_of(self, name: str) -> str:
         """The responder an initiator talks to."""

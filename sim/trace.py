@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from sim._version import __version__
 from sim.errors import IkesimError
+from sim.protocol.policy import Proposal
 from sim.protocol.profiles import is_windows
 from sim.protocol.registry import TABLES
 from sim.protocol.session import Outcome as CoreOutcome
@@ -56,13 +57,26 @@ class EventLog(list[Any]):
 
 @dataclass(frozen=True, slots=True)
 class PeerFacts:
-    """What the outputs know of a peer of a run: its name, role, protocol, profile and authentication."""
+    """What the outputs know of a peer of a run: its name, role, protocol, profile and authentication.
+
+    And what the wire needs of its policy, so that a saved trace renders the same captures: its
+    proposals in order, the groups it accepts, its pre-shared key (ikesim is a simulator: traces
+    and fixtures carry it in clear), whether it asks for an inner address, and its main-mode and
+    quick-mode lifetimes. A trace written before these fields existed reads back with the policy's
+    defaults.
+    """
 
     name: str
     role: str
     protocol: str
     profile: str
     auth: str
+    proposals: tuple[Proposal, ...] = (Proposal(),)
+    dh_groups: tuple[int, ...] | None = None
+    psk: str = "shared-secret"
+    request_address: bool = False
+    mm_lifetime: float = 28800.0
+    qm_lifetime: float = 3600.0
 
     @property
     def windows(self) -> bool:
@@ -408,7 +422,9 @@ _HEADER_TYPES: dict[str, tuple[type, ...]] = {
     "description": (str,),
     "peers": (list,),
 }
-_PEER_KEYS = tuple(f.name for f in dataclasses.fields(PeerFacts))
+_PEER_KEYS = ("name", "role", "protocol", "profile", "auth")  # required: every trace has them
+_WIRE_KEYS = tuple(f.name for f in dataclasses.fields(PeerFacts) if f.name not in _PEER_KEYS)  # optional
+_PROPOSAL_KEYS = ("encryption", "integrity", "dh_group")
 _TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "str": (str,), "float": (int, float)}
 MAX_PROBLEMS = 20  # a file of garbage gets the first problems, not one per line
 
@@ -470,10 +486,60 @@ def _parse_header(data: Any) -> tuple[dict[str, Any], tuple[PeerFacts, ...]] | s
             return f"header: {key}: {data[key]!r} is not a {types[0].__name__}"
     peers = []
     for i, peer in enumerate(data["peers"]):
-        if not isinstance(peer, dict) or set(peer) != set(_PEER_KEYS) or not all(map(_is_str, peer.values())):
-            return f"header: peers.{i}: expected an object with the strings {', '.join(_PEER_KEYS)}"
-        peers.append(PeerFacts(**{k: peer[k] for k in _PEER_KEYS}))
+        facts = _parse_peer(peer)
+        if isinstance(facts, str):
+            return f"header: peers.{i}: {facts}"
+        peers.append(facts)
     return data, tuple(peers)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _parse_proposal(value: object) -> Proposal | None:
+    if not isinstance(value, dict) or set(value) != set(_PROPOSAL_KEYS):
+        return None
+    if not (_is_str(value["encryption"]) and _is_str(value["integrity"])):
+        return None
+    if not isinstance(value["dh_group"], int) or isinstance(value["dh_group"], bool):
+        return None
+    return Proposal(value["encryption"], value["integrity"], value["dh_group"])
+
+
+def _parse_peer(peer: object) -> PeerFacts | str:
+    """A peer of the header, or what is wrong with it; the wire's fields are optional (older traces lack them)."""
+    shape = f"expected an object with the strings {', '.join(_PEER_KEYS)}"
+    if not isinstance(peer, dict) or not set(_PEER_KEYS) <= set(peer) or not all(_is_str(peer[k]) for k in _PEER_KEYS):
+        return shape
+    unknown = set(peer) - set(_PEER_KEYS) - set(_WIRE_KEYS)
+    if unknown:
+        return f"unknown key {sorted(unknown)[0]!r}"
+    values: dict[str, Any] = {k: peer[k] for k in _PEER_KEYS}
+    if "proposals" in peer:
+        proposals = [_parse_proposal(x) for x in peer["proposals"]] if isinstance(peer["proposals"], list) else [None]
+        if not proposals or any(x is None for x in proposals):
+            return "proposals: expected a list of objects with encryption, integrity and dh_group"
+        values["proposals"] = tuple(proposals)
+    if "dh_groups" in peer and peer["dh_groups"] is not None:
+        groups = peer["dh_groups"]
+        if not isinstance(groups, list) or not all(isinstance(g, int) and not isinstance(g, bool) for g in groups):
+            return "dh_groups: expected a list of group numbers, or null"
+        values["dh_groups"] = tuple(groups)
+    if "psk" in peer:
+        if not _is_str(peer["psk"]):
+            return "psk: expected a string"
+        values["psk"] = peer["psk"]
+    if "request_address" in peer:
+        if not isinstance(peer["request_address"], bool):
+            return "request_address: expected true or false"
+        values["request_address"] = peer["request_address"]
+    for key in ("mm_lifetime", "qm_lifetime"):
+        if key in peer:
+            if not _number(peer[key]):
+                return f"{key}: expected a number of seconds"
+            values[key] = float(peer[key])
+    return PeerFacts(**values)
 
 
 def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:

@@ -277,6 +277,7 @@ def test_the_fixtures_command_writes_every_format(tmp_path):
             "sequence.mmd",
             "capture-client.pcap",
             "capture-gateway.pcap",
+            "ikev1_decryption_table",
             "security-events-client.xml",
             "security-events-gateway.xml",
             "wfp-netevents-client.xml",

@@ -1,0 +1,606 @@
+"""ISAKMP (IKEv1) and IKEv2 messages as they go on the wire: real key exchange, real keys, real encryption.
+
+One object per main-mode or IKE SA (:class:`IKEv1SA`, :class:`IKEv2SA`) holds what both peers know
+of it: the cookies or SPIs, the initiator's offers and the responder's choice (as indexes into the
+offers), each peer's address, authentication method and pre-shared key, and the nonces and
+Diffie-Hellman private keys, all derived from the seed, the SA label and the peer's name, so the
+same seed gives the same bytes. Each key exchange and key derivation is computed once per SA, and
+only when a message needs it.
+
+IKEv1 (RFC 2409): MM1 offers every proposal as a transform (encryption with its key length, hash,
+authentication method, group, life type and duration); MM2 carries the chosen one; MM3 / MM4 the
+real public values and the nonces; MM5 / MM6 IDii / IDir and HASH_I / HASH_R encrypted with Ka
+under the phase 1 IV chain; quick mode (QM1..QM3) HASH(1..3), the ESP SA and the nonces, with the
+phase 2 IV chain; informational exchanges (notify, delete, R-U-THERE) HASH(1) then the payload,
+encrypted once the sender has the phase 1 keys. Each peer encrypts with its own keys: under
+pre-shared keys that differ, its bytes do not decrypt with the other peer's keys, as on the wire.
+
+IKEv2 (RFC 7296): IKE_SA_INIT with the SA from the offers (the key-length attribute included),
+KE of the group asked for, Ni / Nr, a refusal as notifies with responder SPI 0; IKE_AUTH,
+CREATE_CHILD_SA and INFORMATIONAL with an Encrypted payload (SK) sealed with SK_e / SK_a: IDi /
+IDr, AUTH (prf(prf(PSK, "Key Pad for IKEv2"), signed octets) for a pre-shared key, each peer with
+its own key), SA / TSi / TSr, CP, notifies and deletes.
+
+Placeholders, chosen once: certificate authentication signs nothing. Its SIG payload (IKEv1) or
+AUTH payload (IKEv2, method 1, RSA signature) carries 256 bytes derived from the seed, not a
+signature (a real one needs a deterministic private key and certificate chain, left for later),
+and no CERT payload is sent. ``eap`` is ikesim's opaque method that checks like a pre-shared
+secret: it is rendered as a pre-shared key (IKEv1 authentication method 1, IKEv2 AUTH method 2).
+The ESP transform of quick mode and child SAs is the phase 1 suite's encryption and integrity (a
+policy has no separate ESP proposals). IKEv1 has no AES-GCM in phase 1: an AES-GCM suite is
+offered as AES-CBC of the same key length there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from sim.wire import dh, keys
+from sim.wire import payloads as p
+from sim.wire.cipher import IKEV2_INTEGRITY, ikev1_pad
+from sim.wire.keys import HashName
+
+try:  # cryptography 43 moved TripleDES to its "decrepit" package; pyproject allows 42
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+except ImportError:  # pragma: no cover
+    from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES  # type: ignore[no-redef,unused-ignore]
+
+
+def stable_bytes(*parts: object, size: int) -> bytes:
+    """Bytes that depend only on ``parts`` (the seed, an SA, a purpose): the same on every run."""
+    out = b""
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256("|".join(map(str, (*parts, counter))).encode()).digest()
+        counter += 1
+    return out[:size]
+
+
+@dataclass(frozen=True, slots=True)
+class Suite:
+    """One proposal: encryption, integrity (and PRF) and Diffie-Hellman group, by ikesim's policy names."""
+
+    encryption: str
+    integrity: str
+    dh_group: int
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One peer of an SA: its name, address, authentication method and pre-shared key."""
+
+    name: str
+    address: str
+    auth: str
+    psk: str
+
+
+KEY_LENGTHS: Mapping[str, int] = MappingProxyType(
+    {"des": 8, "3des": 24, "aes128": 16, "aes192": 24, "aes256": 32, "aes128-gcm": 16, "aes256-gcm": 32}
+)
+GCM = frozenset({"aes128-gcm", "aes256-gcm"})
+
+
+def block_size(encryption: str) -> int:
+    """The cipher's block: 8 bytes for DES and 3DES, 16 for AES."""
+    return 8 if encryption in ("des", "3des") else 16
+
+
+def _cbc(encryption: str, key: bytes, iv: bytes, data: bytes) -> bytes:
+    algorithm = TripleDES(key * 3 if len(key) == 8 else key) if encryption in ("des", "3des") else algorithms.AES(key)
+    enc = Cipher(algorithm, modes.CBC(iv)).encryptor()
+    return enc.update(data) + enc.finalize()
+
+
+# --- notifies named in trace details ----------------------------------------------------------
+
+NOTIFY_NUMBERS: Mapping[str, int] = MappingProxyType(
+    {
+        "INVALID-PAYLOAD-TYPE": 1,
+        "PAYLOAD-MALFORMED": 16,
+        "NO-PROPOSAL-CHOSEN": 14,
+        "INVALID-KEY-INFORMATION": 17,
+        "AUTHENTICATION-FAILED": 24,
+        "COOKIE": 16390,
+        "NO_PROPOSAL_CHOSEN": 14,
+        "INVALID_KE_PAYLOAD": 17,
+        "AUTHENTICATION_FAILED": 24,
+        "TS_UNACCEPTABLE": 38,
+        "NO_ADDITIONAL_SAS": 35,
+        "INTERNAL_ADDRESS_FAILURE": 36,
+        "FAILED_CP_REQUIRED": 37,
+        "TEMPORARY_FAILURE": 43,
+        "REKEY_SA": 16393,
+        "MS_NOTIFY_STATUS": 12345,
+    }
+)
+R_U_THERE, R_U_THERE_ACK = 36136, 36137  # RFC 3706 section 5
+_NOTIFY = re.compile(r"N\(([^)]*)\)")
+
+
+def notifies(detail: str, cookie: bytes = b"", default: str | None = "NO-PROPOSAL-CHOSEN") -> list[tuple[int, bytes]]:
+    """The notify payloads a trace detail names, with their data: ``N(NO-PROPOSAL-CHOSEN) N(MS_NOTIFY_STATUS 13865)``.
+
+    MS_NOTIFY_STATUS carries the status as a 32-bit number ([MS-IKEE] 2.2.7; network byte order is
+    ikesim's assumption); INVALID_KE_PAYLOAD the group wanted, in two bytes (RFC 7296 3.10.1);
+    COOKIE the responder's ``cookie``. A detail without a notify gives ``default`` (or none).
+    """
+    out = []
+    tokens = _NOTIFY.findall(detail) or ([default] if default else [])
+    for token in tokens:
+        name, _, value = token.partition(" ")
+        data = b""
+        if name == "MS_NOTIFY_STATUS" and value.isdigit():
+            data = int(value).to_bytes(4, "big")
+        elif name == "INVALID_KE_PAYLOAD" and value.isdigit():
+            data = int(value).to_bytes(2, "big")
+        elif name == "COOKIE":
+            data = cookie
+        out.append((NOTIFY_NUMBERS.get(name, 14), data))
+    return out
+
+
+def corrupt(data: bytes, part: str, replacement_cookie: bytes) -> bytes:
+    """A message with one part damaged, still parseable: what a fault's ``corrupted`` names.
+
+    ``cookie``: another initiator cookie / SPI; ``message_id``: another message ID; ``header``: a
+    reserved flag bit; ``version``: another minor version; ``payload``: the reserved bits of the
+    nonce payload's header (or of the last payload), or, in an encrypted message, its last byte.
+    """
+    out = bytearray(data)
+    v2 = data[17] >> 4 == 2
+    if part == "cookie":
+        out[0:8] = replacement_cookie
+    elif part == "message_id":
+        mid = int.from_bytes(data[20:24], "big") ^ (0x5A5A if v2 else 0x5A5A5A5A)
+        out[20:24] = mid.to_bytes(4, "big")
+    elif part == "header":
+        out[19] |= 0x01 if v2 else 0x08
+    elif part == "version":
+        out[17] = 0x21 if v2 else 0x11
+    elif part == "payload":
+        if (v2 and data[16] == p.V2_SK) or (not v2 and data[19] & 0x01):
+            out[-1] ^= 0xFF
+        else:
+            offset, current, target = 28, data[16], 28
+            while current and offset + 4 <= len(data):
+                target = offset
+                if current in (p.V1_NONCE, p.V2_NONCE):
+                    break
+                current, length = data[offset], int.from_bytes(data[offset + 2 : offset + 4], "big")
+                offset += max(length, 4)
+            out[target + 1] = 0x7F if v2 else 0xFF
+    return bytes(out)
+
+
+# --- IKEv1 ------------------------------------------------------------------------------------
+
+V1_ENCRYPTION: Mapping[str, int] = MappingProxyType({"des": 1, "3des": 5})  # AES-CBC is 7 (RFC 3602)
+V1_HASHES: Mapping[str, int] = MappingProxyType({"md5": 1, "sha1": 2, "sha256": 4, "sha384": 5, "sha512": 6})
+V1_AUTH: Mapping[str, int] = MappingProxyType({"psk": 1, "eap": 1, "certificate": 3})  # 3: RSA signature
+ESP_TRANSFORMS: Mapping[str, int] = MappingProxyType({"des": 2, "3des": 3})  # ESP_AES is 12
+ESP_AUTH: Mapping[str, int] = MappingProxyType({"md5": 1, "sha1": 2, "sha256": 5, "sha384": 6, "sha512": 7})
+V1_EXCHANGES: Mapping[str, int] = MappingProxyType({"MM": 2, "QM": 32, "INFO": 5})
+SIGNATURE_PLACEHOLDER = 256  # bytes: an RSA-2048 signature's length
+
+
+def _v1_phase1_attributes(suite: Suite, auth: str, lifetime: int) -> bytes:
+    out = p.attribute(1, V1_ENCRYPTION.get(suite.encryption, 7))
+    if suite.encryption.startswith("aes"):
+        out += p.attribute(14, KEY_LENGTHS[suite.encryption] * 8)
+    out += p.attribute(2, V1_HASHES[suite.integrity]) + p.attribute(3, V1_AUTH.get(auth, 1))
+    out += p.attribute(4, suite.dh_group) + p.attribute(11, 1) + p.attribute(12, lifetime)
+    return out
+
+
+def _esp_v1_attributes(suite: Suite, lifetime: int) -> bytes:
+    out = p.attribute(1, 1) + p.attribute(2, lifetime) + p.attribute(4, 1)  # seconds, tunnel mode
+    out += p.attribute(5, ESP_AUTH[suite.integrity])
+    if suite.encryption.startswith("aes"):
+        out += p.attribute(6, KEY_LENGTHS[suite.encryption] * 8)
+    return out
+
+
+@dataclass
+class _QuickMode:
+    ciphertexts: dict[int, bytes] = field(default_factory=dict)  # step -> the message's last ciphertext block
+    messages: dict[int, bytes] = field(default_factory=dict)
+
+
+class IKEv1SA:
+    """One ISAKMP SA (main mode) and the exchanges under it, built as both peers would send them."""
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        label: str,
+        icookie: bytes,
+        rcookie: bytes,
+        initiator: Side,
+        responder: Side,
+        offers: Sequence[Suite],
+        chosen: int | None,
+        lifetime: int = 28800,
+        qm_lifetime: int = 3600,
+        exchanges: Mapping[str, int] = V1_EXCHANGES,
+    ) -> None:
+        self.seed, self.label = seed, label
+        self.icookie, self.rcookie = icookie, rcookie
+        self.initiator, self.responder = initiator, responder
+        self.offers, self.chosen = tuple(offers), chosen
+        self.suite = self.offers[chosen if chosen is not None else 0]
+        self.lifetime, self.qm_lifetime = lifetime, qm_lifetime
+        self.exchanges = exchanges
+        self.hash: HashName = self.suite.integrity  # type: ignore[assignment]
+        self.block = block_size(self.suite.encryption)
+        self.ni = stable_bytes(seed, label, initiator.name, "nonce", size=32)
+        self.nr = stable_bytes(seed, label, responder.name, "nonce", size=32)
+        self.dh_seed = stable_bytes(seed, label, "dh", size=32)
+        self.mm5_sent = False  # set by the caller: phase 2 IVs chain from the last phase 1 message sent
+        self.mm6_sent = False
+        self._public: dict[str, bytes] = {}
+        self._g_xy: bytes | None = None
+        self._keys: dict[str, keys.IKEv1Keys] = {}
+        self._phase1: dict[str, bytes] = {}
+        self._quick: dict[str, _QuickMode] = {}
+        transforms = [
+            p.v1_transform(i + 1, 1, _v1_phase1_attributes(s, initiator.auth, lifetime))
+            for i, s in enumerate(self.offers)
+        ]
+        self.sai_b = p.v1_sa([p.v1_proposal(1, 1, b"", transforms)])[1]  # SAi_b of HASH_I and HASH_R
+
+    # keys
+    def public(self, side: Side) -> bytes:
+        """The side's key exchange data in the chosen group (the first offered group without a choice)."""
+        if side.name not in self._public:
+            private = dh.private_key(self.suite.dh_group, self.dh_seed, side.name.encode())
+            self._public[side.name] = dh.public_key(self.suite.dh_group, private)
+        return self._public[side.name]
+
+    def g_xy(self) -> bytes:
+        """The Diffie-Hellman shared secret g^xy, computed once."""
+        if self._g_xy is None:
+            private = dh.private_key(self.suite.dh_group, self.dh_seed, self.initiator.name.encode())
+            self._g_xy = dh.shared_secret(self.suite.dh_group, private, self.public(self.responder))
+        return self._g_xy
+
+    def keys(self, side: Side) -> keys.IKEv1Keys:
+        """The keying material ``side`` derives: with its own pre-shared key (RFC 2409 section 5)."""
+        if side.name not in self._keys:
+            if side.auth == "certificate":
+                skeyid = keys.ikev1_skeyid_signature(self.hash, self.ni, self.nr, self.g_xy())
+            else:
+                skeyid = keys.ikev1_skeyid_psk(self.hash, side.psk.encode(), self.ni, self.nr)
+            self._keys[side.name] = keys.ikev1_keys(
+                self.hash,
+                skeyid,
+                self.g_xy(),
+                self.icookie,
+                self.rcookie,
+                self.public(self.initiator),
+                self.public(self.responder),
+                KEY_LENGTHS[self.suite.encryption],
+                self.block,
+            )
+        return self._keys[side.name]
+
+    @property
+    def keyed(self) -> bool:
+        """True once a message needed the keys."""
+        return bool(self._keys)
+
+    def table_row(self) -> str | None:
+        """Wireshark's ikev1_decryption_table row: the initiator cookie and the initiator's Ka, or None."""
+        if not self.keyed:
+            return None
+        return f"{self.icookie.hex()},{self.keys(self.initiator).encryption_key.hex()}"
+
+    # framing
+    def _plain(self, exchange: str, message_id: int, payloads: Sequence[p.Payload], first: bool = False) -> bytes:
+        rcookie = bytes(8) if first else self.rcookie
+        return p.message(self.icookie, rcookie, 0x10, self.exchanges[exchange], 0, message_id, payloads)
+
+    def _sealed(self, exchange: str, message_id: int, payloads: Sequence[p.Payload], key: bytes, iv: bytes) -> bytes:
+        first, body = p.chain(payloads)
+        ciphertext = _cbc(self.suite.encryption, key, iv, ikev1_pad(body, "zero", self.block))
+        flags = 0x01  # encryption (RFC 2408 section 3.1)
+        length = 28 + len(ciphertext)
+        hdr = p.header(self.icookie, self.rcookie, first, 0x10, self.exchanges[exchange], flags, message_id, length)
+        return hdr + ciphertext
+
+    # main mode
+    def mm1(self) -> bytes:
+        """The initiator's offer: every proposal as a transform."""
+        return self._plain("MM", 0, [(p.V1_SA, self.sai_b)], first=True)
+
+    def mm2(self) -> bytes:
+        """The responder's choice: the chosen transform with its number in the offer."""
+        index = self.chosen if self.chosen is not None else 0
+        transform = p.v1_transform(index + 1, 1, _v1_phase1_attributes(self.suite, self.responder.auth, self.lifetime))
+        return self._plain("MM", 0, [p.v1_sa([p.v1_proposal(1, 1, b"", [transform])])])
+
+    def mm3(self) -> bytes:
+        """KE and Ni."""
+        return self._plain("MM", 0, [(p.V1_KE, self.public(self.initiator)), (p.V1_NONCE, self.ni)])
+
+    def mm4(self) -> bytes:
+        """KE and Nr."""
+        return self._plain("MM", 0, [(p.V1_KE, self.public(self.responder)), (p.V1_NONCE, self.nr)])
+
+    def _auth_payload(self, side: Side, hash_value: bytes) -> p.Payload:
+        if side.auth == "certificate":
+            return p.V1_SIG, stable_bytes(self.seed, self.label, side.name, "signature", size=SIGNATURE_PLACEHOLDER)
+        return p.V1_HASH, hash_value
+
+    def mm5(self) -> bytes:
+        """IDii and HASH_I (or SIG_I), encrypted with the initiator's Ka under the phase 1 IV."""
+        if "MM5" not in self._phase1:
+            k = self.keys(self.initiator)
+            ident = p.v1_id_ipv4(self.initiator.address)
+            args = (self.public(self.initiator), self.public(self.responder), self.icookie, self.rcookie, self.sai_b)
+            hash_i = keys.ikev1_hash_i(self.hash, k.skeyid, *args, ident[1])
+            self._phase1["MM5"] = self._sealed(
+                "MM", 0, [ident, self._auth_payload(self.initiator, hash_i)], k.encryption_key, k.iv
+            )
+        return self._phase1["MM5"]
+
+    def mm6(self) -> bytes:
+        """IDir and HASH_R (or SIG_R), encrypted with the responder's Ka, chained on MM5."""
+        if "MM6" not in self._phase1:
+            k = self.keys(self.responder)
+            ident = p.v1_id_ipv4(self.responder.address)
+            args = (self.public(self.initiator), self.public(self.responder), self.icookie, self.rcookie, self.sai_b)
+            hash_r = keys.ikev1_hash_r(self.hash, k.skeyid, *args, ident[1])
+            iv = self.mm5()[-self.block :]
+            self._phase1["MM6"] = self._sealed(
+                "MM", 0, [ident, self._auth_payload(self.responder, hash_r)], k.encryption_key, iv
+            )
+        return self._phase1["MM6"]
+
+    def _last_phase1_block(self) -> bytes:
+        if self.mm6_sent:
+            return self.mm6()[-self.block :]
+        if self.mm5_sent:
+            return self.mm5()[-self.block :]
+        return self.keys(self.initiator).iv  # no encrypted phase 1 message yet: the phase 1 IV (as charon)
+
+    def _phase2_iv(self, message_id: int) -> bytes:
+        return keys.ikev1_phase2_iv(self.hash, self._last_phase1_block(), message_id, self.block)
+
+    # quick mode
+    def quick(self, label: str, step: int, qm_initiator: Side, qm_responder: Side, message_id: int) -> bytes:
+        """QM1 (HASH(1), SA, Ni), QM2 (HASH(2), SA, Nr) or QM3 (HASH(3)) of quick mode ``label``."""
+        qm = self._quick.setdefault(label, _QuickMode())
+        if step in qm.messages:
+            return qm.messages[step]
+        sender = qm_initiator if step != 2 else qm_responder
+        k = self.keys(sender)
+        ni = stable_bytes(self.seed, label, qm_initiator.name, "nonce", size=32)
+        nr = stable_bytes(self.seed, label, qm_responder.name, "nonce", size=32)
+        if step == 1:
+            iv = self._phase2_iv(message_id)
+        else:
+            iv = self.quick(label, step - 1, qm_initiator, qm_responder, message_id)[-self.block :]
+        if step == 3:
+            digest = keys.ikev1_quick_mode_hash3(self.hash, k.skeyid_a, message_id, ni, nr)
+            body: list[p.Payload] = []
+        else:
+            spi = stable_bytes(self.seed, label, sender.name, "spi", size=4)
+            transform = p.v1_transform(1, ESP_TRANSFORMS.get(self.suite.encryption, 12),
+                                       _esp_v1_attributes(self.suite, self.qm_lifetime))  # fmt: skip
+            body = [p.v1_sa([p.v1_proposal(1, 3, spi, [transform])]), (p.V1_NONCE, ni if step == 1 else nr)]
+            after = p.chain(body)[1]
+            if step == 1:
+                digest = keys.ikev1_quick_mode_hash1(self.hash, k.skeyid_a, message_id, after)
+            else:
+                digest = keys.ikev1_quick_mode_hash2(self.hash, k.skeyid_a, message_id, ni, after)
+        qm.messages[step] = self._sealed("QM", message_id, [(p.V1_HASH, digest), *body], k.encryption_key, iv)
+        return qm.messages[step]
+
+    def esp_spi(self, label: str, side: Side) -> bytes:
+        """The ESP SPI ``side`` chose in quick mode ``label``."""
+        return stable_bytes(self.seed, label, side.name, "spi", size=4)
+
+    # informational
+    def informational(self, sender: Side, message_id: int, body: Sequence[p.Payload], encrypted: bool) -> bytes:
+        """An informational exchange: the payloads in clear, or HASH(1) and the payloads encrypted (RFC 2409 5.7)."""
+        if not encrypted:
+            return self._plain("INFO", message_id, body)
+        k = self.keys(sender)
+        digest = keys.ikev1_informational_hash(self.hash, k.skeyid_a, message_id, p.chain(body)[1])
+        return self._sealed("INFO", message_id, [(p.V1_HASH, digest), *body], k.encryption_key,
+                            self._phase2_iv(message_id))  # fmt: skip
+
+    def dpd(self, number: int, sequence: int) -> p.Payload:
+        """An R-U-THERE (36136) or R-U-THERE-ACK (36137) notify with its sequence number (RFC 3706 section 5)."""
+        return p.v1_notify(number, 1, self.icookie + self.rcookie, sequence.to_bytes(4, "big"))
+
+
+# --- IKEv2 ------------------------------------------------------------------------------------
+
+V2_ENCRYPTION: Mapping[str, int] = MappingProxyType(
+    {"des": 2, "3des": 3, "aes128": 12, "aes192": 12, "aes256": 12, "aes128-gcm": 20, "aes256-gcm": 20}
+)
+V2_PRF: Mapping[str, int] = MappingProxyType({"md5": 1, "sha1": 2, "sha256": 5, "sha384": 6, "sha512": 7})
+V2_INTEGRITY: Mapping[str, int] = MappingProxyType({"md5": 1, "sha1": 2, "sha256": 12, "sha384": 13, "sha512": 14})
+# The names Wireshark's ikev2_decryption_table takes (checked against tshark 4.0).
+WIRESHARK_ENCRYPTION: Mapping[str, str] = MappingProxyType(
+    {
+        "3des": "3DES [RFC2451]",
+        "aes128": "AES-CBC-128 [RFC3602]",
+        "aes192": "AES-CBC-192 [RFC3602]",
+        "aes256": "AES-CBC-256 [RFC3602]",
+        "aes128-gcm": "AES-GCM-128 with 16 octet ICV [RFC5282]",
+        "aes256-gcm": "AES-GCM-256 with 16 octet ICV [RFC5282]",
+    }
+)
+WIRESHARK_INTEGRITY: Mapping[int, str] = MappingProxyType(
+    {
+        0: "NONE [RFC4306]",
+        1: "HMAC_MD5_96 [RFC2403]",
+        2: "HMAC_SHA1_96 [RFC2404]",
+        12: "HMAC_SHA2_256_128 [RFC4868]",
+        13: "HMAC_SHA2_384_192 [RFC4868]",
+        14: "HMAC_SHA2_512_256 [RFC4868]",
+    }
+)
+V2_EXCHANGES: Mapping[str, int] = MappingProxyType(
+    {"IKE_SA_INIT": 34, "IKE_AUTH": 35, "CREATE_CHILD_SA": 36, "INFORMATIONAL": 37}
+)
+GCM_SALT, GCM_IV, GCM_ICV = 4, 8, 16  # RFC 5282 sections 7.1 and 3
+
+
+def _v2_transforms(suite: Suite, with_group: bool, esp: bool) -> list[bytes]:
+    key_length = KEY_LENGTHS[suite.encryption] * 8 if suite.encryption.startswith("aes") else None
+    out = [p.v2_transform(1, V2_ENCRYPTION[suite.encryption], key_length)]
+    if not esp:
+        out.append(p.v2_transform(2, V2_PRF[suite.integrity]))
+    if suite.encryption not in GCM:
+        out.append(p.v2_transform(3, V2_INTEGRITY[suite.integrity]))
+    if with_group:
+        out.append(p.v2_transform(4, suite.dh_group))
+    if esp:
+        out.append(p.v2_transform(5, 0))  # no extended sequence numbers
+    return out
+
+
+class IKEv2SA:
+    """One IKE SA and the exchanges under it, built as both peers would send them."""
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        label: str,
+        spi_i: bytes,
+        spi_r: bytes,
+        initiator: Side,
+        responder: Side,
+        offers: Sequence[Suite],
+        chosen: int | None,
+    ) -> None:
+        self.seed, self.label = seed, label
+        self.spi_i, self.spi_r = spi_i, spi_r
+        self.initiator, self.responder = initiator, responder
+        self.offers, self.chosen = tuple(offers), chosen
+        self.suite = self.offers[chosen if chosen is not None else 0]
+        self.prf: HashName = self.suite.integrity  # type: ignore[assignment]
+        self.gcm = self.suite.encryption in GCM
+        self.integrity = 0 if self.gcm else V2_INTEGRITY[self.suite.integrity]
+        self.ni = stable_bytes(seed, label, initiator.name, "nonce", size=32)
+        self.nr = stable_bytes(seed, label, responder.name, "nonce", size=32)
+        self.dh_seed = stable_bytes(seed, label, "dh", size=32)
+        self.group = self.offers[0].dh_group  # the group of the latest IKE_SA_INIT request
+        self.request = b""  # the latest IKE_SA_INIT request and accepted response, as signed by AUTH
+        self.response = b""
+        self._public: dict[tuple[str, int], bytes] = {}
+        self._keys: keys.IKEv2Keys | None = None
+
+    def public(self, side: Side, group: int) -> bytes:
+        """The side's key exchange data in ``group``."""
+        if (side.name, group) not in self._public:
+            private = dh.private_key(group, self.dh_seed, side.name.encode())
+            self._public[(side.name, group)] = dh.public_key(group, private)
+        return self._public[(side.name, group)]
+
+    def keys(self) -> keys.IKEv2Keys:
+        """SK_d, SK_ai, SK_ar, SK_ei, SK_er, SK_pi, SK_pr: computed once (RFC 7296 section 2.14)."""
+        if self._keys is None:
+            private = dh.private_key(self.group, self.dh_seed, self.initiator.name.encode())
+            g_ir = dh.shared_secret(self.group, private, self.public(self.responder, self.group))
+            skeyseed = keys.ikev2_skeyseed(self.prf, self.ni, self.nr, g_ir)
+            key_length = KEY_LENGTHS[self.suite.encryption] + (GCM_SALT if self.gcm else 0)
+            integrity_length = IKEV2_INTEGRITY[self.integrity].key_length if self.integrity else 0
+            self._keys = keys.ikev2_keys(self.prf, skeyseed, self.ni, self.nr, self.spi_i, self.spi_r, key_length,
+                                         integrity_length)  # fmt: skip
+        return self._keys
+
+    @property
+    def keyed(self) -> bool:
+        """True once a message needed the keys."""
+        return self._keys is not None
+
+    def table_row(self) -> str | None:
+        """Wireshark's ikev2_decryption_table row, or None (no keys, or a cipher Wireshark cannot take)."""
+        if self._keys is None or self.suite.encryption not in WIRESHARK_ENCRYPTION:
+            return None
+        k = self._keys
+        encryption, integrity = WIRESHARK_ENCRYPTION[self.suite.encryption], WIRESHARK_INTEGRITY[self.integrity]
+        # Byte fields are bare hex, text fields quoted: as Wireshark writes its UAT files.
+        return (f'{self.spi_i.hex()},{self.spi_r.hex()},{k.sk_ei.hex()},{k.sk_er.hex()},"{encryption}",'
+                f'{k.sk_ai.hex()},{k.sk_ar.hex()},"{integrity}"')  # fmt: skip
+
+    # IKE_SA_INIT
+    def init_request(self, group: int, cookie: bytes | None, flags: int) -> bytes:
+        """SA (every offer), KE of ``group``, Ni; the returned cookie first when there is one (RFC 7296 2.6)."""
+        first = [p.v2_notify(NOTIFY_NUMBERS["COOKIE"], data=cookie)] if cookie is not None else []
+        proposals = [p.v2_proposal(i + 1, 1, b"", _v2_transforms(s, True, False)) for i, s in enumerate(self.offers)]
+        body = [*first, p.v2_sa(proposals), p.v2_ke(group, self.public(self.initiator, group)), (p.V2_NONCE, self.ni)]
+        self.group = group
+        self.request = p.message(self.spi_i, bytes(8), 0x20, 34, flags, 0, body)
+        return self.request
+
+    def init_response(self, flags: int) -> bytes:
+        """SA (the chosen proposal, with its number in the offer), KE, Nr."""
+        index = self.chosen if self.chosen is not None else 0
+        sa = p.v2_sa([p.v2_proposal(index + 1, 1, b"", _v2_transforms(self.suite, True, False))])
+        body = [sa, p.v2_ke(self.group, self.public(self.responder, self.group)), (p.V2_NONCE, self.nr)]
+        self.response = p.message(self.spi_i, self.spi_r, 0x20, 34, flags, 0, body)
+        return self.response
+
+    def init_refusal(self, refusal: Sequence[tuple[int, bytes]], flags: int) -> bytes:
+        """Notifies only, responder SPI 0: a refused IKE_SA_INIT makes no SA (RFC 7296 section 1.2)."""
+        return p.message(self.spi_i, bytes(8), 0x20, 34, flags, 0, [p.v2_notify(n, data=d) for n, d in refusal])
+
+    # the encrypted exchanges
+    def auth(self, side: Side) -> p.Payload:
+        """The AUTH payload ``side`` sends: shared key MIC with its own key, or the signature placeholder."""
+        if side.auth == "certificate":
+            return p.v2_auth(1, stable_bytes(self.seed, self.label, side.name, "signature", size=SIGNATURE_PLACEHOLDER))
+        k = self.keys()
+        if side is self.initiator or side.name == self.initiator.name:
+            octets = keys.ikev2_signed_octets(self.prf, self.request, self.nr, k.sk_pi, p.v2_id_body(side.address))
+        else:
+            octets = keys.ikev2_signed_octets(self.prf, self.response, self.ni, k.sk_pr, p.v2_id_body(side.address))
+        return p.v2_auth(2, keys.ikev2_psk_auth(self.prf, side.psk.encode(), octets))
+
+    def child_sa(self, label: str, side: Side) -> p.Payload:
+        """An ESP proposal with ``side``'s SPI for child SA ``label``."""
+        return p.v2_sa([p.v2_proposal(1, 3, self.child_spi(label, side), _v2_transforms(self.suite, False, True))])
+
+    def child_spi(self, label: str, side: Side) -> bytes:
+        """The ESP SPI ``side`` chose for child SA ``label``."""
+        return stable_bytes(self.seed, label, side.name, "spi", size=4)
+
+    def sealed(
+        self, exchange: str, flags: int, message_id: int, from_initiator: bool, body: Sequence[p.Payload], iv_label: str
+    ) -> bytes:
+        """A message whose only payload is SK {body}, sealed with the sender's SK_e and SK_a (RFC 7296 3.14)."""
+        k = self.keys()
+        first, inner = p.chain(body)
+        key = k.sk_ei if from_initiator else k.sk_er
+        iv_size = GCM_IV if self.gcm else block_size(self.suite.encryption)
+        iv = stable_bytes(self.seed, self.label, iv_label, "iv", size=iv_size)
+        block = 4 if self.gcm else iv_size
+        plain = inner + bytes(-(len(inner) + 1) % block) + bytes([-(len(inner) + 1) % block])
+        icv_length = GCM_ICV if self.gcm else IKEV2_INTEGRITY[self.integrity].icv_length
+        payload_length = 4 + len(iv) + len(plain) + icv_length
+        head = p.header(self.spi_i, self.spi_r, p.V2_SK, 0x20, V2_EXCHANGES[exchange], flags, message_id,
+                        28 + payload_length)  # fmt: skip
+        generic = struct.pack("!BBH", first, 0, payload_length)
+        if self.gcm:
+            sealed = AESGCM(key[:-GCM_SALT]).encrypt(key[-GCM_SALT:] + iv, plain, head + generic)
+            return head + generic + iv + sealed
+        signed = head + generic + iv + _cbc(self.suite.encryption, key, iv, plain)
+        alg = IKEV2_INTEGRITY[self.integrity]
+        mac = keys.prf(alg.hash, k.sk_ai if from_initiator else k.sk_ar, signed)[: alg.icv_length]
+        return signed + mac
