@@ -280,14 +280,35 @@ def test_a_datagram_for_no_negotiation_is_dropped_with_the_code_it_would_get(dat
     assert r.responder.negotiations() == 0 and r.kinds("outcome") == []
 
 
-def test_state_is_bounded_per_source_address_and_in_all() -> None:
+def test_state_is_bounded_per_address_whatever_the_port_and_a_flood_cannot_lock_newcomers_out() -> None:
     r = Recorder("windows", Limits(per_address=3, total=5))
-    for i in range(4):
-        r.send(0.0, mm1(AES128_SHA1_G14, icookie=b"flooder%d" % i))
-    assert r.responder.negotiations() == 3 and "limit reached" in r.kinds("drop")[-1]["reason"]
+    for i in range(4):  # one address, four source ports: the limit counts the address
+        r.send(0.0, mm1(AES128_SHA1_G14, icookie=b"flooder%d" % i), source=("192.0.2.10", 40000 + i))
+    assert r.responder.negotiations() == 3 and "of this address kept already" in r.kinds("drop")[-1]["reason"]
     assert len(r.send(0.0, mm1(AES128_SHA1_G14), source=("192.0.2.99", 500))) == 1
     assert len(r.send(0.0, mm1(AES128_SHA1_G14), source=("192.0.2.98", 500))) == 1
-    assert r.send(0.0, mm1(AES128_SHA1_G14), source=("192.0.2.97", 500)) == []
+    # Full: a newcomer is still answered; the oldest half-open negotiation makes room.
+    assert len(r.send(0.0, mm1(AES128_SHA1_G14), source=("192.0.2.97", 500))) == 1
+    assert r.responder.negotiations() == 5 and "MM#1" not in r.responder.conversations
+    assert "half open negotiation forgotten to make room" in r.kinds("drop")[-1]["reason"]
+
+
+def test_a_huge_offer_is_not_kept_once_the_transform_is_chosen() -> None:
+    r = Recorder("windows")
+    [answer] = r.send(0.0, mm1(*([DES_MD5_G1] * 60), AES128_SHA1_G14))  # scapy nests deeper than 60 badly
+    assert ISAKMP(answer).exch_type == 2
+    [conversation] = r.responder.conversations.values()
+    assert conversation.offer == [] and len(conversation.proposed.proposals) == 1
+
+
+def test_junk_is_printed_once_per_reason_per_second_and_then_counted() -> None:
+    r = Recorder("windows")
+    for i in range(1000):
+        r.send(0.5, b"\x00" * 10, source=(f"203.0.113.{i % 200}", 500))
+    assert len(r.kinds("drop")) == 1
+    r.responder.tick(1.2)  # the second is over: one line says how many more there were
+    [first, summary] = r.kinds("drop")
+    assert summary["reason"] == first["reason"] + " (999 more datagrams like this in second 0)"
 
 
 def _hostile(rng: random.Random, valid: list[bytes]) -> bytes:

@@ -60,8 +60,8 @@ def default_policy(profile: str) -> Policy:
 class Limits:
     """What bounds the responder's state, whoever sends to it."""
 
-    per_address: int = 64  # negotiations kept per source address
-    total: int = 10_000  # negotiations kept in all
+    per_address: int = 64  # negotiations kept per source address (whatever its ports)
+    total: int = 10_000  # negotiations kept in all: past it, the oldest ended or half-open one makes room
 
 
 @dataclass
@@ -100,7 +100,11 @@ class LiveResponder:
         self.linger = schedule.give_up_at  # how long an ended negotiation is kept to recognise its resends
         self.by_cookie: dict[tuple[Address, bytes], str] = {}
         self.conversations: dict[str, Conversation] = {}
-        self.per_address: dict[Address, int] = {}
+        self.per_address: dict[str, int] = {}  # source IP address -> negotiations kept for it
+        self._ended: dict[str, None] = {}  # ended negotiations kept to recognise resends, oldest first
+        self._half_open: dict[str, None] = {}  # negotiations not yet up, oldest first
+        self._junk_second = -1  # the second whose junk datagrams are being counted
+        self._junk: dict[str, int] = {}  # reason -> junk datagrams this second
         self._deadlines: list[tuple[float, int, str]] = []
         self._count = 0  # negotiations opened
         self._events = 0  # trace lines emitted
@@ -119,10 +123,20 @@ class LiveResponder:
             self._drop(now, None, "?", address, error.part, error.detail)
         return self._replies
 
+    def flush(self, now: float) -> None:
+        """Print the count of junk datagrams not printed yet (call it before stopping)."""
+        for why, count in self._junk.items():
+            if count > 1:
+                more = f"{count - 1} more datagram{'s' if count > 2 else ''} like this in second {self._junk_second}"
+                self._emit(now, "drop", None, "?", "*", f"{why} ({more})", DropCause.REFUSED)
+        self._junk = {}
+
     def tick(self, now: float) -> list[Reply]:
         """Let the time that has passed take effect; returns the datagrams to send."""
         self._replies = []
         self._advance(now)
+        if self._junk and int(now) != self._junk_second:
+            self.flush(now)
         return self._replies
 
     def _advance(self, now: float) -> None:
@@ -201,7 +215,11 @@ class LiveResponder:
         if datagram.message_id != 0:
             raise WireError("message_id", f"message ID {datagram.message_id} in main mode")
         offer = isakmp.transforms(datagram.first(isakmp.SA) or b"")
-        if self.per_address.get(address, 0) >= self.limits.per_address or len(self.conversations) >= self.limits.total:
+        if self.per_address.get(address[0], 0) >= self.limits.per_address:
+            self._drop(now, None, "MM1", address, None, f"{self.limits.per_address} negotiations of this address "
+                       "kept already: the negotiation is not opened")  # fmt: skip
+            return
+        if len(self.conversations) >= self.limits.total and not self._make_room(now):
             self._drop(now, None, "MM1", address, None, "limit reached: the negotiation is not opened")
             return
         self._count += 1
@@ -212,7 +230,8 @@ class LiveResponder:
         )
         self.conversations[label] = conversation
         self.by_cookie[(address, datagram.icookie)] = label
-        self.per_address[address] = self.per_address.get(address, 0) + 1
+        self.per_address[address[0]] = self.per_address.get(address[0], 0) + 1
+        self._half_open[label] = None
         if any(vid[:16] == MS_NT5_V9[:16] for vid in vids):  # a Windows initiator: it reads MS_NOTIFY_STATUS
             self.endpoint.windows_peers = self.endpoint.windows_peers | {_peer(address)}
         self._receive(now, Message("MM1", label, _peer(address), NAME, conversation.proposed))
@@ -275,7 +294,12 @@ class LiveResponder:
         now = self.endpoint.now
         self._emit(now, "outcome", outcome.sa, outcome, None, None, None)
         conversation = self.conversations.get(outcome.sa)
-        if conversation is not None and self.endpoint.sessions[outcome.sa].ended:
+        if conversation is None:
+            return
+        self._half_open.pop(outcome.sa, None)
+        conversation.offer = []  # the offer is decided: keep nothing of its size
+        if self.endpoint.sessions[outcome.sa].ended:
+            self._ended[outcome.sa] = None
             conversation.forget_at = now + self.linger
             self._push(conversation.forget_at, outcome.sa)
 
@@ -308,6 +332,10 @@ class LiveResponder:
         ic, rc = conversation.icookie, conversation.rcookie
         if msg.name == "MM2":
             chosen = conversation.chosen = self._chosen(conversation)
+            chosen_proposal = chosen.proposal()
+            conversation.offer = []  # a 255-transform offer is not kept for the life of the negotiation
+            if chosen_proposal is not None:
+                conversation.proposed = dataclasses.replace(conversation.proposed, proposals=(chosen_proposal,))
             vids = [(isakmp.VENDOR_ID, vid) for vid in vendor_ids(self.profile, conversation.vids)]
             payloads = [(isakmp.SA, isakmp.sa_payload(chosen)), *vids]
             return isakmp.encode(ic, rc, isakmp.IDENTITY_PROTECTION, payloads)
@@ -348,18 +376,48 @@ class LiveResponder:
         conversation = self.conversations.pop(label)
         self.endpoint.sessions.pop(label, None)
         del self.by_cookie[(conversation.address, conversation.icookie)]
-        left = self.per_address[conversation.address] - 1
+        self._ended.pop(label, None)
+        self._half_open.pop(label, None)
+        ip = conversation.address[0]
+        left = self.per_address[ip] - 1
         if left:
-            self.per_address[conversation.address] = left
+            self.per_address[ip] = left
         else:  # nothing of this address is kept any more, not even the policy's rate-limit window
-            del self.per_address[conversation.address]
+            del self.per_address[ip]
             self.endpoint.first_seen.pop(_peer(conversation.address), None)
 
+    def _make_room(self, now: float) -> bool:
+        """Forget the oldest ended negotiation, else the oldest half-open one; False when all are up.
+
+        Real responders drop half-open SAs under load, so a flood cannot lock new initiators out.
+        """
+        for kept, why in ((self._ended, "ended"), (self._half_open, "half open")):
+            if kept:
+                label = next(iter(kept))
+                self._emit(now, "drop", label, "*", "*", f"{why} negotiation forgotten to make room "
+                           f"(limit {self.limits.total} negotiations)", DropCause.REFUSED)  # fmt: skip
+                self._forget(label)
+                return True
+        return False
+
     def _drop(self, now: float, label: str | None, name: str, address: Address, part: str | None, why: str) -> None:
+        """Print a dropped datagram; junk that names no negotiation is printed once per reason per second.
+
+        The others of that second are counted and printed as one line when the second is over.
+        """
         if part is not None:
             code = CORRUPTION_CONDITIONS[part].value.code
             assert code is not None
             why = f"{int(code)} {IkeCode(code).name}: {why}"
+        if label is None:
+            second = int(now)
+            if second != self._junk_second:
+                self.flush(now)
+                self._junk_second = second
+            seen = self._junk.get(why, 0)
+            self._junk[why] = seen + 1
+            if seen:
+                return
         self._emit(now, "drop", label, name, f"{address[0]}:{address[1]}", why, DropCause.REFUSED)
 
     def _emit(self, now: float, kind: str, sa: str | None, a: Any, b: Any, c: Any, d: Any) -> None:
