@@ -22,6 +22,7 @@ from sim.conditions import conditions_for
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
+    from sim.simulator.engine import Simulation
     from sim.trace import Trace
 
 Loaded = TypeVar("Loaded")
@@ -156,8 +157,11 @@ def _stdout_formats() -> list[str]:
 @click.argument("scenario")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for random loss and jitter.")
 @click.option("--format", "fmt", type=click.Choice(_stdout_formats()), default="text", show_default=True)
-def run_command(scenario: str, seed: int | None, fmt: str) -> None:
-    """Run one scenario (a path, or the name of a library scenario) and print what happened."""
+def run_command(scenario: str, seed: int | None, fmt: str) -> int:
+    """Run one scenario (a path, or the name of a library scenario) and print what happened.
+
+    Exit status 1 when a limit cut the run short (unless the scenario's [limits] expects it).
+    """
     from sim.outputs.registry import RENDERERS
     from sim.outputs.timeline import timeline
     from sim.scenario import Scenario
@@ -165,14 +169,31 @@ def run_command(scenario: str, seed: int | None, fmt: str) -> None:
 
     loaded = _load(scenario)
     assert isinstance(loaded, Scenario)
-    trace = Simulation(loaded, seed).run()
+    simulation = Simulation(loaded, seed)
+    trace = simulation.run()
     if fmt == "text":  # the timeline, coloured where the terminal shows colour
         console = _out()
         for style, text in timeline(trace):
             console.print(f"[{style}]{escape(text)}[/{style}]" if STYLES.get(style) else escape(text), style=None)
-        return
-    [data] = RENDERERS[fmt].render(trace).values()
-    sys.stdout.write(data.decode())
+    else:
+        [data] = RENDERERS[fmt].render(trace).values()
+        sys.stdout.write(data.decode())
+    cut = _cut_short(loaded, simulation)
+    if cut is not None:
+        sys.stdout.flush()
+        click.echo(f"ikesim: {cut}", err=True)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cut_short(scenario: Scenario, simulation: Simulation) -> str | None:
+    """What to say of a run a limit cut short, unless the scenario expects it; None for a whole run."""
+    if simulation.truncated is None or scenario.limits.cut_expected:
+        return None
+    left = simulation.open_negotiations()
+    return (f"{scenario.name}: run cut short: {simulation.truncated} at {simulation.queue.now:g} s, with {left} "
+            f"negotiation{'s' if left != 1 else ''} still open; raise it in [limits], or set cut_expected = true "
+            "there if the cut is the point")  # fmt: skip
 
 
 def _scenario_paths(paths: Sequence[str], allow_names: bool = False) -> list[Path]:
@@ -233,8 +254,13 @@ def check_command(paths: tuple[str, ...]) -> int:
     loaded = _load_all(files, load_scenario)
     failed = 0
     for scenario in loaded:
-        mismatches = check(scenario, Simulation(scenario).run())
-        if mismatches:
+        simulation = Simulation(scenario)
+        mismatches = check(scenario, simulation.run())
+        cut = _cut_short(scenario, simulation)
+        if cut is not None:
+            failed += 1
+            click.echo(f"FAIL  {scenario.name}\n      {cut}")
+        elif mismatches:
             failed += 1
             click.echo(f"FAIL  {scenario.name}")
             for m in mismatches:

@@ -73,9 +73,14 @@ class LimitsSpec(Strict):
     """Bounds every run stays within."""
 
     max_time: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 86400.0
-    max_events: Annotated[int, Field(gt=0)] = 1_000_000
+    max_events: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="trace events at most; none: 1,000,000 or 200 per negotiation, whichever is more"
+    )
     until: PositiveTime | None = Field(
         default=None, description="run to this time even when only SA lifetimes and liveness timers remain"
+    )
+    cut_expected: bool = Field(
+        default=False, description="the run is meant to stop at a limit: `run` and `check` do not call that an error"
     )
 
 

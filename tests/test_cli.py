@@ -123,3 +123,23 @@ def test_an_output_that_is_not_a_folder_or_cannot_be_written_is_an_error_not_a_t
     with open("/dev/full", "w") as full:
         done = _ikesim("run", "mm-qm-success", stdout=full)
     assert done.returncode == 2 and "No space left on device" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_run_cut_short_by_a_limit_says_so_and_exits_1_unless_the_scenario_expects_it(tmp_path):
+    scenario = tmp_path / "cut.toml"
+    body = 'name = "cut"\n[peers.a]\nrole = "initiator"\nconnections = 50\n[peers.b]\nrole = "responder"\n[limits]\n'
+    scenario.write_text(body + "max_events = 100\n")
+    for command in ("run", "check"):
+        done = _ikesim(command, str(scenario))
+        assert done.returncode == 1, command
+        assert "run cut short: max_events 100 reached" in done.stderr + done.stdout, command
+    scenario.write_text(body + "max_events = 100\ncut_expected = true\n")
+    assert _ikesim("run", str(scenario)).returncode == 0
+
+
+def test_the_default_event_limit_grows_with_the_scenario():
+    from sim.scenario import parse_scenario
+    from sim.simulator.engine import Simulation
+
+    big = {"name": "big", "peers": {"a": {"role": "initiator", "connections": 40_000}, "b": {"role": "responder"}}}
+    assert Simulation(parse_scenario(big)).max_events == 200 * 40_000 * 2  # one main mode and one quick mode each

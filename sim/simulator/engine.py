@@ -22,6 +22,9 @@ from sim.simulator.clock import EventQueue
 from sim.simulator.network import Network
 from sim.trace import WIDTH, EventLog, Trace
 
+DEFAULT_MAX_EVENTS = 1_000_000  # trace events a run may record when the scenario sets no limit...
+EVENTS_PER_NEGOTIATION = 200  # ...or this many per negotiation its initiators start, if that is more
+
 
 class Effects:
     """The simulator's :class:`~sim.protocol.session.EffectSink`: records each effect in the trace as it happens.
@@ -201,6 +204,25 @@ class Simulation:
         else:
             self.queue.at(when, self._fire_all, (peer, action))
 
+    @property
+    def max_events(self) -> int:
+        """The scenario's event limit, or by default 1,000,000 or 200 per negotiation, whichever is more."""
+        given = self.scenario.limits.max_events
+        if given is not None:
+            return given
+        negotiations = sum(
+            spec.instances * spec.connections * (1 + spec.policy.quick_modes)
+            for spec in self.scenario.peers.values()
+            if spec.role == "initiator"
+        )
+        return max(DEFAULT_MAX_EVENTS, EVENTS_PER_NEGOTIATION * negotiations)
+
+    def open_negotiations(self) -> int:
+        """Negotiations that have neither ended nor come up (after a run cut short: those it left open)."""
+        return sum(
+            1 for ep in self.endpoints.values() for s in ep.sessions.values() if not s.ended and not s.established
+        )
+
     def step(self) -> bool:
         """Process one event; False once the run is over (nothing left, or a limit reached)."""
         self.start()
@@ -208,8 +230,8 @@ class Simulation:
             return False
         _, callback, arg, _ = self.queue.pop()
         callback(arg)
-        if self.raw.event_count() > self.scenario.limits.max_events:
-            self.truncated = f"max_events {self.scenario.limits.max_events} reached"
+        if self.raw.event_count() > self.max_events:
+            self.truncated = f"max_events {self.max_events} reached"
         return True
 
     def _pending(self) -> bool:
@@ -241,7 +263,7 @@ class Simulation:
         self.start()
         queue = self.queue
         raw = self.raw
-        max_events = self.scenario.limits.max_events
+        max_events = self.max_events
         max_fields = max_events * WIDTH
         while self._pending():
             _, callback, arg, _ = queue.pop()
