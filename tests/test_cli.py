@@ -102,7 +102,7 @@ def test_fixtures_stay_inside_the_output_folder_whatever_the_scenario_and_peers_
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p != scenario]
     assert written and all(out in p.parents for p in written)
     [folder] = out.iterdir()
-    assert len({p.name for p in folder.iterdir()}) == 12  # a file per format and peer, and a decryption table
+    assert len({p.name for p in folder.iterdir()}) == 14  # a file per format and peer, and a decryption table
 
 
 def test_two_scenarios_with_one_name_are_refused_before_anything_is_written(tmp_path):

@@ -163,7 +163,7 @@ def test_events_xml_document_converts_like_the_elements() -> None:
     first = from_text[0]
     assert first.provider_guid == uuid.UUID("54849625-5478-4994-a5ba-3e3b0328c30d")
     assert (first.keywords, first.process_id, first.thread_id) == (0x8010000000000000, 828, 1024)
-    assert (first.channel, first.computer, first.task) == ("Security", "client", 12548)
+    assert (first.channel, first.computer, first.task) == ("Security", "client", 12549)
     assert first.time_created == parse_system_time("2026-01-01T00:02:07.0300000Z")
 
 
@@ -312,9 +312,9 @@ def test_tiny_file_header_fields() -> None:
     names = _string_table(chunk)
     assert names[589] == "Event"
     assert {"System", "Provider", "EventID", "TimeCreated", "EventData", "Data", "Name", "xmlns"} <= set(names.values())
-    # The values follow the definition: 14 System values and this 4654's 20 EventData strings.
+    # The values follow the definition: 14 System values and this 4654's 21 EventData values (version 1).
     values_at = 574 + definition_size
-    assert struct.unpack_from("<I", chunk, values_at)[0] == 14 + 20
+    assert struct.unpack_from("<I", chunk, values_at)[0] == 14 + 21
     assert struct.unpack_from("<HBB", chunk, values_at + 4) == (len("Microsoft-Windows-Security-Auditing") * 2, 0x01, 0)
 
 
@@ -409,7 +409,7 @@ def test_typed_values_read_back(tmp_path: Path) -> None:
 def test_typed_data_from_xml() -> None:
     trace = sim.run("mm-wrong-preshared-key")
     [event] = windows.audit_events(trace, "client")
-    types = {"LocalKeyModPort": V.UINT16, "FailurePoint": V.UINT32, "MMFilterID": V.UINT64, "Role": V.UINT8}
+    types = {"LocalKeyModPort": V.UINT16, "MMFilterID": V.UINT64}
     [record] = records_from_xml(event, types)
     by_name = {item.name: item for item in record.event_data}
     assert by_name["LocalKeyModPort"] == DataItem("LocalKeyModPort", 500, V.UINT16)

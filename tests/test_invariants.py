@@ -214,7 +214,7 @@ def check_trace(trace, sim) -> None:
     """The end-of-run invariants."""
     limits = sim.scenario.limits
     assert trace.end <= limits.max_time
-    assert trace.raw.event_count() <= limits.max_events + 16
+    assert trace.raw.event_count() <= sim.max_events + 16
     keyed = list(instances(trace.raw.rows()))
     participants = {key for key, row in keyed if row[1] == "transition"}
     outcomes = [(key, row[4]) for key, row in keyed if row[1] == "outcome"]

@@ -42,7 +42,7 @@ def test_the_fixtures_command_gives_the_same_tree_from_a_scenario_and_from_its_s
                               capture_output=True, text=True, check=False)  # fmt: skip
         assert done.returncode == 0, done.stderr
     a, b = _tree(tmp_path / "A"), _tree(tmp_path / "B")
-    assert a == b and len(a) == 12  # a capture per peer, and the IKEv1 decryption table
+    assert a == b and len(a) == 14  # a capture per peer, and the IKEv1 decryption table
 
 
 def test_every_format_is_registered_once_and_named_in_the_cli():

@@ -1,16 +1,39 @@
-"""What a Windows peer would log: Security audit events (Event XML) and WFP net events.
+"""What a Windows peer would log: Security audit events (Event XML and .evtx) and WFP net events.
 
 Only Windows peers log: a peer whose profile is ``windows`` or ``windows-ikev2``, or that speaks
-AuthIP. Documented fields only, in the documented order (reference/windows-ike.md sections 2
-and 3). Where a rendering is not documented, ikesim's choice is stated here and in
-docs/fixtures.md, and kept the same everywhere:
+AuthIP. docs/windows-events.md explains each file and lists, value by value, what is confirmed by
+which public source and what is ikesim's choice. In short:
 
-* FailurePoint, State, Role, MMAuthMethod: the enum's decimal value (``IPSEC_FAILURE_POINT``,
-  ``IKEEXT_*_SA_STATE``, ``IKEEXT_SA_ROLE``, ``IKEEXT_AUTHENTICATION_METHOD_TYPE``);
-* FailureReason: the code's Microsoft message;
-* the Data names of 4654, 4655, 4976..4978 and 4984, and the Task of events other than 4653, are
-  not confirmed by a public source: ikesim names them after the documented message fields (for
-  4984, in the order of its message template's insertion strings);
+* Each event has the Data names, order and Version of its template in the Windows manifest
+  (``Microsoft-Windows-Security-Auditing``: the templates that GitHub ``airbus-cert/etl-parser``
+  generated from it, and the manifest dump in ``repnz/etw-providers-docs``, which also gives each
+  value's type); 4654 is version 1 (with ``TunnelId`` and ``TrafficSelectorId``).
+* Task is the audit subcategory (12547 IPsec Main Mode, 12549 Quick Mode, 12550 Extended Mode:
+  ``nasbench/Eventlog_Compendium``); Level and Opcode 0, as in a real 4653 (GitHub
+  ``DigitalRuby/IPBan``); Keywords Audit Failure for the failed negotiations 4653, 4654 and 4984,
+  Audit Success for 4655 and 4976..4978 (Microsoft's "Audit IPsec Main/Quick/Extended Mode" pages
+  mark 4655 and 4976..4978 ``(S)``; they mark 4984 ``(S)`` too, which ikesim does not follow:
+  unconfirmed, see the docs).
+* Enumerated values are parameter-message references ``%%NNNN`` as a raw event holds them. The
+  message texts are those of msobjs.dll (message table dumps in GitHub ``libyal/winevt-kb``,
+  ``docs/sources/message-files/MessageFile-msobjs.dll.md``, Windows 6.0 to 10.0.22000); the real
+  4653 confirms 8222 (IKEv1), 8199 (Local computer), 8194 (Unknown authentication), 8202 (main
+  mode "Sent first (SA) payload"), 8205 (Initiator) and 8217 (impersonation "Not enabled"). The
+  other values are read off the message table by their text, which follows each enum's order.
+  Unconfirmed: which message Windows writes for the main-mode states FINAL_SENT and COMPLETE and
+  the extended-mode states FINAL and COMPLETE, which have no message of their own (ikesim writes
+  %%8211, "Unknown"), and for IPSEC_FAILURE_NONE (ikesim writes %%8229, "None").
+* MMAuthMethod is %%8194 (Unknown authentication) until the peer knows the chosen method: an
+  initiator once the responder answered, a responder once it chose (left state NONE), as the
+  real 4653 of an unanswered initiator shows; then the configured method.
+* Cookies (IKEv2: SPIs) are those of the captures (``stable_bytes(seed, <root SA>, "icookie" |
+  "rcookie")``); the ResponderCookie is zeros while the initiator has received nothing from the
+  responder on that SA. 4654's MessageID is the quick-mode message ID of the capture (IKEv1 and
+  AuthIP), or the ID of the IKEv2 request that carried the child SA. Ports are 500 (no NAT).
+* FailureReason is the code's Microsoft message, as Windows writes it (the real 4653).
+* The rendered flavour (``rendered=True``) adds ``RenderingInfo`` as ``wevtutil qe
+  /f:RenderedXml`` does: the message of adtschema.dll with the values in (and ``%%NNNN`` as text),
+  the Level, Task, Opcode, Channel, Provider and Keywords names. EventData stays raw.
 * main-mode failures are 4653 whatever the authentication; Windows logs 4652, the variant with
   certificate sections, when a certificate was used (left for later).
 """
@@ -20,6 +43,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,18 +53,141 @@ from weakref import WeakKeyDictionary
 
 from sim import codes
 from sim.enums import AuthMethod, EmState, FailurePoint, KeyModule, MmState, QmState, Role
+from sim.outputs.evtx_file import ValueType, evtx_bytes, filetime, records_from_xml
 from sim.outputs.renderer import Renderer
-from sim.trace import Event, Outcome, Recv, Trace
+from sim.trace import Event, Outcome, Recv, Send, Trace
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the virtual clock's zero, in every fixture
 PROVIDER = "Microsoft-Windows-Security-Auditing"
-PROVIDER_GUID = "{54849625-5478-4994-a5ba-3e3b0328c30d}"
+PROVIDER_GUID = "{54849625-5478-4994-A5BA-3E3B0328C30D}"  # upper case, as the real 4653 has it
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 AUDIT_FAILURE, AUDIT_SUCCESS = "0x8010000000000000", "0x8020000000000000"
+TASK_MAIN_MODE, TASK_QUICK_MODE, TASK_EXTENDED_MODE = 12547, 12549, 12550
+TASK_NAMES = {TASK_MAIN_MODE: "IPsec Main Mode", TASK_QUICK_MODE: "IPsec Quick Mode",
+              TASK_EXTENDED_MODE: "IPsec Extended Mode"}  # fmt: skip
+ZERO_COOKIE = "0000000000000000"
+IKE_PORT = 500  # ikesim does not model NAT: no 4500
 
-KEY_MODULE_NAMES = {"IKE": "IKEv1", "AUTHIP": "AuthIP", "IKEV2": "IKEv2"}
 AUTH_METHODS = {"psk": AuthMethod.PRESHARED_KEY, "certificate": AuthMethod.CERTIFICATE, "eap": AuthMethod.EAP}
-STATE_ENUMS = {"IKEEXT_MM_SA_STATE_": MmState, "IKEEXT_QM_SA_STATE_": QmState, "IKEEXT_EM_SA_STATE_": EmState}
+STATE_ENUMS: dict[str, type[MmState | QmState | EmState]] = {
+    "IKEEXT_MM_SA_STATE_": MmState,
+    "IKEEXT_QM_SA_STATE_": QmState,
+    "IKEEXT_EM_SA_STATE_": EmState,
+}
+
+# --- msobjs.dll parameter messages (libyal/winevt-kb, MessageFile-msobjs.dll.md) ---------------
+# Message identifier (decimal) -> its text. The raw event holds "%%<id>".
+MSOBJS = {
+    8192: "Kerberos",
+    8193: "Preshared key",
+    8194: "Unknown authentication",
+    8199: "Local computer",
+    8200: "Remote computer",
+    8201: "No state",
+    8202: "Sent first (SA) payload",
+    8203: "Sent second (KE) payload",
+    8204: "Sent third (ID) payload",
+    8205: "Initiator",
+    8206: "Responder",
+    8207: "No state",
+    8208: "Sent first (SA) payload",
+    8209: "Sent final payload",
+    8210: "Complete",
+    8211: "Unknown",
+    8212: "Transport",
+    8213: "Tunnel",
+    8216: "Enabled",
+    8217: "Not enabled",
+    8218: "No state",
+    8219: "Sent first (EM attributes) payload",
+    8220: "Sent second (SSPI) payload",
+    8221: "Sent third (hash) payload",
+    8222: "IKEv1",
+    8223: "AuthIP",
+    8227: "Certificate",
+    8229: "None",
+    8244: "IKEv2",
+    8247: "EAP",
+}
+KEY_MODULE_PARAMS = {"ikev1": 8222, "authip": 8223, "ikev2": 8244}
+FAILURE_POINT_PARAMS = {FailurePoint.ME: 8199, FailurePoint.PEER: 8200, FailurePoint.NONE: 8229}
+AUTH_PARAMS = {AuthMethod.PRESHARED_KEY: 8193, AuthMethod.CERTIFICATE: 8227, AuthMethod.KERBEROS: 8192,
+               AuthMethod.EAP: 8247}  # fmt: skip
+UNKNOWN_AUTH = 8194
+ROLE_PARAMS = {Role.INITIATOR: 8205, Role.RESPONDER: 8206}
+IMPERSONATION_NOT_ENABLED = 8217
+MODE_PARAMS = {"transport": 8212, "tunnel": 8213}
+UNKNOWN = 8211
+STATE_PARAMS: dict[type[MmState | QmState | EmState], dict[int, int]] = {
+    MmState: {MmState.NONE: 8201, MmState.SA_SENT: 8202, MmState.SSPI_SENT: 8203, MmState.FINAL: 8204},
+    QmState: {QmState.NONE: 8207, QmState.INITIAL: 8208, QmState.FINAL: 8209, QmState.COMPLETE: 8210},
+    EmState: {EmState.NONE: 8218, EmState.SENT_ATTS: 8219, EmState.SSPI_SENT: 8220, EmState.AUTH_COMPLETE: 8221},
+}
+
+# --- The manifest's templates: Data names in order, and each value's type ---------------------
+# airbus-cert/etl-parser (etl/parsers/etw/Microsoft_Windows_Security_Auditing.py) and
+# repnz/etw-providers-docs (Manifests-Win10-18990/Microsoft-Windows-Security-Auditing.xml).
+TEMPLATES: dict[tuple[int, int], tuple[str, ...]] = {
+    (4653, 0): ("LocalMMPrincipalName", "RemoteMMPrincipalName", "LocalAddress", "LocalKeyModPort", "RemoteAddress",
+                "RemoteKeyModPort", "KeyModName", "FailurePoint", "FailureReason", "MMAuthMethod", "State", "Role",
+                "MMImpersonationState", "MMFilterID", "InitiatorCookie", "ResponderCookie"),
+    (4654, 1): ("LocalAddress", "LocalAddressMask", "LocalPort", "LocalTunnelEndpoint", "RemoteAddress",
+                "RemoteAddressMask", "RemotePort", "RemoteTunnelEndpoint", "Protocol", "RemotePrivateAddress",
+                "KeyModName", "FailurePoint", "FailureReason", "Mode", "State", "Role", "MessageID", "QMFilterID",
+                "MMSAID", "TunnelId", "TrafficSelectorId"),
+    (4655, 0): ("LocalAddress", "RemoteAddress", "KeyModName", "MMSAID"),
+    (4976, 0): ("LocalAddress", "RemoteAddress", "KeyModName"),
+    (4977, 0): ("LocalAddress", "RemoteAddress", "KeyModName"),
+    (4978, 0): ("LocalAddress", "RemoteAddress", "KeyModName"),
+    (4984, 0): ("LocalEMPrincipalName", "RemoteEMPrincipalName", "LocalAddress", "LocalKeyModPort", "RemoteAddress",
+                "RemoteKeyModPort", "FailurePoint", "FailureReason", "EMAuthMethod", "State", "Role",
+                "EMImpersonationState", "QMFilterID"),
+}  # fmt: skip
+# (event ID) -> (Task, Keywords). Version is the template's.
+SYSTEM = {
+    4653: (TASK_MAIN_MODE, AUDIT_FAILURE),
+    4654: (TASK_QUICK_MODE, AUDIT_FAILURE),
+    4655: (TASK_MAIN_MODE, AUDIT_SUCCESS),
+    4976: (TASK_MAIN_MODE, AUDIT_SUCCESS),
+    4977: (TASK_QUICK_MODE, AUDIT_SUCCESS),
+    4978: (TASK_EXTENDED_MODE, AUDIT_SUCCESS),
+    4984: (TASK_EXTENDED_MODE, AUDIT_FAILURE),
+}
+# The manifest's inType of every value that is not a UnicodeString (win:UInt32 / win:UInt64).
+DATA_TYPES: dict[str, ValueType] = {
+    **dict.fromkeys(("LocalKeyModPort", "RemoteKeyModPort", "LocalPort", "RemotePort", "Protocol", "MessageID"),
+                    ValueType.UINT32),
+    **dict.fromkeys(("MMFilterID", "QMFilterID", "MMSAID", "TunnelId", "TrafficSelectorId"), ValueType.UINT64),
+}  # fmt: skip
+# The event messages of adtschema.dll 10.0.22000.1 (libyal/winevt-kb, MessageFile-adtschema.dll.md).
+MESSAGES = {
+    4653: "An IPsec main mode negotiation failed.%n%nLocal Endpoint:%n%tLocal Principal Name:%t%1%n%tNetwork "
+    "Address:%t%3%n%tKeying Module Port:%t%4%n%nRemote Endpoint:%n%tPrincipal Name:%t%t%2%n%tNetwork Address:%t%5"
+    "%n%tKeying Module Port:%t%6%n%nAdditional Information:%n%tKeying Module Name:%t%7%n%tAuthentication Method:%t"
+    "%10%n%tRole:%t%t%t%12%n%tImpersonation State:%t%13%n%tMain Mode Filter ID:%t%14%n%nFailure Information:%n"
+    "%tFailure Point:%t%t%8%n%tFailure Reason:%t%t%9%n%tState:%t%t%t%11%n%tInitiator Cookie:%t%t%15%n%tResponder "
+    "Cookie:%t%16",
+    4654: "An IPsec quick mode negotiation failed.%n%nLocal Endpoint:%n%tNetwork Address:%t%1%n%tNetwork Address "
+    "mask:%t%2%n%tPort:%t%t%t%3%n%tTunnel Endpoint:%t%t%4%n%nRemote Endpoint:%n%tNetwork Address:%t%5%n%tAddress "
+    "Mask:%t%t%6%n%tPort:%t%t%t%7%n%tTunnel Endpoint:%t%t%8%n%tPrivate Address:%t%t%10%n%nAdditional Information:"
+    "%n%tProtocol:%t%t%9%n%tKeying Module Name:%t%11%n%tVirtual Interface Tunnel ID:%t%20%n%tTraffic Selector ID:"
+    "%t%21%n%tMode:%t%t%t%14%n%tRole:%t%t%t%16%n%tQuick Mode Filter ID:%t%18%n%tMain Mode SA ID:%t%19%n%nFailure "
+    "Information:%n%tState:%t%t%t%15%n%tMessage ID:%t%t%17%n%tFailure Point:%t%t%12%n%tFailure Reason:%t%t%13",
+    4655: "An IPsec main mode security association ended.%n%nLocal Network Address:%t%t%1%nRemote Network Address:"
+    "%t%2%nKeying Module Name:%t%t%3%nMain Mode SA ID:%t%t%4",
+    **{
+        event_id: f"During {mode} mode negotiation, IPsec received an invalid negotiation packet. If this problem "
+        "persists, it could indicate a network issue or an attempt to modify or replay this negotiation.%n%nLocal "
+        "Network Address:%t%1%nRemote Network Address:%t%2%nKeying Module Name:%t%3"
+        for event_id, mode in ((4976, "main"), (4977, "quick"), (4978, "extended"))
+    },
+    4984: "An IPsec extended mode negotiation failed. The corresponding main mode security association has been "
+    "deleted.%n%nLocal Endpoint:%n%tPrincipal Name:%t%t%1%n%tNetwork Address:%t%3%n%tKeying Module Port:%t%4%n%n"
+    "Remote Endpoint:%n%tPrincipal Name:%t%t%2%n%tNetwork Address:%t%5%n%tKeying Module Port:%t%6%n%nAdditional "
+    "Information:%n%tKeying Module Name:%tAuthIP%n%tAuthentication Method:%t%9%n%tRole:%t%t%t%11%n%tImpersonation "
+    "State:%t%12%n%tQuick Mode Filter ID:%t%13%n%nFailure Information:%n%tFailure Point:%t%t%7%n%tFailure Reason:"
+    "%t%t%8%n%tState:%t%t%t%10",
+}
 
 
 @dataclass(frozen=True)
@@ -110,38 +257,188 @@ def stable_bytes(*parts: object, size: int) -> bytes:
     return out[:size]
 
 
+# --- What each peer knows of each SA, from the trace (indexed once per trace) ----------------
+
+
+@dataclass
+class _Facts:
+    """Per trace: who is on the other side of each SA, what each peer received, the IKEv2 message IDs."""
+
+    remote: dict[tuple[str, str], str]  # (peer, root SA) -> the other peer
+    received: set[tuple[str, str]]  # (peer, root SA): the peer received at least one message of the SA
+    sent: set[tuple[str, str]]  # (peer, root SA): the peer sent at least one message of the SA
+    v2_ids: dict[str, int]  # IKEv2 SA label -> the message ID of the first request that carried it
+
+
+_FACTS: WeakKeyDictionary[Trace, _Facts] = WeakKeyDictionary()
+
+
+def _facts(trace: Trace) -> _Facts:
+    cached = _FACTS.get(trace)
+    if cached is not None:
+        return cached
+    facts = _Facts({}, set(), set(), {})
+    v2 = {p.name for p in trace.peers if p.protocol == "ikev2"}
+    counters: dict[tuple[str, str], int] = {}
+    ids: dict[tuple[str, str, str, int], int] = {}
+    sends: dict[tuple[str, str, str], int] = {}
+    for e in trace.events:
+        if isinstance(e, Send) and e.sa is not None:
+            root = trace.root_of(e.sa)
+            facts.remote.setdefault((e.peer, root), e.to)
+            facts.sent.add((e.peer, root))
+            n = sends.get((e.peer, e.sa, e.message), 0)
+            sends[(e.peer, e.sa, e.message)] = n + 1
+            exchange, _, kind = e.message.partition(" ")
+            if e.peer in v2 and kind == "request" and exchange != "IKE_SA_INIT":
+                # as the capture counts them: each side numbers the requests it sends, the initiator from 1
+                key = (root, e.peer, exchange, n)
+                if key not in ids:
+                    initiator = trace.peer_facts[e.peer].role == "initiator"
+                    count = counters.get((root, e.peer), 1 if initiator else 0)
+                    counters[(root, e.peer)] = count + 1
+                    ids[key] = count
+                facts.v2_ids.setdefault(e.sa, ids[key])
+        elif isinstance(e, Recv) and e.sa is not None:
+            root = trace.root_of(e.sa)
+            facts.remote.setdefault((e.peer, root), e.sender)
+            facts.received.add((e.peer, root))
+    _FACTS[trace] = facts
+    return facts
+
+
+def _remote(trace: Trace, peer: str, e: Event) -> PeerInfo | None:
+    """The peer on the other side: the outcome's or the message's, else the one of its root SA's messages."""
+    infos = peer_infos(trace)
+    name = e.remote if isinstance(e, Outcome) else getattr(e, "sender", "")
+    if name not in infos and e.sa is not None:
+        name = _facts(trace).remote.get((peer, trace.root_of(e.sa)), "")
+    return infos.get(name)
+
+
 def _time(t: float) -> str:
     stamp = EPOCH + timedelta(microseconds=round(t * 1_000_000))
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"  # Windows writes seven fractional digits
 
 
-def _state_value(state: str) -> int:
+def _state(state: str) -> MmState | QmState | EmState:
     for prefix, enum in STATE_ENUMS.items():
         if state.startswith(prefix):
-            return int(enum[state.removeprefix(prefix)])
+            value: MmState | QmState | EmState = enum[state.removeprefix(prefix)]
+            return value
     raise ValueError(state)
 
 
+def _state_value(state: str) -> int:
+    return int(_state(state))
+
+
+def _point(point: str) -> FailurePoint:
+    return FailurePoint[point.removeprefix("IPSEC_FAILURE_")]
+
+
 def _point_value(point: str) -> int:
-    return int(FailurePoint[point.removeprefix("IPSEC_FAILURE_")])
+    return int(_point(point))
+
+
+def _role(role: str) -> Role:
+    return Role[role.upper()]
 
 
 def _role_value(role: str) -> int:
-    return int(Role[role.upper()])
+    return int(_role(role))
+
+
+def param(number: int) -> str:
+    """A parameter-message reference as a raw event holds it: ``%%8199``."""
+    return f"%%{number}"
+
+
+def _state_param(state: str) -> str:
+    value = _state(state)
+    return param(STATE_PARAMS[type(value)].get(int(value), UNKNOWN))
+
+
+def _key_module(protocol: str) -> str:
+    return {"ikev1": "IKE", "authip": "AUTHIP", "ikev2": "IKEV2"}[protocol]
+
+
+def _filter_id(trace: Trace, sa: str, what: str = "filter") -> int:
+    return int.from_bytes(stable_bytes(trace.seed, sa, what, size=4), "big") % 100_000 + 60_000
+
+
+def _cookie(trace: Trace, sa: str, which: str) -> str:
+    return stable_bytes(trace.seed, trace.root_of(sa), which, size=8).hex()
+
+
+def _responder_cookie(trace: Trace, peer: str, o: Outcome) -> str:
+    """Zeros while this initiator has received nothing from the responder on the SA (the real 4653)."""
+    root = trace.root_of(o.sa)
+    if _role(o.role) is Role.INITIATOR and (peer, root) not in _facts(trace).received:
+        return ZERO_COOKIE
+    return _cookie(trace, root, "rcookie")
+
+
+def _auth_param(trace: Trace, peer: str, me: PeerInfo, o: Outcome) -> str:
+    """The configured method once the peer knows it was chosen; before, "Unknown authentication"."""
+    root = trace.root_of(o.sa)
+    if _role(o.role) is Role.INITIATOR:
+        known = (peer, root) in _facts(trace).received
+    else:
+        known = _state(o.state) != MmState.NONE
+    return param(AUTH_PARAMS[AUTH_METHODS[me.auth]] if known else UNKNOWN_AUTH)
+
+
+def _message_id(trace: Trace, o: Outcome, protocol: str) -> int:
+    """The quick-mode message ID of the capture; for IKEv2, the ID of the request that carried the child SA."""
+    if protocol == "ikev2":
+        ids = _facts(trace).v2_ids
+        return ids.get(o.sa, ids.get(trace.root_of(o.sa), 1))
+    return int.from_bytes(stable_bytes(trace.seed, o.sa, "QM", size=4), "big")
+
+
+def _mode(protocol: str) -> str:
+    return "tunnel" if protocol == "ikev2" else "transport"
 
 
 # --- Security audit events ------------------------------------------------------------------
 
 
+def _expand(text: str, values: list[str]) -> str:
+    """A message with its insertion strings %1..%N in, %%NNNN as text, %n and %t as newline and tab."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("%n", i) or text.startswith("%t", i):
+            out.append("\n" if text[i + 1] == "n" else "\t")
+            i += 2
+        elif text[i] == "%" and i + 1 < len(text) and text[i + 1].isdigit():
+            j = i + 1
+            while j < len(text) and text[j].isdigit():
+                j += 1
+            value = values[int(text[i + 1 : j]) - 1]
+            out.append(MSOBJS.get(int(value[2:]), value) if value.startswith("%%") and value[2:].isdigit() else value)
+            i = j
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def _event(
-    record_id: int, event_id: int, task: int, keywords: str, t: float, computer: str, data: list[tuple[str, str]]
+    record_id: int, event_id: int, t: float, computer: str, values: dict[str, str], rendered: bool
 ) -> ET.Element:
+    (version,) = [v for (eid, v) in TEMPLATES if eid == event_id]
+    names = TEMPLATES[(event_id, version)]
+    if list(values) != list(names):
+        raise AssertionError(f"{event_id}: {list(values)} is not the template {list(names)}")
+    task, keywords = SYSTEM[event_id]
     event = ET.Element("Event", {"xmlns": EVENT_NS})
     system = ET.SubElement(event, "System")
     ET.SubElement(system, "Provider", {"Name": PROVIDER, "Guid": PROVIDER_GUID})
     for tag, text in (
         ("EventID", str(event_id)),
-        ("Version", "0"),
+        ("Version", str(version)),
         ("Level", "0"),
         ("Task", str(task)),
         ("Opcode", "0"),
@@ -156,117 +453,28 @@ def _event(
     ET.SubElement(system, "Computer").text = computer
     ET.SubElement(system, "Security")
     event_data = ET.SubElement(event, "EventData")
-    for name, value in data:
+    for name, value in values.items():
         ET.SubElement(event_data, "Data", {"Name": name}).text = value
+    if rendered:
+        info = ET.SubElement(event, "RenderingInfo", {"Culture": "en-US"})
+        ET.SubElement(info, "Message").text = _expand(MESSAGES[event_id], list(values.values()))
+        ET.SubElement(info, "Level").text = "Information"
+        ET.SubElement(info, "Task").text = TASK_NAMES[task]
+        ET.SubElement(info, "Opcode").text = "Info"
+        ET.SubElement(info, "Channel").text = "Security"
+        ET.SubElement(info, "Provider").text = "Microsoft Windows security auditing."
+        keyword_list = ET.SubElement(info, "Keywords")
+        ET.SubElement(keyword_list, "Keyword").text = "Audit Failure" if keywords == AUDIT_FAILURE else "Audit Success"
     return event
 
 
-def _cookie(trace: Trace, sa: str, which: str) -> str:
-    return stable_bytes(trace.seed, sa, which, size=8).hex()
-
-
-def audit_events(trace: Trace, peer: str) -> list[ET.Element]:
-    """The Security audit events a Windows peer would log for a run, in order."""
-    infos = peer_infos(trace)
-    me = infos[peer]
-    if not me.windows:
-        return []
-    out: list[ET.Element] = []
-    module = KEY_MODULE_NAMES[_key_module(me.protocol)]
-    for e in events_of(trace, peer):
-        other = infos.get(e.remote if isinstance(e, Outcome) else getattr(e, "sender", ""))
-        remote = other.address if other else "-"
-        if isinstance(e, Recv) and e.corrupted:
-            event_id, task = _invalid_packet_event(e.message)
-            data = [("LocalAddress", me.address), ("RemoteAddress", remote), ("KeyModName", module)]
-            out.append(_event(len(out) + 1, event_id, task, AUDIT_FAILURE, e.t, peer, data))
-            continue
-        if not isinstance(e, Outcome):
-            continue
-        kind = _exchange_kind(e.exchange)
-        failure = e.code not in (13897, 13909)
-        reason = codes.info(e.code).message
-        if e.ends == "negotiation" and failure and kind == "main":
-            data = [
-                ("LocalMMPrincipalName", f"CN={peer}" if me.auth == "certificate" else "-"),
-                ("RemoteMMPrincipalName", f"CN={other.name}" if other and other.auth == "certificate" else "-"),
-                ("LocalAddress", me.address),
-                ("LocalKeyModPort", "500"),
-                ("RemoteAddress", remote),
-                ("RemoteKeyModPort", "500"),
-                ("KeyModName", module),
-                ("FailurePoint", str(_point_value(e.failure_point))),
-                ("FailureReason", reason),
-                ("MMAuthMethod", str(int(AUTH_METHODS[me.auth]))),
-                ("State", str(_state_value(e.state))),
-                ("Role", str(_role_value(e.role))),
-                ("MMImpersonationState", "0"),
-                ("MMFilterID", str(_filter_id(trace, e.sa))),
-                ("InitiatorCookie", _cookie(trace, e.sa, "icookie")),
-                ("ResponderCookie", _cookie(trace, e.sa, "rcookie")),
-            ]
-            out.append(_event(len(out) + 1, 4653, 12547, AUDIT_FAILURE, e.t, peer, data))
-        elif e.ends == "negotiation" and failure and kind == "quick":
-            data = [
-                ("LocalAddress", me.address),
-                ("LocalAddressMask", "255.255.255.255"),
-                ("LocalPort", "0"),
-                ("LocalTunnelEndpoint", me.address),
-                ("LocalPrivateAddress", "-"),
-                ("RemoteAddress", remote),
-                ("RemoteAddressMask", "255.255.255.255"),
-                ("RemotePort", "0"),
-                ("RemoteTunnelEndpoint", remote),
-                ("RemotePrivateAddress", "-"),
-                ("Protocol", "0"),
-                ("KeyModName", module),
-                ("Mode", "Tunnel" if me.protocol == "ikev2" else "Transport"),
-                ("Role", str(_role_value(e.role))),
-                ("QMFilterID", str(_filter_id(trace, e.sa))),
-                ("MMSAID", str(_filter_id(trace, e.sa, "mm"))),
-                ("State", str(_state_value(e.state))),
-                ("MessageID", str(int.from_bytes(stable_bytes(trace.seed, e.sa, "msgid", size=4), "big"))),
-                ("FailurePoint", str(_point_value(e.failure_point))),
-                ("FailureReason", reason),
-            ]
-            out.append(_event(len(out) + 1, 4654, 12548, AUDIT_FAILURE, e.t, peer, data))
-        elif e.ends == "negotiation" and failure and kind == "extended":
-            # 4984: extended mode failed without a certificate (4983 is the variant with certificate
-            # sections; ikesim's extended mode authenticates the user with credentials). Fields in
-            # the order of the message template's insertion strings %1..%13.
-            data = [
-                ("LocalEMPrincipalName", "-"),
-                ("RemoteEMPrincipalName", "-"),
-                ("LocalAddress", me.address),
-                ("LocalKeyModPort", "500"),
-                ("RemoteAddress", remote),
-                ("RemoteKeyModPort", "500"),
-                ("FailurePoint", str(_point_value(e.failure_point))),
-                ("FailureReason", reason),
-                ("EMAuthMethod", str(int(AuthMethod.KERBEROS))),
-                ("State", str(_state_value(e.state))),
-                ("Role", str(_role_value(e.role))),
-                ("EMImpersonationState", "0"),
-                ("QMFilterID", str(_filter_id(trace, e.sa))),
-            ]
-            out.append(_event(len(out) + 1, 4984, 12549, AUDIT_FAILURE, e.t, peer, data))
-        elif e.ends == "sa" and kind == "main":
-            data = [
-                ("LocalAddress", me.address),
-                ("RemoteAddress", remote),
-                ("KeyModName", module),
-                ("MMSAID", str(_filter_id(trace, e.sa, "mm"))),
-            ]
-            out.append(_event(len(out) + 1, 4655, 12547, AUDIT_SUCCESS, e.t, peer, data))
-    return out
-
-
-def _invalid_packet_event(message: str) -> tuple[int, int]:
-    if message.startswith("QM"):
-        return 4977, 12548
-    if message.startswith("EM"):
-        return 4978, 12549
-    return 4976, 12547
+def _invalid_packet_event(message: str) -> int:
+    bare = message.removeprefix("AuthIP ")
+    if bare.startswith("QM"):
+        return 4977
+    if bare.startswith("EM"):
+        return 4978
+    return 4976
 
 
 def _exchange_kind(exchange: str) -> str:
@@ -277,49 +485,217 @@ def _exchange_kind(exchange: str) -> str:
     return "main"
 
 
-def _key_module(protocol: str) -> str:
-    return {"ikev1": "IKE", "authip": "AUTHIP", "ikev2": "IKEV2"}[protocol]
+def audit_events(trace: Trace, peer: str, *, rendered: bool = False) -> list[ET.Element]:
+    """The Security audit events a Windows peer would log for a run, in order.
+
+    Raw, as ``wevtutil qe /f:xml`` or an exported .evtx holds them; ``rendered=True`` adds each
+    event's ``RenderingInfo`` as ``wevtutil qe /f:RenderedXml`` does.
+    """
+    infos = peer_infos(trace)
+    me = infos[peer]
+    if not me.windows:
+        return []
+    out: list[ET.Element] = []
+    module = param(KEY_MODULE_PARAMS[me.protocol])
+    for e in events_of(trace, peer):
+        other = _remote(trace, peer, e)
+        remote = other.address if other else "-"
+        values: dict[str, str]
+        if isinstance(e, Recv) and e.corrupted:
+            values = {"LocalAddress": me.address, "RemoteAddress": remote, "KeyModName": module}
+            out.append(_event(len(out) + 1, _invalid_packet_event(e.message), e.t, peer, values, rendered))
+            continue
+        if not isinstance(e, Outcome):
+            continue
+        kind = _exchange_kind(e.exchange)
+        failure = e.code not in (13897, 13909)
+        reason = codes.info(e.code).message
+        point = param(FAILURE_POINT_PARAMS[_point(e.failure_point)])
+        role = param(ROLE_PARAMS[_role(e.role)])
+        if e.ends == "negotiation" and failure and kind == "main":
+            values = {
+                "LocalMMPrincipalName": f"CN={peer}" if me.auth == "certificate" else "-",
+                "RemoteMMPrincipalName": f"CN={other.name}" if other and other.auth == "certificate" else "-",
+                "LocalAddress": me.address,
+                "LocalKeyModPort": str(IKE_PORT),
+                "RemoteAddress": remote,
+                "RemoteKeyModPort": str(IKE_PORT),
+                "KeyModName": module,
+                "FailurePoint": point,
+                "FailureReason": reason,
+                "MMAuthMethod": _auth_param(trace, peer, me, e),
+                "State": _state_param(e.state),
+                "Role": role,
+                "MMImpersonationState": param(IMPERSONATION_NOT_ENABLED),
+                "MMFilterID": str(_filter_id(trace, e.sa)),
+                "InitiatorCookie": _cookie(trace, e.sa, "icookie"),
+                "ResponderCookie": _responder_cookie(trace, peer, e),
+            }
+            out.append(_event(len(out) + 1, 4653, e.t, peer, values, rendered))
+        elif e.ends == "negotiation" and failure and kind == "quick":
+            tunnel = _mode(me.protocol) == "tunnel"
+            values = {
+                "LocalAddress": me.address,
+                "LocalAddressMask": "255.255.255.255",
+                "LocalPort": "0",
+                "LocalTunnelEndpoint": me.address if tunnel else "-",
+                "RemoteAddress": remote,
+                "RemoteAddressMask": "255.255.255.255",
+                "RemotePort": "0",
+                "RemoteTunnelEndpoint": remote if tunnel else "-",
+                "Protocol": "0",
+                "RemotePrivateAddress": "-",
+                "KeyModName": module,
+                "FailurePoint": point,
+                "FailureReason": reason,
+                "Mode": param(MODE_PARAMS[_mode(me.protocol)]),
+                "State": _state_param(e.state),
+                "Role": role,
+                "MessageID": str(_message_id(trace, e, me.protocol)),
+                "QMFilterID": str(_filter_id(trace, e.sa)),
+                "MMSAID": str(_filter_id(trace, trace.root_of(e.sa), "mm")),
+                "TunnelId": "0",
+                "TrafficSelectorId": "0",
+            }
+            out.append(_event(len(out) + 1, 4654, e.t, peer, values, rendered))
+        elif e.ends == "negotiation" and failure and kind == "extended":
+            # 4984: extended mode failed without a certificate (4983 is the variant with certificate
+            # sections; ikesim's extended mode authenticates the user with Kerberos).
+            values = {
+                "LocalEMPrincipalName": "-",
+                "RemoteEMPrincipalName": "-",
+                "LocalAddress": me.address,
+                "LocalKeyModPort": str(IKE_PORT),
+                "RemoteAddress": remote,
+                "RemoteKeyModPort": str(IKE_PORT),
+                "FailurePoint": point,
+                "FailureReason": reason,
+                "EMAuthMethod": param(AUTH_PARAMS[AuthMethod.KERBEROS]),
+                "State": _state_param(e.state),
+                "Role": role,
+                "EMImpersonationState": param(IMPERSONATION_NOT_ENABLED),
+                "QMFilterID": str(_filter_id(trace, e.sa)),
+            }
+            out.append(_event(len(out) + 1, 4984, e.t, peer, values, rendered))
+        elif e.ends == "sa" and kind == "main":
+            values = {
+                "LocalAddress": me.address,
+                "RemoteAddress": remote,
+                "KeyModName": module,
+                "MMSAID": str(_filter_id(trace, e.sa, "mm")),
+            }
+            out.append(_event(len(out) + 1, 4655, e.t, peer, values, rendered))
+    return out
 
 
-def _filter_id(trace: Trace, sa: str, what: str = "filter") -> int:
-    return int.from_bytes(stable_bytes(trace.seed, sa, what, size=4), "big") % 100_000 + 60_000
-
-
-def events_xml(trace: Trace, peer: str) -> str:
+def events_xml(trace: Trace, peer: str, *, rendered: bool = False) -> str:
     """A peer's audit events as one XML document (``<Events>`` around ``<Event>`` elements)."""
     root = ET.Element("Events")
-    root.extend(audit_events(trace, peer))
+    root.extend(audit_events(trace, peer, rendered=rendered))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def events_evtx(trace: Trace, peer: str) -> bytes:
+    """A peer's audit events as a binary .evtx file, values typed as the manifest types them."""
+    return evtx_bytes(records_from_xml(audit_events(trace, peer), DATA_TYPES))
 
 
 # --- WFP net events -------------------------------------------------------------------------
 
 ZERO_HASH = "00" * 20
+# FWPM_NET_EVENT_FLAG_* (fwpmtypes.h)
+NET_EVENT_FLAGS = {
+    "FWPM_NET_EVENT_FLAG_IP_PROTOCOL_SET": 0x1,
+    "FWPM_NET_EVENT_FLAG_LOCAL_ADDR_SET": 0x2,
+    "FWPM_NET_EVENT_FLAG_REMOTE_ADDR_SET": 0x4,
+    "FWPM_NET_EVENT_FLAG_LOCAL_PORT_SET": 0x8,
+    "FWPM_NET_EVENT_FLAG_REMOTE_PORT_SET": 0x10,
+    "FWPM_NET_EVENT_FLAG_APP_ID_SET": 0x20,
+    "FWPM_NET_EVENT_FLAG_USER_ID_SET": 0x40,
+    "FWPM_NET_EVENT_FLAG_SCOPE_ID_SET": 0x80,
+    "FWPM_NET_EVENT_FLAG_IP_VERSION_SET": 0x100,
+    "FWPM_NET_EVENT_FLAG_REAUTH_REASON_SET": 0x200,
+    "FWPM_NET_EVENT_FLAG_PACKAGE_ID_SET": 0x400,
+    "FWPM_NET_EVENT_FLAG_ENTERPRISE_ID_SET": 0x800,
+    "FWPM_NET_EVENT_FLAG_POLICY_FLAGS_SET": 0x1000,
+    "FWPM_NET_EVENT_FLAG_EFFECTIVE_NAME_SET": 0x2000,
+}
+FWP_IP_VERSION_V4 = 0  # FWP_IP_VERSION (fwptypes.h); FWP_AF_INET has the same value
+FWP_AF_INET = 0
+FWP_V4_ADDR_MASK = 0x100  # FWP_DATA_TYPE of an FWP_CONDITION_VALUE0 holding an FWP_V4_ADDR_AND_MASK
+IPPROTO_UDP = 17
+NET_EVENT_TYPES = {"FWPM_NET_EVENT_TYPE_IKEEXT_MM_FAILURE": 0, "FWPM_NET_EVENT_TYPE_IKEEXT_QM_FAILURE": 1,
+                   "FWPM_NET_EVENT_TYPE_IKEEXT_EM_FAILURE": 2}  # fmt: skip
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+
+
+def _filetime(t: float) -> dict[str, int]:
+    """A FILETIME (100 ns ticks since 1601) as the SDK's struct: ``dwLowDateTime``, ``dwHighDateTime``."""
+    ticks = filetime(EPOCH + timedelta(microseconds=round(t * 1_000_000)))
+    return {"dwLowDateTime": ticks & 0xFFFFFFFF, "dwHighDateTime": ticks >> 32}
+
+
+def _netsh_time(stamp: dict[str, int]) -> str:
+    """A FILETIME as ``netsh wfp show netevents`` writes it: UTC, to the millisecond."""
+    ticks = stamp["dwHighDateTime"] << 32 | stamp["dwLowDateTime"]
+    when = _FILETIME_EPOCH + timedelta(microseconds=ticks // 10)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _subnet(address: str) -> dict[str, Any]:
+    """An FWP_CONDITION_VALUE0 holding one host's FWP_V4_ADDR_AND_MASK (ikesim's selectors are the hosts)."""
+    return {"type": FWP_V4_ADDR_MASK, "v4AddrMask": {"addr": address, "mask": "255.255.255.255"}}
+
+
+def _guid(*parts: object) -> str:
+    return "{" + str(uuid.UUID(bytes=stable_bytes(*parts, size=16))) + "}"
+
+
+def _header(t: float, me: PeerInfo, other: PeerInfo | None) -> dict[str, Any]:
+    """FWPM_NET_EVENT_HEADER3, its 16 members in order, ``flags`` naming the members that are set."""
+    names = ["IP_PROTOCOL_SET", "LOCAL_ADDR_SET", "LOCAL_PORT_SET", "REMOTE_PORT_SET", "IP_VERSION_SET"]
+    if other is not None:
+        names.append("REMOTE_ADDR_SET")
+    return {
+        "timeStamp": _filetime(t),
+        "flags": sum(NET_EVENT_FLAGS[f"FWPM_NET_EVENT_FLAG_{name}"] for name in names),
+        "ipVersion": FWP_IP_VERSION_V4,
+        "ipProtocol": IPPROTO_UDP,
+        "localAddrV4": me.address,
+        "remoteAddrV4": other.address if other else "0.0.0.0",
+        "localPort": IKE_PORT,
+        "remotePort": IKE_PORT,
+        "scopeId": 0,
+        "appId": {"size": 0, "data": ""},
+        "userId": None,
+        "addressFamily": FWP_AF_INET,
+        "packageSid": None,
+        "enterpriseId": None,
+        "policyFlags": 0,
+        "effectiveName": {"size": 0, "data": ""},
+    }
 
 
 def net_events(trace: Trace, peer: str) -> list[dict[str, Any]]:
-    """The WFP IKEEXT failure net events a Windows peer would record, as structs (members in order)."""
+    """The WFP IKEEXT failure net events a Windows peer would record (FWPM_NET_EVENT5's form).
+
+    Members in the SDK's order; enums by value, as the JSON form writes them; the header's
+    ``flags`` name the members that are set (``FWPM_NET_EVENT_FLAG_*``).
+    """
     infos = peer_infos(trace)
     me = infos[peer]
     if not me.windows:
         return []
     out: list[dict[str, Any]] = []
+    context = _guid(trace.seed, peer, "mm-provider-context")  # the peer's main-mode policy's provider context
     for o in events_of(trace, peer):
         if not isinstance(o, Outcome) or o.ends != "negotiation" or o.code in (13897, 13909):
             continue
-        other = infos.get(o.remote)
+        other = _remote(trace, peer, o)
         kind = _exchange_kind(o.exchange)
-        header = {
-            "timeStamp": _time(o.t),
-            "flags": 0,
-            "ipVersion": "FWP_IP_VERSION_V4",
-            "ipProtocol": 17,
-            "localAddrV4": me.address,
-            "remoteAddrV4": other.address if other else "0.0.0.0",
-            "localPort": 500,
-            "remotePort": 500,
-        }
+        root = trace.root_of(o.sa)
+        header = _header(o.t, me, other)
         common = {"failureErrorCode": o.code, "failurePoint": _point_value(o.failure_point)}
         module = int(KeyModule[_key_module(me.protocol)])
         cert = stable_bytes(peer, "cert", size=20).hex() if me.auth == "certificate" else ZERO_HASH
@@ -332,7 +708,7 @@ def net_events(trace: Trace, peer: str) -> list[dict[str, Any]]:
                 "saRole": _role_value(o.role),
                 "mmAuthMethod": int(AUTH_METHODS[me.auth]),
                 "endCertHash": cert,
-                "mmId": _filter_id(trace, o.sa, "mm"),
+                "mmId": _filter_id(trace, root, "mm"),
                 "mmFilterId": _filter_id(trace, o.sa),
                 "localPrincipalNameForAuth": "",
                 "remotePrincipalNameForAuth": "",
@@ -340,37 +716,25 @@ def net_events(trace: Trace, peer: str) -> list[dict[str, Any]]:
                 "localPrincipalGroupSids": [],
                 "numRemotePrincipalGroupSids": 0,
                 "remotePrincipalGroupSids": [],
-                "providerContextKey": None,
+                "providerContextKey": context,
             }
-            out.append(
-                {
-                    "header": header,
-                    "type": "FWPM_NET_EVENT_TYPE_IKEEXT_MM_FAILURE",
-                    "struct": "FWPM_NET_EVENT_IKEEXT_MM_FAILURE2",
-                    "ikeMmFailure": body,
-                }
-            )
+            kind_name, struct, key = "MM", "FWPM_NET_EVENT_IKEEXT_MM_FAILURE2", "ikeMmFailure"
         elif kind == "quick":
+            tunnel = _mode(me.protocol) == "tunnel"
             body = {
                 **common,
                 "keyingModuleType": module,
                 "qmState": _state_value(o.state),
                 "saRole": _role_value(o.role),
-                "saTrafficType": 1 if me.protocol == "ikev2" else 0,
-                "localSubNet": me.address,
-                "remoteSubNet": (other.address if other else None) if me.protocol == "ikev2" else None,
+                "saTrafficType": 1 if tunnel else 0,
+                # a union on saTrafficType: empty for transport mode, an FWP_CONDITION_VALUE0 for tunnel mode
+                "localSubNet": _subnet(me.address) if tunnel else None,
+                "remoteSubNet": _subnet(other.address) if tunnel and other else None,
                 "qmFilterId": _filter_id(trace, o.sa),
-                "mmSaLuid": _filter_id(trace, o.sa, "mm"),
-                "mmProviderContextKey": None,
+                "mmSaLuid": _filter_id(trace, root, "mm"),
+                "mmProviderContextKey": context,
             }
-            out.append(
-                {
-                    "header": header,
-                    "type": "FWPM_NET_EVENT_TYPE_IKEEXT_QM_FAILURE",
-                    "struct": "FWPM_NET_EVENT_IKEEXT_QM_FAILURE1",
-                    "ikeQmFailure": body,
-                }
-            )
+            kind_name, struct, key = "QM", "FWPM_NET_EVENT_IKEEXT_QM_FAILURE1", "ikeQmFailure"
         else:
             body = {
                 **common,
@@ -379,7 +743,7 @@ def net_events(trace: Trace, peer: str) -> list[dict[str, Any]]:
                 "saRole": _role_value(o.role),
                 "emAuthMethod": int(AuthMethod.KERBEROS),
                 "endCertHash": cert,
-                "mmId": _filter_id(trace, o.sa, "mm"),
+                "mmId": _filter_id(trace, root, "mm"),
                 "qmFilterId": _filter_id(trace, o.sa),
                 "localPrincipalNameForAuth": "",
                 "remotePrincipalNameForAuth": "",
@@ -389,14 +753,9 @@ def net_events(trace: Trace, peer: str) -> list[dict[str, Any]]:
                 "remotePrincipalGroupSids": [],
                 "saTrafficType": 0,
             }
-            out.append(
-                {
-                    "header": header,
-                    "type": "FWPM_NET_EVENT_TYPE_IKEEXT_EM_FAILURE",
-                    "struct": "FWPM_NET_EVENT_IKEEXT_EM_FAILURE1",
-                    "ikeEmFailure": body,
-                }
-            )
+            kind_name, struct, key = "EM", "FWPM_NET_EVENT_IKEEXT_EM_FAILURE1", "ikeEmFailure"
+        event_type = f"FWPM_NET_EVENT_TYPE_IKEEXT_{kind_name}_FAILURE"
+        out.append({"header": header, "type": NET_EVENT_TYPES[event_type], "struct": struct, key: body})
     return out
 
 
@@ -411,33 +770,57 @@ _XML_ENUMS: dict[str, Callable[[int], str]] = {
     "mmAuthMethod": lambda v: f"IKEEXT_{AuthMethod(v).name}",
     "emAuthMethod": lambda v: f"IKEEXT_{AuthMethod(v).name}",
     "saTrafficType": lambda v: "IPSEC_TRAFFIC_TYPE_TUNNEL" if v else "IPSEC_TRAFFIC_TYPE_TRANSPORT",
+    "ipVersion": lambda v: "FWP_IP_VERSION_V4",
+    "addressFamily": lambda v: "FWP_AF_INET",
 }
 
 
+def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
+    if key == "timeStamp":
+        ET.SubElement(parent, key).text = _netsh_time(value)
+    elif key == "flags" and parent.tag == "header":
+        names = [name for name, bit in NET_EVENT_FLAGS.items() if value & bit]
+        flags = ET.SubElement(parent, key, {"numItems": str(len(names))})
+        for name in names:
+            ET.SubElement(flags, "item").text = name
+    elif key in ("appId", "effectiveName"):
+        blob = ET.SubElement(parent, key)
+        if value["size"]:
+            ET.SubElement(blob, "data").text = value["data"]
+    elif key in ("localSubNet", "remoteSubNet") and value is not None:
+        subnet = ET.SubElement(parent, key)
+        ET.SubElement(subnet, "type").text = "FWP_V4_ADDR_MASK"
+        mask = ET.SubElement(subnet, "v4AddrMask")
+        ET.SubElement(mask, "addr").text = value["v4AddrMask"]["addr"]
+        ET.SubElement(mask, "mask").text = value["v4AddrMask"]["mask"]
+    elif isinstance(value, list):
+        ET.SubElement(parent, key, {"numItems": str(len(value))})
+    elif value is None:
+        ET.SubElement(parent, key)
+    else:
+        ET.SubElement(parent, key).text = _XML_ENUMS[key](value) if key in _XML_ENUMS else str(value)
+
+
 def net_events_xml(trace: Trace, peer: str) -> str:
-    """The net events in XML shaped like ``netsh wfp show netevents`` output (enums by name)."""
+    """The net events in XML shaped like ``netsh wfp show netevents`` output (enums and flags by name)."""
     root = ET.Element("netEvents")
+    names = {value: name for name, value in NET_EVENT_TYPES.items()}
     for event in net_events(trace, peer):
         item = ET.SubElement(root, "item")
         header = ET.SubElement(item, "header")
         for key, value in event["header"].items():
-            ET.SubElement(header, key).text = str(value)
-        ET.SubElement(item, "type").text = event["type"]
+            _xml_value(header, key, value)
+        ET.SubElement(item, "type").text = names[event["type"]]
         body_key = next(k for k in event if k.startswith("ike"))
         body = ET.SubElement(item, body_key)
         for key, value in event[body_key].items():
-            if isinstance(value, list):
-                ET.SubElement(body, key, {"numItems": str(len(value))})
-            elif value is None:
-                ET.SubElement(body, key)
-            else:
-                ET.SubElement(body, key).text = _XML_ENUMS[key](value) if key in _XML_ENUMS else str(value)
+            _xml_value(body, key, value)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def net_events_json(trace: Trace, peer: str) -> str:
-    """The net events as JSON: struct members in order, enums by value."""
+    """The net events as JSON: struct members in order, enums by value, FILETIME as its two halves."""
     return json.dumps(net_events(trace, peer), indent=2) + "\n"
 
 
@@ -445,9 +828,18 @@ def _windows_peers(trace: Trace) -> list[str]:
     return [p.name for p in trace.peers if p.windows]
 
 
-def render_audit(trace: Trace) -> dict[str, bytes]:
-    """``security-events-<peer>.xml`` for each Windows peer."""
-    return {f"security-events-{peer}.xml": events_xml(trace, peer).encode() for peer in _windows_peers(trace)}
+def render_audit(trace: Trace, *, rendered: bool = False) -> dict[str, bytes]:
+    """``security-events-<peer>.xml`` and ``security-events-<peer>.evtx`` for each Windows peer.
+
+    The XML is raw (as ``wevtutil qe /f:xml`` writes it), or with ``rendered=True`` as
+    ``wevtutil qe /f:RenderedXml`` writes it (each event's ``RenderingInfo`` added); the .evtx
+    holds the raw events (an exported log holds no rendering).
+    """
+    files: dict[str, bytes] = {}
+    for peer in _windows_peers(trace):
+        files[f"security-events-{peer}.xml"] = events_xml(trace, peer, rendered=rendered).encode()
+        files[f"security-events-{peer}.evtx"] = events_evtx(trace, peer)
+    return files
 
 
 def render_wfp(trace: Trace) -> dict[str, bytes]:
@@ -459,8 +851,8 @@ def render_wfp(trace: Trace) -> dict[str, bytes]:
     return files
 
 
-AUDIT_RENDERER = Renderer("evtx", "security-events-<peer>.xml",
-                          "the Security audit events each Windows peer logs (4653, 4654, 4655, 4976..4978, 4984)",
-                          render_audit)  # fmt: skip
+AUDIT_RENDERER = Renderer("evtx", "security-events-<peer>.xml, security-events-<peer>.evtx",
+                          "the Security audit events each Windows peer logs (4653, 4654, 4655, 4976..4978, 4984), "
+                          "as Event XML and as a binary .evtx log", render_audit)  # fmt: skip
 WFP_RENDERER = Renderer("wfp", "wfp-netevents-<peer>.xml, wfp-netevents-<peer>.json",
                         "the WFP IKEEXT failure net events each Windows peer records", render_wfp)  # fmt: skip
