@@ -66,7 +66,7 @@ class NetworkSpec(Strict):
 
     latency: PositiveTime = 0.005
     jitter: PositiveTime = 0.0
-    loss: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    loss: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
 
 
 class LimitsSpec(Strict):
@@ -354,6 +354,9 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", text: str |
         raise ScenarioError(source, _problems(error, key_lines(text) if text is not None else None)) from None
 
 
+MAX_SCENARIO_BYTES = 1_000_000  # a scenario file is a few kilobytes; this bounds what one file can cost
+
+
 def load_scenario(path_or_name: str | Path) -> Scenario:
     """Load a scenario from a TOML file, or by the name of a library scenario."""
     path = Path(path_or_name)
@@ -364,10 +367,16 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
         else:
             raise ScenarioError(str(path_or_name), ["no such file, and no library scenario of that name"])
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_SCENARIO_BYTES + 1)  # a bound, so that /dev/zero cannot take all memory
+        if len(raw) > MAX_SCENARIO_BYTES:
+            raise ScenarioError(str(path), [f"file: larger than {MAX_SCENARIO_BYTES:,} bytes; a scenario is small"])
+        text = raw.decode("utf-8")
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(str(path), [f"toml: {error}"]) from None
+    except RecursionError:
+        raise ScenarioError(str(path), ["toml: tables or arrays nested too deeply"]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(str(path), [f"file: cannot read it: {error}"]) from None
     return parse_scenario(data, str(path), text)

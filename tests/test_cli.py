@@ -143,3 +143,36 @@ def test_the_default_event_limit_grows_with_the_scenario():
 
     big = {"name": "big", "peers": {"a": {"role": "initiator", "connections": 40_000}, "b": {"role": "responder"}}}
     assert Simulation(parse_scenario(big)).max_events == 200 * 40_000 * 2  # one main mode and one quick mode each
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("a = " + "[" * 500 + "]" * 500 + "\n", "nested too deeply"),
+        ('name = "x"\n[peers.a]\nrole = "initiator"\nretransmit = { tries = 3 }\n[peers.b]\nrole = "responder"\n',
+         "windows has no option 'tries'; its options: give_up_after"),
+        ('name = "x"\n[network]\nloss = nan\n[peers.a]\nrole = "initiator"\n[peers.b]\nrole = "responder"\n',
+         "network.loss: Input should be a finite number"),
+    ],
+)  # fmt: skip
+def test_scenario_problems_are_named_clearly_with_exit_2(tmp_path, content, says):
+    path = tmp_path / "s.toml"
+    path.write_text(content)
+    done = _ikesim("check", str(path))
+    assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_scenario_file_that_never_ends_is_refused_not_read_whole():
+    done = _ikesim("check", "/dev/zero")
+    assert done.returncode == 2 and "larger than 1,000,000 bytes" in done.stderr
+
+
+def test_check_does_not_call_a_scenario_without_expectations_passed_and_fixtures_of_nothing_is_an_error(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('name = "x"\n[peers.a]\nrole = "initiator"\n[peers.b]\nrole = "responder"\n')
+    done = _ikesim("check", str(path))
+    assert done.returncode == 0 and "0 passed, 0 failed, 1 without [expect]" in done.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = _ikesim("fixtures", str(empty), "-o", str(tmp_path / "out"))
+    assert done.returncode == 2 and "no scenario files" in done.stderr and not (tmp_path / "out").exists()

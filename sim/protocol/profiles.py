@@ -173,6 +173,11 @@ class Profile:
         Options are finite numbers (lists of them for ``resend_at``); anything else is a ValueError.
         """
         given = self._split(options)[0]
+        known = [*inspect.signature(self.build).parameters, *self.responder_options]
+        unknown = [name for name in given if name not in known]
+        if unknown:
+            raise ValueError(f"{self.name} has no option {', '.join(map(repr, unknown))}; its options: "
+                             f"{', '.join(known) or 'none'}")  # fmt: skip
         for name, value in given.items():
             values = value if isinstance(value, list | tuple) else [value]
             if any(isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) for v in values):
