@@ -150,12 +150,24 @@ class Scenario(Strict):
             for ref in fault.named_peers():
                 if ref not in names:
                     problems.append(f"faults.{i}.{fault.peers_key}: no peer named {ref!r}")
+        base_of: dict[str, str] = {}  # the name each peer runs under -> the peer of the scenario it is
+        for name in self.peers:
+            for instance in self.instances_of(name):
+                if instance in base_of and base_of[instance] != name:
+                    problems.append(f"peers.{name}: it would run as {instance!r}, the name of another peer or of an "
+                                    f"instance of {base_of[instance]!r}; rename one")  # fmt: skip
+                base_of.setdefault(instance, name)
         for expected, sas in self.expect.items():
-            if expected not in names:
-                problems.append(f"expect.{expected}: no peer named {expected!r}")
+            if expected not in base_of:
+                if expected in names:
+                    count = self.peers[expected].instances
+                    problems.append(f"expect.{expected}: {expected} runs as {expected}-1 .. {expected}-{count} "
+                                    f"(instances = {count}): name one of them")  # fmt: skip
+                else:
+                    problems.append(f"expect.{expected}: no peer named {expected!r}")
                 continue
             for label, expectation in sas.items():
-                problems += _expectation_problems(self, expected, label, expectation)
+                problems += _expectation_problems(self, base_of[expected], label, expectation, shown=expected)
         if problems:
             raise ValueError("\n".join(problems))  # one problem a line, each with its own path
         return self
@@ -206,9 +218,14 @@ LABELS_OF = {"ikev1": ("MM", "QM"), "authip": ("MM", "EM", "QM"), "ikev2": ("IKE
 SUCCESS = {codes.IkeCode.NEG_STATUS_END, codes.IkeCode.NEG_STATUS_EXTENDED_END}
 
 
-def _expectation_problems(scenario: Scenario, peer: str, label: str, expectation: OutcomeExpectation) -> list[str]:
-    """What cannot hold in an expectation of this scenario (a label it cannot have, a success it cannot reach)."""
-    where = f"expect.{peer}.{label}"
+def _expectation_problems(
+    scenario: Scenario, peer: str, label: str, expectation: OutcomeExpectation, shown: str | None = None
+) -> list[str]:
+    """What cannot hold in an expectation of this scenario (a label it cannot have, a success it cannot reach).
+
+    ``peer`` is the scenario's peer; ``shown`` the name the expectation gives it (an instance's).
+    """
+    where = f"expect.{shown or peer}.{label}"
     if not SA_LABEL.match(label):
         return [f"{where}: {label!r} is not an SA label such as MM#1, QM#2, EM#1, IKE#1 or CHILD#1"]
     spec = scenario.peers[peer]

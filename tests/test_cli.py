@@ -176,3 +176,17 @@ def test_check_does_not_call_a_scenario_without_expectations_passed_and_fixtures
     empty.mkdir()
     done = _ikesim("fixtures", str(empty), "-o", str(tmp_path / "out"))
     assert done.returncode == 2 and "no scenario files" in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_instances_are_addressable_in_expect_and_names_that_collide_are_refused(tmp_path):
+    path = tmp_path / "s.toml"
+    fleet = '[peers.laptop]\nrole = "initiator"\ninstances = 2\n[peers.gw]\nrole = "responder"\n'
+    path.write_text('name = "x"\n' + fleet + '[expect.laptop-2]\n"MM#2" = "NEG_STATUS_END"\n')
+    assert _ikesim("check", str(path)).returncode == 0
+    path.write_text(
+        'name = "x"\n' + fleet + '[peers."laptop-1"]\nrole = "initiator"\n[expect.laptop]\n"MM#1" = "ATTRIB_FAIL"\n'
+    )
+    done = _ikesim("check", str(path))
+    assert done.returncode == 2
+    assert "peers.laptop-1: it would run as 'laptop-1'" in done.stderr
+    assert "expect.laptop: laptop runs as laptop-1 .. laptop-2 (instances = 2): name one of them" in done.stderr
