@@ -190,3 +190,15 @@ def test_instances_are_addressable_in_expect_and_names_that_collide_are_refused(
     assert done.returncode == 2
     assert "peers.laptop-1: it would run as 'laptop-1'" in done.stderr
     assert "expect.laptop: laptop runs as laptop-1 .. laptop-2 (instances = 2): name one of them" in done.stderr
+
+
+def test_terminal_escapes_in_names_and_descriptions_are_shown_not_obeyed_and_mermaid_names_are_aliased(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('name = "x"\ndescription = "a \\u001b]0;pwned\\u0007 title"\n'
+                    '[peers."c: ->>d"]\nrole = "initiator"\n[peers.gw]\nrole = "responder"\n')  # fmt: skip
+    done = _ikesim("run", str(path))
+    assert done.returncode == 0 and "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "a \\x1b]0;pwned\\x07 title" in done.stdout
+    diagram = _ikesim("run", str(path), "--format", "mermaid").stdout.splitlines()
+    assert diagram[1:3] == ["    participant p1 as c: ->>d", "    participant gw"]
+    assert diagram[3].startswith("    p1->>gw: MM1")

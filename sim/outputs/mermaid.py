@@ -7,6 +7,7 @@ and was refused is a note over its receiver. Outcomes and timers are notes over 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from sim import codes
@@ -28,10 +29,25 @@ def sequence_diagram(trace: Trace) -> str:
     return "\n".join(_lines(trace)) + "\n"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _ids(trace: Trace) -> dict[str, str]:
+    """Each peer's participant id: its name when Mermaid reads it as one, else ``p<n>`` with the name as alias."""
+    return {p.name: p.name if _PLAIN.fullmatch(p.name) else f"p{i}" for i, p in enumerate(trace.peers, start=1)}
+
+
 def _lines(trace: Trace) -> Iterator[str]:
     yield "sequenceDiagram"
+    ids = _ids(trace)
     for peer in trace.peers:
-        yield f"    participant {_text(peer.name)}"
+        alias = "" if ids[peer.name] == peer.name else f" as {_text(peer.name)}"
+        yield f"    participant {ids[peer.name]}{alias}"
+
+    def _who(name: str) -> str:
+        """The participant id of a peer of the run."""
+        return ids.get(name) or _text(name)
+
     resent: set[tuple[str, str | None, str]] = set()
     for e in trace.events:
         if isinstance(e, Retransmit):
@@ -42,18 +58,20 @@ def _lines(trace: Trace) -> Iterator[str]:
             again = (e.sender, e.sa, e.message) in resent
             if isinstance(e, Recv):
                 arrow = "-->>" if again else "->>"
-                yield f"    {_text(e.sender)}{arrow}{_text(e.peer)}: {_text(e.message)} [{_text(e.sa or '')}] t={e.t:g}"
+                label = f"{_text(e.message)} [{_text(e.sa or '')}] t={e.t:g}"
+                yield f"    {_who(e.sender)}{arrow}{_who(e.peer)}: {label}"
             elif e.cause in _ON_THE_WAY:
                 arrow = "--x" if again else "-x"
-                yield (f"    {_text(e.sender)}{arrow}{_text(e.peer)}: {_text(e.message)} lost: {_text(e.reason)} "
+                yield (f"    {_who(e.sender)}{arrow}{_who(e.peer)}: {_text(e.message)} lost: {_text(e.reason)} "
                        f"t={e.t:g}")  # fmt: skip
             else:
-                yield f"    Note over {_text(e.peer)}: drops {_text(e.message)}: {_text(e.reason)}"
+                yield f"    Note over {_who(e.peer)}: drops {_text(e.message)}: {_text(e.reason)}"
         elif isinstance(e, Timer) and e.timer != "probe":
-            yield f"    Note over {_text(e.peer)}: t={e.t:g} {_text(e.timer)}"
+            yield f"    Note over {_who(e.peer)}: t={e.t:g} {_text(e.timer)}"
         elif isinstance(e, Outcome):
             what = "" if e.ends == "negotiation" else " SA ended"
-            yield f"    Note over {_text(e.peer)}: {_text(e.sa or '')}{what} {e.code} {codes.info(e.code).short_name}"
+            code = f"{e.code} {codes.info(e.code).short_name}"
+            yield f"    Note over {_who(e.peer)}: {_text(e.sa or '')}{what} {code}"
 
 
 def render(trace: Trace) -> dict[str, bytes]:

@@ -8,6 +8,7 @@ Each line comes with a style name (``send``, ``lost``, ``again``, ``state``, ``t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from sim import codes
@@ -23,8 +24,21 @@ def _who(width: int, name: str) -> str:
     return name.ljust(width)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(text: str) -> str:
+    """Control characters (a terminal escape in a description or a peer name) shown, not obeyed."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def timeline(trace: Trace) -> Iterator[Line]:
-    """The lines of the timeline of a run."""
+    """The lines of the timeline of a run; control characters in names and descriptions are escaped."""
+    for style, text in _timeline(trace):
+        yield style, _visible(text)
+
+
+def _timeline(trace: Trace) -> Iterator[Line]:
     peers = {e.peer for e in trace.events} | {p.name for p in trace.peers}
     width = max((len(p) for p in peers), default=6)
     yield "title", f"{trace.scenario}  (seed {trace.seed})"
