@@ -139,11 +139,12 @@ def explain_command(code: str, as_json: bool) -> None:
 def list_command() -> None:
     """List the scenario library, one line each."""
     from sim.library import scenarios
+    from sim.scenario import prose
 
     loaded = scenarios()
     width = max((len(s.name) for s in loaded), default=10)
     for scenario in loaded:
-        first = " ".join(scenario.description.split()).split(". ")[0].rstrip(".")
+        first = prose(scenario.description).split(". ")[0].rstrip(".")
         click.echo(f"{scenario.name:<{width}}  {first}")
 
 

@@ -371,6 +371,11 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", text: str |
         raise ScenarioError(source, _problems(error, key_lines(text) if text is not None else None)) from None
 
 
+def prose(text: str) -> str:
+    """A wrapped description as one line: a word hyphenated at a line end stays one word ("half-open")."""
+    return " ".join(re.sub(r"-[ \t]*\n\s*(?=\w)", "-", text).split())
+
+
 MAX_SCENARIO_BYTES = 1_000_000  # a scenario file is a few kilobytes; this bounds what one file can cost
 
 

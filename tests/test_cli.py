@@ -202,3 +202,10 @@ def test_terminal_escapes_in_names_and_descriptions_are_shown_not_obeyed_and_mer
     diagram = _ikesim("run", str(path), "--format", "mermaid").stdout.splitlines()
     assert diagram[1:3] == ["    participant p1 as c: ->>d", "    participant gw"]
     assert diagram[3].startswith("    p1->>gw: MM1")
+
+
+def test_wrapped_descriptions_keep_hyphenated_words_whole():
+    from sim.scenario import prose
+
+    assert prose("once two main modes are half-\n  open. Then\nmore") == "once two main modes are half-open. Then more"
+    assert "half- open" not in _ikesim("list").stdout

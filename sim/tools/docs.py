@@ -23,7 +23,7 @@ from sim.outputs.diagrams import diagram, machines, state_tags
 from sim.outputs.mermaid import sequence_diagram
 from sim.outputs.timeline import timeline
 from sim.protocol.registry import TABLES
-from sim.scenario import SUCCESS, Scenario
+from sim.scenario import SUCCESS, Scenario, prose
 from sim.simulator.engine import Simulation
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -255,7 +255,7 @@ def scenario_index() -> str:
         lines += [
             f"## [{s.name}](../scenarios/{s.name}.toml)",
             "",
-            " ".join(s.description.split()),
+            prose(s.description),
             "",
             f"Codes: {codes_text}",
             "",
