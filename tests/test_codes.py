@@ -38,7 +38,11 @@ def test_catalog_equals_packaged_csv_row_by_row():
         )
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason="../shared/reference/ike_codes.csv is not beside this clone")
+@pytest.mark.skipif(
+    not REFERENCE.exists(),
+    reason="the project's reference copy of the catalog (the shared folder beside the repository) is absent; "
+    "the packaged sim/data/ike_codes.csv is still checked row by row",
+)
 def test_packaged_csv_is_an_exact_copy_of_the_reference():
     assert PACKAGED.read_bytes() == REFERENCE.read_bytes()
 
