@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from sim import codes
@@ -24,12 +25,37 @@ from sim.schema_types import CodeRef, PositiveTime, Strict, catalog_code
 from sim.trace import PeerFacts
 
 
+def _scalar(hint: Any) -> type | None:
+    """The scalar type (bool, int, float, str) a policy field holds, if it holds one."""
+    for arg in (hint, *typing.get_args(hint)):
+        base = typing.get_args(arg)[0] if typing.get_origin(arg) is Annotated else arg
+        if base in (bool, int, float, str):
+            return typing.cast(type, base)
+    return None
+
+
+def _is_a(value: Any, want: type) -> bool:
+    if want is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if want is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, want)
+
+
+_NOT_COERCIBLE = object()  # stands in for a value of the wrong type: no validator turns it into one
+POLICY_SCALARS = {
+    name: kind
+    for name, hint in typing.get_type_hints(Policy, include_extras=True).items()
+    if (kind := _scalar(hint)) is not None
+}
+
+
 class PeerSpec(Strict):
     """One peer: its role, protocol, retransmission profile and policy."""
 
     role: Literal["initiator", "responder"]
     protocol: Literal["ikev1", "authip", "ikev2"] = "ikev1"
-    profile: str = "windows"
+    profile: str = Field(default="windows", json_schema_extra={"enum": list(PROFILES)})
     retransmit: dict[str, float | int | list[float]] = Field(
         default_factory=dict, description="options of the profile, for example give_up_after or resend_at"
     )
@@ -43,6 +69,23 @@ class PeerSpec(Strict):
         default=1, description="initiators only: this many separate peers, named NAME-1, NAME-2, ..."
     )
     policy: Policy = Field(default_factory=Policy)
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _policy_as_written(cls, value: Any) -> Any:
+        """The policy's scalars as TOML wrote them: "yes" is not a boolean, "2" not a number (no coercion).
+
+        A value of the wrong type is replaced by one that nothing coerces, so that the policy's own
+        validation names the field ("Input should be a valid boolean"), every such field at once.
+        """
+        if isinstance(value, dict):
+            return {
+                name: _NOT_COERCIBLE
+                if (want := POLICY_SCALARS.get(name)) is not None and given is not None and not _is_a(given, want)
+                else given
+                for name, given in value.items()
+            }
+        return value
 
     @field_validator("profile")
     @classmethod
@@ -101,7 +144,14 @@ class OutcomeExpectation(Strict):
 
 
 def _expectation(value: Any) -> Any:
-    return {"code": value} if isinstance(value, (str, int)) else value
+    return {"code": value} if isinstance(value, (str, int)) and not isinstance(value, bool) else value
+
+
+# An expectation, or its shorthand: the code alone ("MM#1" = "NEG_STATUS_END"). The JSON Schema
+# says both, as the loader takes both.
+Expectation = Annotated[
+    OutcomeExpectation, BeforeValidator(_expectation, json_schema_input_type=OutcomeExpectation | CodeRef)
+]
 
 
 class Scenario(Strict):
@@ -114,17 +164,7 @@ class Scenario(Strict):
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     faults: list[Fault] = Field(default_factory=list)
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
-    expect: dict[str, dict[str, OutcomeExpectation]] = Field(default_factory=dict)
-
-    @field_validator("expect", mode="before")
-    @classmethod
-    def _short_expectations(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {
-                peer: ({sa: _expectation(v) for sa, v in sas.items()} if isinstance(sas, dict) else sas)
-                for peer, sas in value.items()
-            }
-        return value
+    expect: dict[str, dict[str, Expectation]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:

@@ -16,7 +16,7 @@ MessageName = Annotated[str, Field(min_length=1, description="a message name suc
 class Strict(BaseModel):
     """A model that refuses unknown keys and cannot change once made."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def catalog_code(value: Any) -> int:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 import sim
+from sim.errors import IkesimError
 from sim.library import codes_shown, scenario_files, scenarios
 from sim.protocol.policy import Policy, Proposal
-from sim.scenario import PeerSpec, ScenarioError, load_scenario, parse_scenario
+from sim.scenario import PeerSpec, ScenarioError, library_dir, load_scenario, parse_scenario
 from sim.tools.golden import GOLDEN, golden_text
 from sim.tools.schema import SCHEMA_FILE, schema_text
 
@@ -252,3 +254,36 @@ role = "responder"
     with pytest.raises(ScenarioError) as refused:
         load_scenario(path)
     assert "seed: " in str(refused.value) and str(refused.value).endswith("(line 5)")
+
+
+def _schema_errors(data):
+    import jsonschema
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return list(jsonschema.Draft202012Validator(schema).iter_errors(data))
+
+
+@pytest.mark.parametrize("path", sorted(library_dir().glob("*.toml")), ids=lambda p: p.stem)
+def test_every_library_scenario_is_valid_against_the_published_schema(path):
+    assert _schema_errors(tomllib.loads(path.read_text(encoding="utf-8"))) == []
+
+
+BASE = {"name": "x", "peers": {"a": {"role": "initiator"}, "b": {"role": "responder"}}}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"seed": "3"},
+        {"seed": True},
+        {"peers": {"a": {"role": "initiator", "connections": "2"}, "b": {"role": "responder"}}},
+        {"peers": {"a": {"role": "initiator", "policy": {"request_address": "yes"}}, "b": {"role": "responder"}}},
+        {"peers": {"a": {"role": "initiator", "profile": "cisco"}, "b": {"role": "responder"}}},
+        {"peers": {"a": {"role": "initiator"}, "b": {"role": "responder"}}, "expect": {"a": {"MM#1": True}}},
+    ],
+)
+def test_the_loader_and_the_schema_refuse_the_same_coercions(change):
+    data = {**BASE, **change}
+    with pytest.raises(IkesimError):
+        parse_scenario(data)
+    assert _schema_errors(data) != []
