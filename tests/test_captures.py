@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import itertools
 import json
 import subprocess
 import xml.etree.ElementTree as ET
@@ -20,6 +23,7 @@ from sim.outputs.windows import peer_infos
 from sim.scenario import load_scenario
 from sim.simulator.engine import Simulation
 from sim.trace import Recv, read_trace
+from sim.wire import vendors
 
 LIBRARY = [s.name for s in scenarios()]
 TABLES = ("ikev1_decryption_table", "ikev2_decryption_table")
@@ -27,6 +31,7 @@ TABLES = ("ikev1_decryption_table", "ikev2_decryption_table")
 # notify before its capture holds any encrypted phase 1 message, so Wireshark starts the IV chain there.
 # Likewise a clean QM1 after its damaged copy: Wireshark chained the IV from the damaged one.
 IV_CHAIN_EXCEPTIONS = {("mm-strongswan-deletes-on-a-late-mm1", "gateway"), ("qm-damaged-qm1", "gateway")}
+INTEROP = Path(__file__).parent / "data" / "interop"
 
 
 def table_options(folder: Path) -> list[str]:
@@ -227,3 +232,135 @@ def test_the_header_records_the_wire_facts_of_each_peer():
     bad["peers"][0]["proposals"] = [{"encryption": "aes128"}]
     with pytest.raises(ValueError, match="proposals"):
         read_trace([json.dumps(bad)])
+
+
+# --- vendor IDs and NAT detection ---------------------------------------------------------------
+
+WIRESHARK_VID_NAMES = {  # as tshark 4.0 names them (isakmp.vid_string)
+    vendors.MS_UNNAMED_V1: "Unknown Vendor ID",
+    vendors.MS_UNNAMED_V2: "Unknown Vendor ID",
+    vendors.MS_NT5_V9: "MS NT5 ISAKMPOAKLEY",
+    vendors.NATT_RFC3947: "RFC 3947 Negotiation of NAT-Traversal in the IKE",
+    vendors.NATT_DRAFT_02N: "draft-ietf-ipsec-nat-t-ike-02\\n",
+    vendors.NATT_DRAFT_02: "draft-ietf-ipsec-nat-t-ike-02",
+    vendors.NATT_DRAFT_03: "draft-ietf-ipsec-nat-t-ike-03",
+    vendors.FRAGMENTATION: "Cisco Fragmentation",
+    vendors.FRAGMENTATION_STRONGSWAN: "Cisco Fragmentation",
+    vendors.MS_NEGOTIATION_DISCOVERY: "MS-Negotiation Discovery Capable",
+    vendors.VID_INITIAL_CONTACT: "Microsoft Vid-Initial-Contact",
+    vendors.IKE_CGA_V1: "IKE CGA Version 1",
+    vendors.XAUTH: "XAUTH",
+    vendors.DPD: "RFC 3706 DPD (Dead Peer Detection)",
+}
+PROFILES_V1 = ("windows", "strongswan", "libreswan")
+CUSTOM = {"profile": "custom", "retransmit": {"resend_at": [1.0], "give_up_at": 5.0}}
+
+
+def _hex(value: str) -> str:
+    return value.replace(":", "")
+
+
+def _natd(hash_name: str, spi_i: str, spi_r: str, address: str, port: str) -> str:
+    """RFC 3947 3.2 / RFC 7296 2.23, computed here from the dissected fields alone."""
+    data = bytes.fromhex(_hex(spi_i) + _hex(spi_r)) + ipaddress.IPv4Address(address).packed
+    return hashlib.new(hash_name, data + int(port).to_bytes(2, "big")).hexdigest()
+
+
+@needs_tshark
+@pytest.mark.parametrize("client", PROFILES_V1)
+@pytest.mark.parametrize("gateway", PROFILES_V1)
+def test_mm1_and_mm2_carry_each_profiles_vendor_ids_as_wireshark_names_them(client, gateway, tmp_path):
+    trace = sim_run(two_peers({"profile": client}, {"profile": gateway}))
+    folder = fixtures_of(trace, tmp_path)
+    mm1, mm2, *_ = dissect(folder / "capture-client.pcap", [])
+    sent = vendors.initiator_vendor_ids(client)
+    answered = vendors.vendor_ids(gateway, sent)
+    for frame, vids in ((mm1, sent), (mm2, answered)):
+        assert [_hex(v) for v in frame["isakmp.vid_bytes"]] == [vid.hex() for vid in vids]
+        assert frame["isakmp.vid_string"] == [WIRESHARK_VID_NAMES[vid] for vid in vids]
+        assert not frame["_ws.expert"] and not frame["_ws.malformed"]
+    assert vendors.NATT_RFC3947 in sent and vendors.NATT_RFC3947 in answered  # so NAT-D follows in MM3 / MM4
+
+
+@needs_tshark
+@pytest.mark.parametrize(("client", "gateway"), [("windows", "windows"), ("strongswan", "libreswan")])
+def test_the_nat_d_hashes_recompute_from_the_captures_cookies_and_addresses(client, gateway, tmp_path):
+    proposal = {"proposals": [{"encryption": "aes128", "integrity": "sha256", "dh_group": 14}]}
+    trace = sim_run(two_peers({"profile": client, "policy": proposal}, {"profile": gateway, "policy": proposal}))
+    folder = fixtures_of(trace, tmp_path)
+    frames = dissect(folder / "capture-client.pcap", [])
+    for mm in frames[2:4]:  # MM3, MM4: the receiver's address and port first, then the sender's
+        assert mm["isakmp.typepayload"] == ["4", "10", "20", "20"]
+        cookies = mm["isakmp.ispi"][0], mm["isakmp.rspi"][0]
+        expected = [
+            _natd("sha256", *cookies, mm["ip.dst"][0], mm["udp.dstport"][0]),
+            _natd("sha256", *cookies, mm["ip.src"][0], mm["udp.srcport"][0]),
+        ]
+        assert [_hex(h) for h in mm["isakmp.ike.nat_hash"]] == expected
+        assert mm["udp.srcport"] == mm["udp.dstport"] == ["500"]  # no NAT: no float to 4500
+
+
+def test_a_custom_initiator_sends_no_vendor_id_and_no_nat_d_follows():
+    from scapy.layers.inet import UDP
+
+    trace = sim_run(two_peers(CUSTOM, {"profile": "windows"}))
+    mm1, mm2, mm3, mm4 = (bytes(f[UDP].payload) for f in captures(trace)["client"][:4])
+    assert mm1[16] == 1 and mm1[28] == 0  # SA, and nothing after it
+    assert len(mm2) > len(mm1)  # Windows answers with its VIDs whatever it received
+    for mm in (mm3, mm4):
+        kinds, offset, kind = [], 28, mm[16]
+        while kind:
+            kinds.append(kind)
+            kind, offset = mm[offset], offset + int.from_bytes(mm[offset + 2 : offset + 4], "big")
+        assert kinds == [4, 10]  # KE, nonce: the initiator announced no NAT-T
+
+
+@needs_tshark
+@pytest.mark.parametrize(
+    ("client", "gateway", "in_request", "in_response"),
+    [
+        ("strongswan", "strongswan", [16388, 16389, 16430, 16431, 16406], [16388, 16389, 16430, 16431, 16418, 16404]),
+        ("libreswan", "strongswan", [16430, 16388, 16389], [16388, 16389, 16430, 16418, 16404]),
+        ("strongswan", "libreswan", [16388, 16389, 16430, 16431, 16406], [16430, 16388, 16389, 16418]),
+        ("windows-ikev2", "windows-ikev2", [16388, 16389], [16388, 16389]),
+    ],
+)
+def test_ike_sa_init_carries_each_profiles_notifies_and_its_nat_detection_hashes(
+    client, gateway, in_request, in_response, tmp_path
+):
+    trace = sim_run(ikev2(client={"profile": client}, gateway={"profile": gateway}))
+    folder = fixtures_of(trace, tmp_path)
+    init_request, init_response, *_ = dissect(folder / "capture-client.pcap", [])
+    for frame, numbers, spi_r in ((init_request, in_request, "0" * 16), (init_response, in_response, None)):
+        assert [int(n) for n in frame["isakmp.notify.msgtype"]] == numbers
+        assert not frame["_ws.expert"] and not frame["_ws.malformed"]
+        spis = frame["isakmp.ispi"][0], spi_r or frame["isakmp.rspi"][0]  # SPIr is zero in the request
+        data = dict(zip(numbers, (_hex(d) for d in frame["isakmp.notify.data"]), strict=True))
+        assert data[16388] == _natd("sha1", *spis, frame["ip.src"][0], frame["udp.srcport"][0])
+        assert data[16389] == _natd("sha1", *spis, frame["ip.dst"][0], frame["udp.dstport"][0])
+        assert data.get(16431, "0002000300040005") == "0002000300040005"  # SHA2-256/384/512, Identity
+        assert all(not value for n, value in data.items() if n not in (16388, 16389, 16431))
+    if client == "windows-ikev2":
+        assert init_request["isakmp.vid_string"] == [
+            "MS NT5 ISAKMPOAKLEY", "MS-Negotiation Discovery Capable", "Microsoft Vid-Initial-Contact",
+            "Unknown Vendor ID",
+        ]  # fmt: skip
+        assert _hex(init_request["isakmp.vid_bytes"][3]) == vendors.MS_UNNAMED_V2.hex()
+    else:
+        assert not init_request["isakmp.vid_string"] and not init_response["isakmp.vid_string"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["v1-success", "v1-libreswan-success", "v1-libreswan-silent-responder", "v2-success", "v2-libreswan-success",
+     "v2-libreswan-silent-responder"],
+)  # fmt: skip
+def test_the_clear_messages_are_as_long_as_the_real_daemons(case):
+    """MM1..MM4 and IKE_SA_INIT: the VIDs, NAT-D and notifies of strongSwan 5.9.8 and libreswan 4.10, byte for byte."""
+    from scapy.layers.inet import UDP
+
+    recording = json.loads((INTEROP / f"{case}.json").read_text())
+    clear = list(itertools.takewhile(lambda m: not m["encrypted"], recording["messages"]))
+    trace = Simulation(load_scenario(INTEROP / f"{case}.toml")).run()
+    ours = [len(bytes(f[UDP].payload)) for f in captures(trace)["client"]]
+    assert ours[: len(clear)] == [m["bytes"] for m in clear]

@@ -12,7 +12,9 @@ the keys in the format of Wireshark's own profile files (UAT), so that Wireshark
 
 AuthIP keeps placeholder ciphertext after its key exchange (its main mode, extended mode and
 quick mode are not rebuilt). Addresses are documentation ranges (see ``windows.peer_infos``);
-all traffic is UDP 500 (ikesim does not model NAT, so there is no port 4500).
+all traffic is UDP 500 (ikesim does not model NAT, so there is no port 4500, and the NAT-D and
+NAT_DETECTION_* hashes match the addresses). Each peer's vendor IDs and IKE_SA_INIT notifies are its
+profile's (``sim.wire.vendors``, from the trace header's ``PeerFacts.profile``).
 
 Corrupted messages stay parseable: a damaged cookie or message ID is a different value, a
 damaged header sets a reserved flag bit, a damaged payload reserved bits, a damaged version the
@@ -116,7 +118,9 @@ class _Builder:
         initiator, responder = self.facts[pair[0]], self.facts[pair[1]]
         chosen = select_proposal(_policy(initiator), _policy(responder))
         index = initiator.proposals.index(chosen) if isinstance(chosen, Proposal) else None
-        sides = [wire.Side(f.name, self.infos[f.name].address, f.auth, f.psk) for f in (initiator, responder)]
+        sides = [
+            wire.Side(f.name, self.infos[f.name].address, f.auth, f.psk, f.profile) for f in (initiator, responder)
+        ]
         offers = [_suite(x) for x in initiator.proposals]
         icookie = stable_bytes(self.seed, root, "icookie", size=8)
         rcookie = stable_bytes(self.seed, root, "rcookie", size=8)

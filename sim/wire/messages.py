@@ -8,18 +8,20 @@ same seed gives the same bytes. Each key exchange and key derivation is computed
 only when a message needs it.
 
 IKEv1 (RFC 2409): MM1 offers every proposal as a transform (encryption with its key length, hash,
-authentication method, group, life type and duration); MM2 carries the chosen one; MM3 / MM4 the
-real public values and the nonces; MM5 / MM6 IDii / IDir and HASH_I / HASH_R encrypted with Ka
-under the phase 1 IV chain; quick mode (QM1..QM3) HASH(1..3), the ESP SA and the nonces, with the
-phase 2 IV chain; informational exchanges (notify, delete, R-U-THERE) HASH(1) then the payload,
-encrypted once the sender has the phase 1 keys. Each peer encrypts with its own keys: under
-pre-shared keys that differ, its bytes do not decrypt with the other peer's keys, as on the wire.
+authentication method, group, life type and duration); MM2 carries the chosen one; both carry the
+vendor IDs of the sender's profile (:mod:`sim.wire.vendors`); MM3 / MM4 the real public values, the
+nonces and, when both sides announced RFC 3947, the NAT-D payloads; MM5 / MM6 IDii / IDir and HASH_I
+/ HASH_R encrypted with Ka under the phase 1 IV chain; quick mode (QM1..QM3) HASH(1..3), the ESP SA
+and the nonces, with the phase 2 IV chain; informational exchanges (notify, delete, R-U-THERE)
+HASH(1) then the payload, encrypted once the sender has the phase 1 keys. Each peer encrypts with
+its own keys: under pre-shared keys that differ, its bytes do not decrypt with the other peer's
+keys, as on the wire.
 
-IKEv2 (RFC 7296): IKE_SA_INIT with the SA from the offers (the key-length attribute included),
-KE of the group asked for, Ni / Nr, a refusal as notifies with responder SPI 0; IKE_AUTH,
-CREATE_CHILD_SA and INFORMATIONAL with an Encrypted payload (SK) sealed with SK_e / SK_a: IDi /
-IDr, AUTH (prf(prf(PSK, "Key Pad for IKEv2"), signed octets) for a pre-shared key, each peer with
-its own key), SA / TSi / TSr, CP, notifies and deletes.
+IKEv2 (RFC 7296): IKE_SA_INIT with the SA from the offers (the key-length attribute included), KE of
+the group asked for, Ni / Nr, the profile's notifies (NAT detection included) and VIDs, a refusal as
+notifies with responder SPI 0; IKE_AUTH, CREATE_CHILD_SA and INFORMATIONAL with an Encrypted payload
+(SK) sealed with SK_e / SK_a: IDi / IDr, AUTH (prf(prf(PSK, "Key Pad for IKEv2"), signed octets) for
+a pre-shared key, each peer with its own key), SA / TSi / TSr, CP, notifies and deletes.
 
 Placeholders, chosen once: certificate authentication signs nothing. Its SIG payload (IKEv1) or
 AUTH payload (IKEv2, method 1, RSA signature) carries 256 bytes derived from the seed, not a
@@ -34,6 +36,7 @@ offered as AES-CBC of the same key length there.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import struct
 from collections.abc import Mapping, Sequence
@@ -43,7 +46,7 @@ from types import MappingProxyType
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sim.wire import dh, keys
+from sim.wire import dh, keys, vendors
 from sim.wire import payloads as p
 from sim.wire.cipher import IKEV2_INTEGRITY, ikev1_pad
 from sim.wire.keys import HashName
@@ -75,18 +78,26 @@ class Suite:
 
 @dataclass(frozen=True, slots=True)
 class Side:
-    """One peer of an SA: its name, address, authentication method and pre-shared key."""
+    """One peer of an SA: its name, address, authentication method, pre-shared key and profile (its VIDs)."""
 
     name: str
     address: str
     auth: str
     psk: str
+    profile: str = ""
+
+
+IKE_PORT = 500  # ikesim models no NAT: every message travels between ports 500
 
 
 KEY_LENGTHS: Mapping[str, int] = MappingProxyType(
     {"des": 8, "3des": 24, "aes128": 16, "aes192": 24, "aes256": 32, "aes128-gcm": 16, "aes256-gcm": 32}
 )
 GCM = frozenset({"aes128-gcm", "aes256-gcm"})
+
+
+def _packed(address: str) -> bytes:
+    return ipaddress.ip_address(address).packed
 
 
 def block_size(encryption: str) -> int:
@@ -256,6 +267,10 @@ class IKEv1SA:
             p.v1_transform(i + 1, 1, _v1_phase1_attributes(s, initiator.auth, lifetime))
             for i, s in enumerate(self.offers)
         ]
+        isakmp = exchanges.get("MM") == V1_EXCHANGES["MM"]  # AuthIP's main mode carries none of these
+        self.mm1_vids = vendors.initiator_vendor_ids(initiator.profile) if isakmp else []
+        self.mm2_vids = vendors.vendor_ids(responder.profile, self.mm1_vids) if isakmp else []
+        self.nat_d = vendors.nat_d(self.mm1_vids, self.mm2_vids)
         self.sai_b = p.v1_sa([p.v1_proposal(1, 1, b"", transforms)])[1]  # SAi_b of HASH_I and HASH_R
 
     # keys
@@ -319,22 +334,39 @@ class IKEv1SA:
 
     # main mode
     def mm1(self) -> bytes:
-        """The initiator's offer: every proposal as a transform."""
-        return self._plain("MM", 0, [(p.V1_SA, self.sai_b)], first=True)
+        """The initiator's offer: every proposal as a transform; its profile's vendor IDs."""
+        vids = [p.v1_vendor_id(vid) for vid in self.mm1_vids]
+        return self._plain("MM", 0, [(p.V1_SA, self.sai_b), *vids], first=True)
 
     def mm2(self) -> bytes:
         """The responder's choice: the chosen transform with its number in the offer."""
         index = self.chosen if self.chosen is not None else 0
         transform = p.v1_transform(index + 1, 1, _v1_phase1_attributes(self.suite, self.responder.auth, self.lifetime))
-        return self._plain("MM", 0, [p.v1_sa([p.v1_proposal(1, 1, b"", [transform])])])
+        vids = [p.v1_vendor_id(vid) for vid in self.mm2_vids]
+        return self._plain("MM", 0, [p.v1_sa([p.v1_proposal(1, 1, b"", [transform])]), *vids])
+
+    def nat_d_payloads(self, sender: Side, receiver: Side) -> list[p.Payload]:
+        """NAT-D of the receiver's address and port first, then the sender's (RFC 3947 3.2), or none.
+
+        Sent when both sides announced RFC 3947; the hash is the negotiated one. No NAT: each hash
+        is of the address and port the message really travels between.
+        """
+        if not self.nat_d:
+            return []
+        return [
+            p.v1_nat_d(vendors.nat_d_hash(self.hash, self.icookie, self.rcookie, _packed(side.address), IKE_PORT))
+            for side in (receiver, sender)
+        ]
 
     def mm3(self) -> bytes:
-        """KE and Ni."""
-        return self._plain("MM", 0, [(p.V1_KE, self.public(self.initiator)), (p.V1_NONCE, self.ni)])
+        """KE, Ni and the NAT-D payloads."""
+        nat_d = self.nat_d_payloads(self.initiator, self.responder)
+        return self._plain("MM", 0, [(p.V1_KE, self.public(self.initiator)), (p.V1_NONCE, self.ni), *nat_d])
 
     def mm4(self) -> bytes:
-        """KE and Nr."""
-        return self._plain("MM", 0, [(p.V1_KE, self.public(self.responder)), (p.V1_NONCE, self.nr)])
+        """KE, Nr and the NAT-D payloads."""
+        nat_d = self.nat_d_payloads(self.responder, self.initiator)
+        return self._plain("MM", 0, [(p.V1_KE, self.public(self.responder)), (p.V1_NONCE, self.nr), *nat_d])
 
     def _auth_payload(self, side: Side, hash_value: bytes) -> p.Payload:
         if side.auth == "certificate":
@@ -502,6 +534,8 @@ class IKEv2SA:
         self.group = self.offers[0].dh_group  # the group of the latest IKE_SA_INIT request
         self.request = b""  # the latest IKE_SA_INIT request and accepted response, as signed by AUTH
         self.response = b""
+        self.request_extras = vendors.ikev2_request_extras(initiator.profile)
+        self.response_extras = vendors.ikev2_response_extras(responder.profile, self.request_extras)
         self._public: dict[tuple[str, int], bytes] = {}
         self._keys: keys.IKEv2Keys | None = None
 
@@ -540,20 +574,39 @@ class IKEv2SA:
                 f'{k.sk_ai.hex()},{k.sk_ar.hex()},"{integrity}"')  # fmt: skip
 
     # IKE_SA_INIT
+    def extras(self, extras: Sequence[vendors.Extra], spi_r: bytes, sender: Side, receiver: Side) -> list[p.Payload]:
+        """The profile's notifies and VIDs; NAT detection hashes the SPIs of the message (RFC 7296 2.23).
+
+        No NAT: the source hash is of the sender's address and port 500, the destination hash of the receiver's.
+        """
+        out = []
+        for extra in extras:
+            if extra.notify is None:
+                out.append(p.v2_vendor_id(extra.data))
+                continue
+            data = extra.data
+            if extra.notify in vendors.NAT_DETECTION:
+                side = sender if extra.notify == vendors.NAT_DETECTION_SOURCE_IP else receiver
+                data = vendors.nat_detection(self.spi_i, spi_r, _packed(side.address), IKE_PORT)
+            out.append(p.v2_notify(extra.notify, data=data))
+        return out
+
     def init_request(self, group: int, cookie: bytes | None, flags: int) -> bytes:
-        """SA (every offer), KE of ``group``, Ni; the returned cookie first when there is one (RFC 7296 2.6)."""
+        """SA (every offer), KE of ``group``, Ni, the profile's notifies and VIDs; the returned cookie first (2.6)."""
         first = [p.v2_notify(NOTIFY_NUMBERS["COOKIE"], data=cookie)] if cookie is not None else []
         proposals = [p.v2_proposal(i + 1, 1, b"", _v2_transforms(s, True, False)) for i, s in enumerate(self.offers)]
-        body = [*first, p.v2_sa(proposals), p.v2_ke(group, self.public(self.initiator, group)), (p.V2_NONCE, self.ni)]
+        body = [*first, p.v2_sa(proposals), p.v2_ke(group, self.public(self.initiator, group)), (p.V2_NONCE, self.ni),
+                *self.extras(self.request_extras, bytes(8), self.initiator, self.responder)]  # fmt: skip
         self.group = group
         self.request = p.message(self.spi_i, bytes(8), 0x20, 34, flags, 0, body)
         return self.request
 
     def init_response(self, flags: int) -> bytes:
-        """SA (the chosen proposal, with its number in the offer), KE, Nr."""
+        """SA (the chosen proposal, with its number in the offer), KE, Nr, the profile's notifies and VIDs."""
         index = self.chosen if self.chosen is not None else 0
         sa = p.v2_sa([p.v2_proposal(index + 1, 1, b"", _v2_transforms(self.suite, True, False))])
-        body = [sa, p.v2_ke(self.group, self.public(self.responder, self.group)), (p.V2_NONCE, self.nr)]
+        body = [sa, p.v2_ke(self.group, self.public(self.responder, self.group)), (p.V2_NONCE, self.nr),
+                *self.extras(self.response_extras, self.spi_r, self.responder, self.initiator)]  # fmt: skip
         self.response = p.message(self.spi_i, self.spi_r, 0x20, 34, flags, 0, body)
         return self.response
 

@@ -14,10 +14,13 @@ from collections.abc import Sequence
 Payload = tuple[int, bytes]  # (payload type, body without the generic header)
 
 # ISAKMP payload types (RFC 2408 section 3.1).
-V1_SA, V1_PROPOSAL, V1_TRANSFORM, V1_KE, V1_ID, V1_CERT, V1_CR, V1_HASH, V1_SIG, V1_NONCE, V1_N, V1_D = range(1, 13)
+V1_SA, V1_PROPOSAL, V1_TRANSFORM, V1_KE, V1_ID, V1_CERT, V1_CR, V1_HASH, V1_SIG, V1_NONCE, V1_N, V1_D, V1_VID = range(
+    1, 14
+)
+V1_NAT_D = 20  # RFC 3947 section 3.2
 # IKEv2 payload types (RFC 7296 section 3.2).
 V2_SA, V2_KE, V2_IDI, V2_IDR, V2_CERT, V2_CERTREQ, V2_AUTH, V2_NONCE, V2_N, V2_D = range(33, 43)
-V2_TSI, V2_TSR, V2_SK, V2_CP = 44, 45, 46, 47
+V2_V, V2_TSI, V2_TSR, V2_SK, V2_CP = 43, 44, 45, 46, 47
 
 _GENERIC = struct.Struct("!BBH")
 
@@ -90,6 +93,16 @@ def v1_notify(number: int, protocol: int = 1, spi: bytes = b"", data: bytes = b"
     return V1_N, struct.pack("!IBBH", DOI_IPSEC, protocol, len(spi), number) + spi + data
 
 
+def v1_vendor_id(data: bytes) -> Payload:
+    """A vendor ID payload (RFC 2408 section 3.16)."""
+    return V1_VID, data
+
+
+def v1_nat_d(digest: bytes) -> Payload:
+    """A NAT-D payload: the hash of cookies, address and port (RFC 3947 section 3.2)."""
+    return V1_NAT_D, digest
+
+
 def v1_delete(protocol: int, spis: Sequence[bytes]) -> Payload:
     """A delete payload (RFC 2408 section 3.15)."""
     size = len(spis[0]) if spis else 0
@@ -140,6 +153,11 @@ def v2_auth(method: int, data: bytes) -> Payload:
 def v2_notify(number: int, protocol: int = 0, spi: bytes = b"", data: bytes = b"") -> Payload:
     """A notify payload (RFC 7296 section 3.10)."""
     return V2_N, struct.pack("!BBH", protocol, len(spi), number) + spi + data
+
+
+def v2_vendor_id(data: bytes) -> Payload:
+    """A vendor ID payload (RFC 7296 section 3.12)."""
+    return V2_V, data
 
 
 def v2_delete(protocol: int, spis: Sequence[bytes]) -> Payload:
