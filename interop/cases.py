@@ -31,7 +31,7 @@ class Case:
     name: str
     summary: str
     version: int
-    responder: str = "charon"  # "charon", "pluto" or "silent" (a UDP socket that never answers)
+    responder: str = "charon"  # "charon", "pluto", "silent" (UDP sockets that never answer) or "ikesim" (serve)
     initiator_proposals: str = OK
     responder_proposals: str = OK
     initiator_psk: str = "interop-secret"
@@ -40,6 +40,7 @@ class Case:
     duration: float = 2.0  # seconds the case runs after the initiation
     initiator: str = "charon"  # "charon" or "pluto"
     ike_only: bool = False  # charon initiates the IKE SA alone (no quick mode; IKEv2: childless, RFC 6023)
+    vips: str | None = None  # the initiator asks for an inner address (charon's ``vips``, IKEv2 CP)
     skip: str | None = None  # why the case cannot run here
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -96,6 +97,23 @@ CASES: tuple[Case, ...] = (
          responder="pluto", ike_only=True),
     Case("v2-libreswan-success", "IKEv2, charon to pluto: IKE_SA_INIT and a childless IKE_AUTH complete", 2,
          responder="pluto", ike_only=True),
+    # ikesim serve as the responder (its policy from the case's scenario): interop.serve.
+    Case("v1-serve-success", "IKEv1, charon to ikesim serve: main mode and quick mode complete", 1,
+         responder="ikesim"),
+    Case("v1-serve-wrong-psk", "IKEv1, charon to ikesim serve (strongswan), the pre-shared keys differ", 1,
+         responder="ikesim", initiator_psk="interop-wrong", duration=GIVE_UP + 0.4),
+    Case("v1-serve-proposal-mismatch", "IKEv1, charon to ikesim serve, AES-128 offered, AES-256 required", 1,
+         responder="ikesim"),
+    Case("v2-serve-inner-address", "IKEv2, charon asks ikesim serve for an inner address and gets one", 2,
+         responder="ikesim", vips="0.0.0.0"),
+    Case("v2-serve-pool-exhausted", "IKEv2, charon asks for an inner address, ikesim serve's pool is empty (13899)",
+         2, responder="ikesim", vips="0.0.0.0"),
+    Case("v2-serve-cp-missing", "IKEv2, charon sends no CP, ikesim serve requires one (13900)", 2,
+         responder="ikesim"),
+    Case("v2-serve-wrong-psk", "IKEv2, charon to ikesim serve, the pre-shared keys differ", 2, responder="ikesim",
+         initiator_psk="interop-wrong"),
+    Case("v2-serve-proposal-mismatch", "IKEv2, charon to ikesim serve, AES-128 offered, AES-256 required", 2,
+         responder="ikesim"),
 )  # fmt: skip
 
 BY_NAME = {c.name: c for c in CASES}

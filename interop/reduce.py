@@ -218,6 +218,8 @@ LOG_EVENTS = (
     ("auth_failed", r"authentication of .* failed|MAC mismatched|verification of .* failed"),
     ("parse_error", r"message parsing failed|parsing .* failed|invalid ID_V1 payload length|integrity check failed"),
     ("invalid_ke", r"peer didn't accept DH group|DH group \S+ unacceptable, requesting"),
+    ("virtual_ip", r"installing new virtual IP"),
+    ("no_child", r"no CHILD_SA built"),
     ("failed", r"establishing IKE_SA failed|IKE_SA .*failed"),
 )
 

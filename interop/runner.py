@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from interop import libreswan, net
+from interop import libreswan, net, serve
 from interop.cases import CASES, PLUTO_TIMERS, TIMERS, Case
 from interop.compare import Difference, compare, simulate
 from interop.expected import EXPECTED_DIFFERENCES
@@ -60,8 +60,9 @@ def _pluto_version(log: Path) -> str | None:
 def charons(case: Case) -> tuple[Charon, Charon]:
     """The initiator's and the responder's charon of a case."""
     common: dict[str, Any] = {"version": case.version, **{k: v for k, v in TIMERS.items()}}
-    a = Charon("A", local=net.ADDR_A, remote=net.ADDR_B, local_id="a@test", remote_id="b@test",
-               psk=case.initiator_psk, proposals=case.initiator_proposals, **common)  # fmt: skip
+    remote_id = net.ADDR_B if case.responder == "ikesim" else "b@test"  # serve identifies itself by its address
+    a = Charon("A", local=net.ADDR_A, remote=net.ADDR_B, local_id="a@test", remote_id=remote_id,
+               psk=case.initiator_psk, proposals=case.initiator_proposals, vips=case.vips, **common)  # fmt: skip
     b = Charon("B", local=net.ADDR_B, remote=net.ADDR_A, local_id="b@test", remote_id="a@test",
                psk=case.responder_psk, proposals=case.responder_proposals, local_ts="10.2.0.0/24",
                remote_ts="10.1.0.0/24", **common)  # fmt: skip
@@ -133,7 +134,9 @@ def play(case: Case, run: Path) -> dict[str, Any]:
             procs.start(f"tcpdump-{side}", ns, argv, run / f"tcpdump-{side}.out")
         for side in ("a", "b"):
             _wait_for(run / f"tcpdump-{side}.out", "listening on")
-        if b is None:
+        if case.responder == "ikesim":
+            serve.start(procs, case.scenario, run)
+        elif b is None:
             procs.start("silent", net.NS_B, [PYTHON, "-m", "interop.silent", net.ADDR_B], run / "silent.out")
         else:
             b.start(procs, net.NS_B, run)
@@ -155,14 +158,25 @@ def play(case: Case, run: Path) -> dict[str, Any]:
     }
     t0, messages = reduce_messages(run / "a.pcap", run / "b.pcap", net.ADDR_A, net.ADDR_B, relay_log, logs)
     events: list[dict[str, Any]] = []
+    records = serve.trace_lines(run) if case.responder == "ikesim" else []
     if t0 is not None:
         events += _events(a, run, "initiator", t0)
         if b is not None:
             events += _events(b, run, "responder", t0)
+        events += serve.events(records, next((m["t_ms"] for m in messages if m["dir"] == "r->i"), None))
+    if records:  # the notifies serve put in what it sent (encrypted ones no capture can read)
+        sends = iter(serve.sent_notifies(records))
+        for m in messages:
+            if m["dir"] == "r->i" and not m["retransmit"]:
+                said = next(sends, [])
+                if said and not m["notifies"]:
+                    m["notifies"] = said
     events.sort(key=lambda e: (e["t_ms"], e["side"]))
     initiator = _described(a, run)
     if b is not None:
         responder = _described(b, run)
+    elif case.responder == "ikesim":
+        responder = {"daemon": "ikesim serve", "scenario": case.scenario.name, "outcomes": serve.outcomes(records)}
     else:
         responder = {"daemon": "silent", "what": "UDP sockets on ports 500 and 4500 that never answer"}
     return {
@@ -198,8 +212,14 @@ def summary(recording: dict[str, Any]) -> str:
         lost = "" if m["delivery"] == "delivered" else f" [{m['delivery']}]"
         lines.append(f"  {m['t_ms']:9.1f} ms  {m['dir']}  {m['message']}{again} {notes}{lost}".rstrip())
     for e in recording["events"]:
-        if e["event"] in ("established", "give_up", "half_open_deleted", "notify_error"):
-            lines.append(f"  {e['t_ms']:9.1f} ms  {e['side']}: {e['log']}")
+        shown = ("established", "child_established", "virtual_ip", "no_child", "give_up", "half_open_deleted",
+                 "notify_error")  # fmt: skip
+        if e["event"] in shown:
+            lines.append(f"  {e['t_ms']:9.1f} ms  {e['side']}: {e['log'] if e['side'] == 'initiator' else e['event']}")
+    for o in recording["daemons"]["responder"].get("outcomes", []):
+        parent = f" under {o['parent']}" if o.get("parent") else ""
+        ends = f"ends its {o['ends']} at {o['t']:.3f} s"
+        lines.append(f"  ikesim serve: {o['sa']}{parent} {ends}: {o['code']} {o['name']}")
     return "\n".join(lines)
 
 

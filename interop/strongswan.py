@@ -38,6 +38,7 @@ class Charon:
     esp_proposals: str = "aes128-sha256"
     local_ts: str = "10.1.0.0/24"
     remote_ts: str = "10.2.0.0/24"
+    vips: str | None = None  # ask for an inner address (IKEv2 configuration payload): "0.0.0.0"
     retransmit_timeout: float = 1.0
     retransmit_base: float = 1.4
     retransmit_tries: int = 3
@@ -57,6 +58,7 @@ class Charon:
             "retransmit_jitter": 0,
             "retransmit_limit": 0,
             "half_open_timeout": self.half_open_timeout,
+            **({"vips": self.vips} if self.vips else {}),
         }
 
     def strongswan_conf(self, run: Path) -> str:
@@ -64,7 +66,7 @@ class Charon:
         return f"""charon {{
   load = {PLUGINS}
   install_routes = no
-  install_virtual_ip = no
+  install_virtual_ip = {"yes" if self.vips else "no"}
   retransmit_timeout = {self.retransmit_timeout}
   retransmit_base = {self.retransmit_base}
   retransmit_tries = {self.retransmit_tries}
@@ -99,7 +101,7 @@ swanctl {{
     version = {self.version}
     local_addrs = {self.local}
     remote_addrs = {self.remote}
-    proposals = {self.proposals}
+    proposals = {self.proposals}{f"{chr(10)}    vips = {self.vips}" if self.vips else ""}
     local {{
       auth = psk
       id = {self.local_id}
@@ -110,7 +112,7 @@ swanctl {{
     }}
     children {{
       c {{
-        local_ts = {self.local_ts}
+        local_ts = {"dynamic" if self.vips else self.local_ts}
         remote_ts = {self.remote_ts}
         esp_proposals = {self.esp_proposals}
         mode = tunnel

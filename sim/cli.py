@@ -365,6 +365,10 @@ def _listen_address(value: str) -> tuple[str, int]:
 @cli.command("serve")
 @click.option("--profile", default=None, help=f"{', '.join(_served_profiles())} (default: the scenario's, or windows)")
 @click.option("--listen", "listen", default="127.0.0.1:500", show_default=True, help="HOST:PORT to answer on")
+@click.option("--natt-port", type=click.IntRange(min=-1, max=65535), default=None,
+              help="the NAT-T port (UDP 4500 with port 500, else PORT+4000; -1: none)")  # fmt: skip
+@click.option("--protocol", type=click.Choice(["ikev1", "ikev2"]), default=None,
+              help="the IKE version to answer (default: the scenario responder's, else ikev1)")  # fmt: skip
 @click.option("--scenario", default=None, help="take the responder's policy (and profile) from this scenario")
 @click.option("--time-scale", type=click.FloatRange(min=0.001, max=1000.0), default=1.0, show_default=True,
               help="real seconds per profile second (0.1 runs the schedule ten times faster)")  # fmt: skip
@@ -375,15 +379,18 @@ def _listen_address(value: str) -> tuple[str, int]:
 def serve_command(
     profile: str | None,
     listen: str,
+    natt_port: int | None,
+    protocol: str | None,
     scenario: str | None,
     time_scale: float,
     stop_after: float | None,
     outcomes_only: bool,
     max_per_address: int,
 ) -> None:
-    """Answer real IKEv1 main-mode initiators on UDP, as a responder of the profile's implementation.
+    """Answer real IKEv1 or IKEv2 initiators on UDP, as a responder of the profile's implementation.
 
-    Every event is printed as an ikesim.trace/1 line on stdout; Ctrl-C stops.
+    It listens on the IKE port and on the NAT-T port (4500 with 500). Every event is printed as
+    an ikesim.trace/1 line on stdout; Ctrl-C stops.
     """
     import asyncio
 
@@ -394,16 +401,18 @@ def serve_command(
     loaded = _load(scenario) if scenario is not None else None
     emit = line_writer(sys.stdout, frozenset({"outcome"}) if outcomes_only else None)
     try:
-        responder = responder_for(profile, loaded, emit, Limits(per_address=max_per_address))
+        responder = responder_for(profile, loaded, emit, Limits(per_address=max_per_address), protocol)
     except ValueError as error:
         fail(str(error))
+    natt_bound: list[tuple[str, int]] = []
 
     def ready(bound: tuple[str, int]) -> None:
-        click.echo(f"ikesim serve: listening on {bound[0]}:{bound[1]} as a {responder.profile} IKEv1 responder "
-                   f"(time scale {time_scale:g})", err=True)  # fmt: skip
+        natt = f" and {natt_bound[0][0]}:{natt_bound[0][1]} (NAT-T)" if natt_bound else ""
+        click.echo(f"ikesim serve: listening on {bound[0]}:{bound[1]}{natt} as a {responder.profile} "
+                   f"{responder.version} responder (time scale {time_scale:g})", err=True)  # fmt: skip
 
     try:
-        asyncio.run(serve(responder, host, port, time_scale, stop_after, ready))
+        asyncio.run(serve(responder, host, port, time_scale, stop_after, ready, natt_port, natt_bound.append))
     except OSError as error:
         hint = " (ports below 1024 need root: try --listen 127.0.0.1:5000)" if error.errno == 13 else ""
         fail(f"cannot listen on {host}:{port}: {error.strerror or error}{hint}")

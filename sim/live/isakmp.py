@@ -9,6 +9,7 @@ Nothing here keeps state or reads a clock.
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from dataclasses import dataclass, field
 
@@ -22,8 +23,10 @@ MAX_DATAGRAM = 10_000  # strongSwan's default charon.max_packet: a bigger ISAKMP
 # Exchange types and payload types (RFC 2408 section 3.1, 3.4).
 IDENTITY_PROTECTION = 2  # main mode
 INFORMATIONAL = 5
+QUICK_MODE = 32
 SA, PROPOSAL, TRANSFORM, KE, ID, HASH, NONCE, NOTIFY, DELETE, VENDOR_ID = 1, 2, 3, 4, 5, 8, 10, 11, 12, 13
-KNOWN_PAYLOADS = frozenset(range(1, 14)) | {20, 21, 130, 131}  # RFC 2408, NAT-D and NAT-OA (RFC 3947 and draft)
+NAT_D, NAT_OA, NAT_D_DRAFT, NAT_OA_DRAFT = 20, 21, 130, 131  # RFC 3947 and draft-ietf-ipsec-nat-t-ike-02/03
+KNOWN_PAYLOADS = frozenset(range(1, 14)) | {NAT_D, NAT_OA, NAT_D_DRAFT, NAT_OA_DRAFT}  # RFC 2408, NAT-D and NAT-OA
 FLAG_ENCRYPTION, FLAG_COMMIT, FLAG_AUTH_ONLY = 0x01, 0x02, 0x04
 
 # Phase 1 transform attributes (RFC 2409 appendix A), as ikesim's policy names them.
@@ -234,3 +237,73 @@ def notify_type(body: bytes) -> int:
     if len(body) < 8:
         raise WireError("payload", "notify payload shorter than its fixed part")
     return int(struct.unpack_from("!H", body, 6)[0])
+
+
+def payload_chain(first: int, data: bytes) -> list[tuple[int, bytes]]:
+    """The (type, body) pairs of a decrypted message body (padding after the last payload ignored).
+
+    Raises :class:`WireError` (``payload``) when a payload header or length does not fit: what a
+    wrong key or a damaged ciphertext gives.
+    """
+    out: list[tuple[int, bytes]] = []
+    offset, kind = 0, first
+    while kind != 0:
+        if kind not in KNOWN_PAYLOADS:
+            raise WireError("payload", f"payload type {kind} at byte {offset} of the decrypted body")
+        if offset + GENERIC.size > len(data):
+            raise WireError("payload", f"payload {kind} at byte {offset} runs past the decrypted body")
+        following, reserved, length = GENERIC.unpack_from(data, offset)
+        if reserved or length < GENERIC.size or offset + length > len(data):
+            raise WireError("payload", f"payload {kind} at byte {offset} claims {length} bytes")
+        out.append((kind, data[offset + GENERIC.size : offset + length]))
+        offset += length
+        kind = following
+    return out
+
+
+def chained(payloads: list[tuple[int, bytes]]) -> bytes:
+    """The payloads with their generic headers, one after the other (without the ISAKMP header)."""
+    return b"".join(
+        GENERIC.pack(payloads[i + 1][0] if i + 1 < len(payloads) else 0, 0, GENERIC.size + len(body)) + body
+        for i, (_, body) in enumerate(payloads)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EspProposal:
+    """One proposal of a quick mode SA payload: its number, SPI and the bytes of its first transform."""
+
+    number: int
+    protocol: int
+    spi: bytes
+    transform: bytes  # the transform payload body, echoed in QM2
+    attributes: dict[int, int]
+
+
+def esp_proposals(sa_body: bytes) -> list[EspProposal]:
+    """The proposals of a quick mode SA payload body (RFC 2407 4.4.1), in the order offered."""
+    if len(sa_body) < 8:
+        raise WireError("payload", "SA payload shorter than its DOI and situation")
+    out: list[EspProposal] = []
+    for _, proposal in _chain(sa_body, 8, PROPOSAL, frozenset({PROPOSAL}), "proposal"):
+        if len(proposal) < 4:
+            raise WireError("payload", "proposal payload shorter than its fixed part")
+        number, protocol, spi_size = proposal[0], proposal[1], proposal[2]
+        spi = proposal[4 : 4 + spi_size]
+        items = _chain(proposal, 4 + spi_size, TRANSFORM, frozenset({TRANSFORM}), "transform")
+        if not items or len(items[0][1]) < 4:
+            raise WireError("payload", f"proposal {number} holds no transform")
+        out.append(EspProposal(number, protocol, spi, items[0][1], _attributes(items[0][1][4:])))
+    return out
+
+
+def esp_sa_payload(chosen: EspProposal, spi: bytes) -> bytes:
+    """The body of a quick mode SA payload that accepts one offered proposal with our SPI (RFC 2409 5.5)."""
+    transform = GENERIC.pack(0, 0, GENERIC.size + len(chosen.transform)) + chosen.transform
+    proposal = bytes((chosen.number, chosen.protocol, len(spi), 1)) + spi + transform
+    return struct.pack("!II", 1, 1) + GENERIC.pack(0, 0, GENERIC.size + len(proposal)) + proposal
+
+
+def id_ipv4(address: str) -> bytes:
+    """The body of an ID payload of type ID_IPV4_ADDR, protocol and port 0 (RFC 2407 4.6.2)."""
+    return struct.pack("!BBH", 1, 0, 0) + ipaddress.IPv4Address(address).packed

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import hmac
 import math
 import secrets
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -32,16 +34,19 @@ from sim.codes import IkeCode
 from sim.conditions import CORRUPTION_CONDITIONS, Condition
 from sim.enums import DropCause
 from sim.live import isakmp
+from sim.live.crypto import NON_ESP_MARKER, Cbc, CryptoFailure, KeyPair, QuickState, nat_hash, v1_cipher
 from sim.live.isakmp import Datagram, Transform, WireError
 from sim.live.vendors import MS_NT5_V9, vendor_ids
 from sim.protocol.checks import select_proposal
 from sim.protocol.ikev1 import IKEV1, NOTIFY_TYPES
 from sim.protocol.policy import AuthMethod, Policy, Proposal
-from sim.protocol.profiles import PROFILES
+from sim.protocol.profiles import PROFILES, ResponderRules
 from sim.protocol.registry import COMPILED
 from sim.protocol.schedule import Schedule
 from sim.protocol.session import MS_NOTIFY_STATUS, Endpoint, Message, Outcome, Session
 from sim.trace import record
+from sim.wire import dh, keys
+from sim.wire.keys import HashName
 
 Address = tuple[str, int]
 Reply = tuple[bytes, Address]
@@ -49,6 +54,9 @@ Reply = tuple[bytes, Address]
 NAME = "responder"  # the peer name of the live responder in trace lines
 NOTIFIED_BY_TYPE = {number: condition for _, (_, number, condition) in NOTIFY_TYPES.items()}
 NOTIFIED_BY_TYPE[14] = Condition.NO_PROPOSAL_CHOSEN  # several conditions share type 14: the plain one
+R_U_THERE, R_U_THERE_ACK = 36136, 36137  # RFC 3706 section 5
+ESP_IMPLEMENTED = frozenset({3, 12, 18, 19, 20})  # ESP transform IDs: 3DES, AES-CBC, AES-GCM-8/12/16 (echoed only)
+MAX_QUICK_MODES = 16  # quick modes whose state a main-mode SA keeps (the oldest makes room)
 
 
 def default_policy(profile: str) -> Policy:
@@ -78,10 +86,37 @@ class Conversation:
     sent: dict[str, bytes] = field(default_factory=dict)  # message name -> its bytes, for resends
     received: dict[str, bytes] = field(default_factory=dict)  # message name -> the bytes that came last
     forget_at: float | None = None  # once it has ended: when its resends are no longer recognised
+    local: Address = ("0.0.0.0", 500)  # where the responder answers from: its ID and NAT detection
+    natt: bool = False  # the initiator moved to UDP 4500 (NAT-T): replies carry the non-ESP marker
+    sai_b: bytes = b""  # the body of MM1's SA payload, as HASH_I and HASH_R cover it
+    v1: Phase1 | None = None  # the phase 1 keys, once MM3 has come
+    bodies: dict[str, Policy] = field(default_factory=dict)  # message key -> what it proved, for its resends
+    quick: dict[int, QuickState] = field(default_factory=dict)  # message ID -> a quick mode under this SA
+
+
+@dataclass
+class Phase1:
+    """An IKEv1 phase 1 SA's cryptographic state at the responder (RFC 2409 section 5 and appendix B)."""
+
+    hash: HashName
+    cipher: Cbc | None  # None: an encryption serve does not implement (MM5 cannot be read)
+    pair: KeyPair
+    g_xi: bytes
+    ni: bytes
+    g_xy: bytes
+    nr: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    nat_d: int | None = None  # the NAT-D payload type the initiator sent in MM3, None: none
+    keys: keys.IKEv1Keys | None = None
+    iv: bytes = b""  # the IV of the next phase 1 message
+    last_block: bytes = b""  # the last CBC block of phase 1: phase 2 IVs start from it
+    dpd_sequence: int = 0
 
 
 class LiveResponder:
     """One IKEv1 responder for many initiators, on a clock it is told."""
+
+    version = "IKEv1"
+    spec = IKEV1
 
     def __init__(
         self,
@@ -90,15 +125,16 @@ class LiveResponder:
         policy: Policy,
         emit: Callable[[dict[str, Any]], None],
         limits: Limits | None = None,
+        rules: ResponderRules | None = None,
     ) -> None:
         self.profile = profile
         self.limits = limits or Limits()
         self.emit = emit  # receives each trace record (a dict in ikesim.trace/1 form)
         known = PROFILES.get(profile, PROFILES["windows"])
-        self.endpoint = Endpoint(NAME, policy, schedule, self._label, IKEV1, COMPILED, self, responder=known.responder,
-                                 windows=known.windows)  # fmt: skip
+        self.endpoint = Endpoint(NAME, policy, schedule, self._label, self.spec, COMPILED, self,
+                                 responder=rules or known.responder, windows=known.windows)  # fmt: skip
         self.linger = schedule.give_up_at  # how long an ended negotiation is kept to recognise its resends
-        self.by_cookie: dict[tuple[Address, bytes], str] = {}
+        self.by_cookie: dict[tuple[str, bytes], str] = {}  # (initiator IP, its cookie) -> label
         self.conversations: dict[str, Conversation] = {}
         self.per_address: dict[str, int] = {}  # source IP address -> negotiations kept for it
         self._ended: dict[str, None] = {}  # ended negotiations kept to recognise resends, oldest first
@@ -110,15 +146,30 @@ class LiveResponder:
         self._events = 0  # trace lines emitted
         self._pushes = 0  # the heap's tie-break: first pushed, first served
         self._replies: list[Reply] = []
+        self.local: Address = ("0.0.0.0", 500)  # the server's address when a datagram does not say where it came
+        self.quick_of: dict[str, str] = {}  # quick mode label -> the main-mode label it runs under
 
     # --- what the server calls ---------------------------------------------------------------
 
-    def datagram(self, now: float, data: bytes, address: Address) -> list[Reply]:
-        """Handle one datagram; returns the datagrams to send (with those of deadlines that have passed)."""
+    def datagram(
+        self, now: float, data: bytes, address: Address, local: Address | None = None, natt: bool = False
+    ) -> list[Reply]:
+        """Handle one datagram; returns the datagrams to send (with those of deadlines that have passed).
+
+        ``local`` is where it arrived (the responder's own address: its ID and NAT detection);
+        ``natt``: it came on the NAT-T port (UDP 4500), where IKE messages start with the non-ESP
+        marker, which is taken off here and put on every reply to that initiator.
+        """
         self._replies = []
         self._advance(now)
         try:
-            self._datagram(now, data, address)
+            if natt:
+                if data == b"\xff":  # a NAT-keepalive (RFC 3948 section 2.3): nothing to answer
+                    return self._replies
+                if data[:4] != NON_ESP_MARKER:
+                    raise WireError("header", "an ESP packet on the NAT-T port: serve keeps no IPsec SAs")
+                data = data[4:]
+            self._datagram(now, data, address, local or self.local, natt)
         except WireError as error:  # damaged beyond what can be given to a negotiation
             self._drop(now, None, "?", address, error.part, error.detail)
         return self._replies
@@ -145,10 +196,10 @@ class LiveResponder:
         while self._deadlines and self._deadlines[0][0] <= now:
             _, _, label = heapq.heappop(self._deadlines)
             session = ep.sessions.get(label)
-            conversation = self.conversations.get(label)
+            conversation = self.conversations.get(self.quick_of.get(label, label))
             if conversation is None or session is None:
                 continue
-            if conversation.forget_at is not None:
+            if conversation.forget_at is not None and label not in self.quick_of:
                 if conversation.forget_at <= now:  # else a deadline from before it ended: nothing to do
                     self._forget(label)
             else:
@@ -164,12 +215,15 @@ class LiveResponder:
 
     # --- datagrams ---------------------------------------------------------------------------
 
-    def _datagram(self, now: float, data: bytes, address: Address) -> None:
+    def _datagram(self, now: float, data: bytes, address: Address, local: Address, natt: bool) -> None:
         found = isakmp.cookies(data)
-        label = self.by_cookie.get((address, found[0])) if found else None
+        label = self.by_cookie.get((address[0], found[0])) if found else None
         if label is None:
-            self._first(now, isakmp.parse(data), address)
+            self._first(now, isakmp.parse(data), address, local)
             return
+        conversation = self.conversations[label]
+        if natt:  # the initiator moved to UDP 4500 (RFC 3947 section 4)
+            conversation.address, conversation.natt = address, True
         try:
             self._next(now, label, isakmp.parse(data), address, data)
         except WireError as error:
@@ -180,6 +234,9 @@ class LiveResponder:
 
         Content decides what a message is: the same bytes again are a retransmission, other bytes
         under a name already received are new content (``Message.fresh``: a new key exchange).
+        An encrypted message is decrypted and its hash checked here; one that fails is dropped
+        with the reason, except MM5, which the machine is given as from a peer whose keys differ
+        (a wrong pre-shared key: what the profile's implementation does then is the machine's).
         """
         conversation = self.conversations[label]
         name = self._name(datagram, conversation)
@@ -190,23 +247,64 @@ class LiveResponder:
         if name is None:
             self._drop(now, label, "?", address, None, "not a message an initiator sends in main mode")
             return
-        if name == "MM5":
-            self._drop(now, label, name, address, None, "encrypted: ikesim serve derives no keys, so cannot read it")
+        mid = datagram.message_id
+        main = datagram.exchange == isakmp.IDENTITY_PROTECTION
+        for key in [name] if main else [f"QM1#{mid}", f"QM3#{mid}"] if name == "QM" else []:
+            if conversation.received.get(key) == data and key in conversation.bodies:
+                again = self._again(label, key, conversation)  # a retransmission of what was read before
+                if again is not None:
+                    self._receive(now, again)
+                return
+        try:
+            msg = self._read(now, label, name, datagram, conversation, data)
+        except CryptoFailure as failure:
+            self._drop(now, label, name, address, None, f"{failure}: dropped, state kept")
             return
-        msg = Message(name, label, _peer(address), NAME, conversation.proposed)
-        before = conversation.received.get(name)
+        if msg is None:
+            return
+        key = msg.name if main else f"{msg.name}#{mid}"
+        before = conversation.received.get(key)
         msg.fresh = before is not None and before != data
-        conversation.received[name] = data
+        conversation.received[key] = data
+        if name in ("MM5", "QM"):
+            conversation.bodies[key] = msg.body
+        self._receive(now, msg)
+
+    def _again(self, label: str, key: str, conversation: Conversation) -> Message | None:
+        """The message a retransmission is, without decrypting it again (the IV chain has moved on)."""
+        peer = _peer(conversation.address)
+        name, _, mid = key.partition("#")
+        if not mid:
+            return Message(name, label, peer, NAME, conversation.bodies[key])
+        quick = conversation.quick.get(int(mid))
+        if quick is None:
+            return None
+        return Message(name, quick.label, peer, NAME, conversation.bodies[key], parent=label)
+
+    def _read(
+        self, now: float, label: str, name: str, datagram: Datagram, conversation: Conversation, data: bytes
+    ) -> Message | None:
+        """The message a new datagram is (decrypted and checked), or None when it is dropped here."""
+        peer = _peer(conversation.address)
+        if name == "MM5":
+            return self._mm5(label, conversation, data)
+        if name == "QM":
+            return self._quick(now, label, conversation, datagram, data)
+        if name == "INFO*":
+            return self._informational(now, label, conversation, datagram, data)
+        msg = Message(name, label, peer, NAME, conversation.proposed)
+        if name == "MM3":
+            self._mm3(conversation, datagram)
         if name == "INFO NOTIFY":
             number = isakmp.notify_type(datagram.first(isakmp.NOTIFY) or b"")
             condition = NOTIFIED_BY_TYPE.get(number)
             if condition is None:
-                self._drop(now, label, name, address, None, f"notify type {number} is not modelled")
-                return
+                self._drop(now, label, name, conversation.address, None, f"notify type {number} is not modelled")
+                return None
             msg.condition = condition
-        self._receive(now, msg)
+        return msg
 
-    def _first(self, now: float, datagram: Datagram, address: Address) -> None:
+    def _first(self, now: float, datagram: Datagram, address: Address, local: Address) -> None:
         """A datagram that names no negotiation: a new MM1, or nothing that can be answered."""
         if datagram.rcookie != bytes(8):
             raise WireError("cookie", "no negotiation here has these cookies")
@@ -214,7 +312,8 @@ class LiveResponder:
             raise WireError("payload", "a first message must be a main-mode SA proposal")
         if datagram.message_id != 0:
             raise WireError("message_id", f"message ID {datagram.message_id} in main mode")
-        offer = isakmp.transforms(datagram.first(isakmp.SA) or b"")
+        sa_body = datagram.first(isakmp.SA) or b""
+        offer = isakmp.transforms(sa_body)
         if self.per_address.get(address[0], 0) >= self.limits.per_address:
             self._drop(now, None, "MM1", address, None, f"{self.limits.per_address} negotiations of this address "
                        "kept already: the negotiation is not opened")  # fmt: skip
@@ -226,10 +325,11 @@ class LiveResponder:
         label = f"MM#{self._count}"
         vids = [body for kind, body in datagram.payloads if kind == isakmp.VENDOR_ID]
         conversation = Conversation(
-            address, datagram.icookie, secrets.token_bytes(8), offer, self._proposed(offer), vids
+            address, datagram.icookie, secrets.token_bytes(8), offer, self._proposed(offer), vids, local=local
         )
+        conversation.sai_b = sa_body
         self.conversations[label] = conversation
-        self.by_cookie[(address, datagram.icookie)] = label
+        self.by_cookie[(address[0], datagram.icookie)] = label
         self.per_address[address[0]] = self.per_address.get(address[0], 0) + 1
         self._half_open[label] = None
         if any(vid[:16] == MS_NT5_V9[:16] for vid in vids):  # a Windows initiator: it reads MS_NOTIFY_STATUS
@@ -248,19 +348,216 @@ class LiveResponder:
         self._receive(now, msg)
 
     def _name(self, datagram: Datagram, conversation: Conversation) -> str | None:
-        """Which initiator message a datagram is (the responder accepts only those)."""
-        if datagram.exchange == isakmp.INFORMATIONAL and not datagram.flags & isakmp.FLAG_ENCRYPTION:
-            kinds = datagram.kinds()
-            return "INFO NOTIFY" if isakmp.NOTIFY in kinds else None
+        """Which initiator message a datagram is (the responder accepts only those).
+
+        ``QM`` (QM1 or QM3) and ``INFO*`` (an encrypted informational exchange) are told apart
+        once decrypted.
+        """
+        encrypted = datagram.flags & isakmp.FLAG_ENCRYPTION
+        if datagram.exchange == isakmp.INFORMATIONAL:
+            if encrypted:
+                return "INFO*"
+            return "INFO NOTIFY" if isakmp.NOTIFY in datagram.kinds() else None
+        if datagram.exchange == isakmp.QUICK_MODE:
+            return "QM" if encrypted and datagram.message_id != 0 else None
         if datagram.exchange != isakmp.IDENTITY_PROTECTION:
             return None
-        if datagram.flags & isakmp.FLAG_ENCRYPTION:
+        if encrypted:
             return "MM5"
         kinds = datagram.kinds()
         if kinds[:1] == [isakmp.SA] and datagram.rcookie == bytes(8):
             return "MM1"  # a resend of the first message
         if isakmp.KE in kinds and isakmp.NONCE in kinds:
             return "MM3"
+        return None
+
+    # --- IKEv1 cryptography --------------------------------------------------------------------
+
+    def _mm3(self, conversation: Conversation, datagram: Datagram) -> None:
+        """Keep MM3's key exchange and nonce for MM4 (the first MM3 only: its answer is kept and resent)."""
+        if conversation.v1 is not None or conversation.chosen is None:
+            return
+        chosen = conversation.chosen.attributes
+        group = chosen.get(isakmp.ATTR_GROUP, 2)
+        cipher = v1_cipher(chosen.get(isakmp.ATTR_ENCRYPTION, 0), chosen.get(isakmp.ATTR_KEY_LENGTH))
+        hash_name = isakmp.HASHES.get(chosen.get(isakmp.ATTR_HASH, 0), "sha1")
+        g_xi, ni = datagram.first(isakmp.KE) or b"", datagram.first(isakmp.NONCE) or b""
+        if len(g_xi) != dh.group(group).public_length:
+            raise WireError("payload", f"a key exchange value of {len(g_xi)} bytes in group {group}")
+        if not 8 <= len(ni) <= 256:
+            raise WireError("payload", f"a nonce of {len(ni)} bytes (RFC 2409: 8 to 256)")
+        nat_d = next((kind for kind in datagram.kinds() if kind in (isakmp.NAT_D, isakmp.NAT_D_DRAFT)), None)
+        pair = KeyPair(group)
+        try:
+            g_xy = pair.shared(g_xi)
+        except CryptoFailure as failure:
+            raise WireError("payload", str(failure)) from None
+        conversation.v1 = Phase1(hash_name, cipher, pair, g_xi, ni, g_xy, nat_d=nat_d)
+
+    def _phase1_keys(self, conversation: Conversation) -> keys.IKEv1Keys | None:
+        """Derive SKEYID and the rest when MM4 goes out (pre-shared keys; RFC 2409 section 5)."""
+        v1 = conversation.v1
+        if v1 is None or v1.cipher is None or self.endpoint.policy.auth not in ("psk", "eap"):
+            return None
+        if v1.keys is None:
+            g_xy = v1.g_xy
+            skeyid = keys.ikev1_skeyid_psk(v1.hash, self.endpoint.policy.psk.encode(), v1.ni, v1.nr)
+            ic, rc = conversation.icookie, conversation.rcookie
+            v1.keys = keys.ikev1_keys(v1.hash, skeyid, g_xy, ic, rc, v1.g_xi, v1.pair.public, v1.cipher.key_length,
+                                      v1.cipher.block)  # fmt: skip
+            v1.iv = v1.last_block = v1.keys.iv
+        return v1.keys
+
+    def _open(self, conversation: Conversation, data: bytes, iv: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+        """The payloads of an encrypted message and its last ciphertext block; raises :class:`CryptoFailure`."""
+        v1 = conversation.v1
+        if v1 is None or v1.keys is None or v1.cipher is None:
+            why = "no phase 1 keys" if v1 is None or v1.cipher is not None else "its cipher is not implemented"
+            raise CryptoFailure(f"cannot decrypt it: {why}")
+        body = data[isakmp.HEADER.size :]
+        plain = v1.cipher.decrypt(v1.keys.encryption_key, iv, body)
+        try:
+            return isakmp.payload_chain(data[16], plain), body[-v1.cipher.block :]
+        except WireError as error:
+            raise CryptoFailure(f"decrypted to no valid payloads ({error.detail})") from None
+
+    def _seal(self, conversation: Conversation, exchange: int, mid: int, payloads: list[tuple[int, bytes]],
+              iv: bytes) -> tuple[bytes, bytes]:  # fmt: skip
+        """An encrypted message (RFC 2409 appendix B, zero padding) and its last ciphertext block."""
+        v1 = conversation.v1
+        assert v1 is not None and v1.keys is not None and v1.cipher is not None
+        plain = isakmp.chained(payloads)
+        plain += bytes(-len(plain) % v1.cipher.block)
+        ciphertext = v1.cipher.encrypt(v1.keys.encryption_key, iv, plain)
+        header = isakmp.HEADER.pack(conversation.icookie, conversation.rcookie, payloads[0][0], 0x10, exchange,
+                                    isakmp.FLAG_ENCRYPTION, mid, isakmp.HEADER.size + len(ciphertext))  # fmt: skip
+        return header + ciphertext, ciphertext[-v1.cipher.block :]
+
+    def _mm5(self, label: str, conversation: Conversation, data: bytes) -> Message:
+        """MM5 decrypted and HASH_I checked: the machine gets it with the initiator's key right or wrong."""
+        v1 = conversation.v1
+        mine = self.endpoint.policy
+        msg = Message("MM5", label, _peer(conversation.address), NAME, conversation.proposed)
+        try:
+            if v1 is None or v1.keys is None:
+                raise CryptoFailure("no phase 1 keys (MM4 not sent, or an authentication serve does not implement)")
+            payloads, last = self._open(conversation, data, v1.iv)
+            found = dict(reversed(payloads))
+            idii, hash_i = found.get(isakmp.ID), found.get(isakmp.HASH)
+            if idii is None or hash_i is None:
+                raise CryptoFailure("decrypted, but without an ID and a HASH payload")
+            expected = keys.ikev1_hash_i(v1.hash, v1.keys.skeyid, v1.g_xi, v1.pair.public, conversation.icookie,
+                                         conversation.rcookie, conversation.sai_b, idii)  # fmt: skip
+            if not hmac.compare_digest(expected, hash_i):
+                raise CryptoFailure("HASH_I does not match")
+        except CryptoFailure as failure:
+            # Keys that differ: a wrong pre-shared key, as far as the wire can tell (a damaged
+            # ciphertext looks the same). The machine decides what the implementation does then.
+            msg.body = dataclasses.replace(conversation.proposed, psk=mine.psk + " (not the initiator's)")
+            msg.detail = str(failure)
+            return msg
+        v1.iv = v1.last_block = last
+        return msg
+
+    def _quick(
+        self, now: float, label: str, conversation: Conversation, datagram: Datagram, data: bytes
+    ) -> Message | None:
+        """QM1 (HASH(1) checked, the ESP proposal chosen) or QM3 (HASH(3) checked)."""
+        v1 = conversation.v1
+        session = self.endpoint.sessions.get(label)
+        if v1 is None or v1.keys is None or session is None or not session.established:
+            raise CryptoFailure("quick mode before main mode is up")
+        mid = datagram.message_id
+        quick = conversation.quick.get(mid)
+        peer = _peer(conversation.address)
+        if quick is not None and quick.reply:  # QM2 went out: this is QM3
+            payloads, _ = self._open(conversation, data, quick.iv)
+            if payloads[:1] and payloads[0][0] == isakmp.HASH:
+                expected = keys.ikev1_quick_mode_hash3(v1.hash, v1.keys.skeyid_a, mid, quick.ni, quick.nr)
+                if hmac.compare_digest(expected, payloads[0][1]):
+                    return Message("QM3", quick.label, peer, NAME, conversation.proposed, parent=label)
+            raise CryptoFailure("QM3 without a matching HASH(3)")
+        iv = keys.ikev1_phase2_iv(v1.hash, v1.last_block, mid, len(v1.iv))
+        payloads, last = self._open(conversation, data, iv)
+        if not payloads or payloads[0][0] != isakmp.HASH:
+            raise CryptoFailure("QM1 does not start with HASH(1)")
+        expected = keys.ikev1_quick_mode_hash1(v1.hash, v1.keys.skeyid_a, mid, isakmp.chained(payloads[1:]))
+        if not hmac.compare_digest(expected, payloads[0][1]):
+            raise CryptoFailure("HASH(1) does not match")
+        found = [(kind, body) for kind, body in payloads[1:]]
+        sa = next((body for kind, body in found if kind == isakmp.SA), None)
+        ni = next((body for kind, body in found if kind == isakmp.NONCE), None)
+        if sa is None or ni is None:
+            raise CryptoFailure("QM1 without an SA or a nonce payload")
+        try:
+            offered = isakmp.esp_proposals(sa)
+        except WireError as error:
+            raise CryptoFailure(f"QM1's SA payload: {error.detail}") from None
+        chosen = next((p for p in offered if p.protocol == 3 and p.transform[1] in ESP_IMPLEMENTED), None)
+        if chosen is None:
+            raise CryptoFailure("QM1 offers no ESP transform serve knows")
+        if len(conversation.quick) >= MAX_QUICK_MODES:  # the oldest quick mode's state makes room
+            old = next(iter(conversation.quick))
+            self.quick_of.pop(conversation.quick.pop(old).label, None)
+            for key in (f"QM1#{old}", f"QM3#{old}"):
+                conversation.received.pop(key, None)
+                conversation.bodies.pop(key, None)
+        self._count += 1
+        quick = QuickState(f"QM#{self._count}", last, ni=ni, peer_spi=chosen.spi)
+        reply = [(isakmp.SA, isakmp.esp_sa_payload(chosen, quick.spi)), (isakmp.NONCE, quick.nr)]
+        ke = next((body for kind, body in found if kind == isakmp.KE), None)
+        if ke is not None:  # PFS: a key exchange of the group the proposal names
+            pair = KeyPair(chosen.attributes.get(3, v1.pair.group))
+            pair.shared(ke)  # checks the initiator's value
+            reply.append((isakmp.KE, pair.public))
+        reply += [(kind, body) for kind, body in found if kind == isakmp.ID][:2]  # IDci, IDcr echoed
+        quick.pending = reply
+        conversation.quick[mid] = quick
+        self.quick_of[quick.label] = label
+        return Message("QM1", quick.label, peer, NAME, conversation.proposed, parent=label)
+
+    def _informational(
+        self, now: float, label: str, conversation: Conversation, datagram: Datagram, data: bytes
+    ) -> Message | None:
+        """An encrypted informational exchange: HASH(1) checked, then a delete, an R-U-THERE or a notify."""
+        v1 = conversation.v1
+        if v1 is None or v1.keys is None:
+            raise CryptoFailure("an encrypted informational message before any phase 1 keys")
+        mid = datagram.message_id
+        iv = keys.ikev1_phase2_iv(v1.hash, v1.last_block, mid, len(v1.iv))
+        payloads, _ = self._open(conversation, data, iv)
+        if not payloads or payloads[0][0] != isakmp.HASH:
+            raise CryptoFailure("an informational message without HASH(1)")
+        expected = keys.ikev1_informational_hash(v1.hash, v1.keys.skeyid_a, mid, isakmp.chained(payloads[1:]))
+        if not hmac.compare_digest(expected, payloads[0][1]):
+            raise CryptoFailure("the informational HASH(1) does not match")
+        peer = _peer(conversation.address)
+        for kind, body in payloads[1:]:
+            if kind == isakmp.DELETE and len(body) >= 8:
+                protocol, spi_size, count = body[4], body[5], int.from_bytes(body[6:8], "big")
+                if protocol == 1:
+                    return Message("INFO DELETE", label, peer, NAME, conversation.proposed,
+                                   condition=Condition.MM_EXPIRED)  # fmt: skip
+                spis = {body[8 + i * spi_size : 8 + (i + 1) * spi_size] for i in range(count)}
+                for quick in conversation.quick.values():
+                    if quick.peer_spi in spis and quick.label in self.endpoint.sessions:
+                        return Message("INFO DELETE", quick.label, peer, NAME, conversation.proposed, parent=label,
+                                       condition=Condition.QM_EXPIRED)  # fmt: skip
+                self._drop(now, label, "INFO DELETE", conversation.address, None, "deletes no SA kept here")
+                return None
+            if kind == isakmp.NOTIFY:
+                number = isakmp.notify_type(body)
+                if number in (R_U_THERE, R_U_THERE_ACK):
+                    spi_size = body[5]
+                    v1.dpd_sequence = int.from_bytes(body[8 + spi_size : 12 + spi_size], "big")
+                    return Message("R-U-THERE" if number == R_U_THERE else "R-U-THERE-ACK", label, peer, NAME,
+                                   conversation.proposed)  # fmt: skip
+                condition = NOTIFIED_BY_TYPE.get(number)
+                if condition is not None:
+                    return Message("INFO NOTIFY", label, peer, NAME, conversation.proposed, condition=condition)
+                self._drop(now, label, "INFO", conversation.address, None, f"notify type {number} is not modelled")
+                return None
+        self._drop(now, label, "INFO", conversation.address, None, "an informational message without N or D")
         return None
 
     def _proposed(self, offer: list[Transform]) -> Policy:
@@ -270,10 +567,11 @@ class LiveResponder:
         auth = mine if mine in methods else (methods[0] if methods else "none")
         proposals = tuple(p for t in offer if t.auth() == auth and (p := t.proposal()) is not None)
         # An offer may name a method no policy has ("method 9", "none"): it only has to differ from mine.
-        return Policy(auth=cast(AuthMethod, auth), proposals=proposals)
+        # The pre-shared key is ours until MM5 shows otherwise (only MM5's message carries another).
+        return Policy(auth=cast(AuthMethod, auth), psk=self.endpoint.policy.psk, proposals=proposals)
 
     def _receive(self, now: float, msg: Message) -> None:
-        address = self.conversations[msg.sa].address
+        address = self.conversations[self.quick_of.get(msg.sa, msg.sa)].address
         self._emit(now, "recv", msg.sa, msg.name, f"{address[0]}:{address[1]}", msg.corrupt, None)
         self.endpoint.receive(now, msg)
 
@@ -293,7 +591,7 @@ class LiveResponder:
         """Print the outcome; an ended negotiation is kept a give-up period to recognise its resends."""
         now = self.endpoint.now
         self._emit(now, "outcome", outcome.sa, outcome, None, None, None)
-        conversation = self.conversations.get(outcome.sa)
+        conversation = self.conversations.get(outcome.sa) if outcome.sa not in self.quick_of else None
         if conversation is None:
             return
         self._half_open.pop(outcome.sa, None)
@@ -317,18 +615,21 @@ class LiveResponder:
             self._push(wake, session.label)
 
     def _send(self, now: float, session: Session, msg: Message, attempt: int) -> None:
-        conversation = self.conversations[session.label]
+        label = self.quick_of.get(session.label, session.label)
+        conversation = self.conversations[label]
         to = f"{conversation.address[0]}:{conversation.address[1]}"
-        data = conversation.sent.get(msg.name) if attempt != 0 else None
+        key = msg.name if label == session.label else f"{msg.name}#{session.label}"
+        data = conversation.sent.get(key) if attempt != 0 else None
         if data is None:
-            data = self._encode(conversation, msg)
-            conversation.sent[msg.name] = data
+            data = self._encode(conversation, session, msg)
+            if msg.name not in ("INFO NOTIFY", "INFO DELETE", "R-U-THERE", "R-U-THERE-ACK"):
+                conversation.sent[key] = data
             self._emit(now, "send", session.label, msg.name, to, msg.detail, None)
         else:
             self._emit(now, "retransmit", session.label, msg.name, to, max(attempt, 0), msg.detail)
-        self._replies.append((data, conversation.address))
+        self._replies.append((NON_ESP_MARKER + data if conversation.natt else data, conversation.address))
 
-    def _encode(self, conversation: Conversation, msg: Message) -> bytes:
+    def _encode(self, conversation: Conversation, session: Session, msg: Message) -> bytes:
         ic, rc = conversation.icookie, conversation.rcookie
         if msg.name == "MM2":
             chosen = conversation.chosen = self._chosen(conversation)
@@ -339,13 +640,44 @@ class LiveResponder:
             vids = [(isakmp.VENDOR_ID, vid) for vid in vendor_ids(self.profile, conversation.vids)]
             payloads = [(isakmp.SA, isakmp.sa_payload(chosen)), *vids]
             return isakmp.encode(ic, rc, isakmp.IDENTITY_PROTECTION, payloads)
+        v1 = conversation.v1
         if msg.name == "MM4":
-            assert conversation.chosen is not None  # MM4 follows MM2
-            group = conversation.chosen.attributes.get(isakmp.ATTR_GROUP, 2)
-            public = bytearray(secrets.token_bytes(isakmp.MODP_SIZES.get(group, 256)))
-            public[0] &= 0x7F  # below the group's prime, whose top bits are all ones
-            payloads = [(isakmp.KE, bytes(public)), (isakmp.NONCE, secrets.token_bytes(32))]
+            assert v1 is not None  # MM4 answers an MM3 that was read
+            self._phase1_keys(conversation)
+            payloads = [(isakmp.KE, v1.pair.public), (isakmp.NONCE, v1.nr)]
+            if v1.nat_d is not None:  # NAT-D: the initiator's address as we see it, then ours (RFC 3947 3.2)
+                for address in (conversation.address, conversation.local):
+                    payloads.append((v1.nat_d, nat_hash(v1.hash, ic + rc, address)))
             return isakmp.encode(ic, rc, isakmp.IDENTITY_PROTECTION, payloads)
+        if msg.name == "MM6":
+            assert v1 is not None and v1.keys is not None  # MM6 answers an MM5 that was read
+            idir = isakmp.id_ipv4(conversation.local[0])
+            hash_r = keys.ikev1_hash_r(v1.hash, v1.keys.skeyid, v1.g_xi, v1.pair.public, ic, rc, conversation.sai_b,
+                                       idir)  # fmt: skip
+            data, v1.last_block = self._seal(conversation, isakmp.IDENTITY_PROTECTION, 0,
+                                             [(isakmp.ID, idir), (isakmp.HASH, hash_r)], v1.iv)  # fmt: skip
+            return data
+        if msg.name == "QM2":
+            assert v1 is not None and v1.keys is not None
+            mid, quick = next((m, q) for m, q in conversation.quick.items() if q.label == session.label)
+            hash2 = keys.ikev1_quick_mode_hash2(v1.hash, v1.keys.skeyid_a, mid, quick.ni, isakmp.chained(quick.pending))
+            data, quick.iv = self._seal(conversation, isakmp.QUICK_MODE, mid, [(isakmp.HASH, hash2), *quick.pending],
+                                        quick.iv)  # fmt: skip
+            quick.reply, quick.pending = data, []
+            return data
+        payloads = self._informational_payloads(conversation, session, msg)
+        if v1 is None or v1.keys is None:  # no phase 1 keys yet: in clear
+            return isakmp.encode(ic, rc, isakmp.INFORMATIONAL, payloads, secrets.randbits(32))
+        mid = secrets.randbits(32) or 1
+        digest = keys.ikev1_informational_hash(v1.hash, v1.keys.skeyid_a, mid, isakmp.chained(payloads))
+        iv = keys.ikev1_phase2_iv(v1.hash, v1.last_block, mid, len(v1.iv))
+        return self._seal(conversation, isakmp.INFORMATIONAL, mid, [(isakmp.HASH, digest), *payloads], iv)[0]
+
+    def _informational_payloads(
+        self, conversation: Conversation, session: Session, msg: Message
+    ) -> list[tuple[int, bytes]]:
+        """The payloads of an informational message: a notify, a delete, or a liveness check or its answer."""
+        ic, rc = conversation.icookie, conversation.rcookie
         if msg.name == "INFO NOTIFY":
             assert msg.condition is not None
             number = NOTIFY_TYPES[msg.condition][1]
@@ -353,7 +685,20 @@ class LiveResponder:
             code = msg.condition.value.code
             if "MS_NOTIFY_STATUS" in (msg.detail or "") and code is not None:  # to a Windows initiator only
                 notifies.append((isakmp.NOTIFY, isakmp.notify_payload(MS_NOTIFY_STATUS, int(code).to_bytes(4, "big"))))
-            return isakmp.encode(ic, rc, isakmp.INFORMATIONAL, notifies, secrets.randbits(32))
+            return notifies
+        if msg.name == "INFO DELETE":
+            quick = next((q for q in conversation.quick.values() if q.label == session.label), None)
+            if quick is not None:  # our inbound ESP SA (RFC 2408 3.15)
+                return [(isakmp.DELETE, struct.pack("!IBBH", 1, 3, 4, 1) + quick.spi)]
+            return [(isakmp.DELETE, struct.pack("!IBBH", 1, 1, 16, 1) + ic + rc)]
+        if msg.name in ("R-U-THERE", "R-U-THERE-ACK"):
+            v1 = conversation.v1
+            assert v1 is not None
+            if msg.name == "R-U-THERE":
+                v1.dpd_sequence = (v1.dpd_sequence + 1) & 0xFFFFFFFF
+            number = R_U_THERE if msg.name == "R-U-THERE" else R_U_THERE_ACK
+            body = struct.pack("!IBBH", 1, 1, 16, number) + ic + rc + v1.dpd_sequence.to_bytes(4, "big")
+            return [(isakmp.NOTIFY, body)]
         raise AssertionError(f"the live responder does not send {msg.name}")
 
     def _chosen(self, conversation: Conversation) -> Transform:
@@ -375,7 +720,10 @@ class LiveResponder:
     def _forget(self, label: str) -> None:
         conversation = self.conversations.pop(label)
         self.endpoint.sessions.pop(label, None)
-        del self.by_cookie[(conversation.address, conversation.icookie)]
+        del self.by_cookie[(conversation.address[0], conversation.icookie)]
+        for quick in conversation.quick.values():
+            self.quick_of.pop(quick.label, None)
+            self.endpoint.sessions.pop(quick.label, None)
         self._ended.pop(label, None)
         self._half_open.pop(label, None)
         ip = conversation.address[0]
@@ -422,7 +770,7 @@ class LiveResponder:
 
     def _emit(self, now: float, kind: str, sa: str | None, a: Any, b: Any, c: Any, d: Any) -> None:
         self._events += 1
-        self.emit(record(self._events, (float(now), kind, NAME, sa, a, b, c, d)).as_json())
+        self.emit(record(self._events, (float(now), kind, NAME, sa, a, b, c, d), self.quick_of).as_json())
 
 
 def _peer(address: Address) -> str:
@@ -430,6 +778,13 @@ def _peer(address: Address) -> str:
 
 
 SERVED_PROFILES = tuple(name for name, profile in PROFILES.items() if profile.served is not None)
+IKEV2_PROFILES = ("strongswan", "windows-ikev2", "custom")  # implementations whose IKEv2 responder serve plays
+IKEV2_ENCRYPTIONS = ("aes128", "aes192", "aes256")  # what serve seals IKEv2 messages with (AES-CBC)
+
+
+def default_ikev2_policy() -> Policy:
+    """The IKEv2 responder policy when no scenario gives one: strongSwan's proposals and a pool of 254 addresses."""
+    return Policy(proposals=PROFILES["strongswan"].served or (), address_pool=254)
 
 
 def responder_for(
@@ -437,11 +792,12 @@ def responder_for(
     scenario: Any,
     emit: Callable[[dict[str, Any]], None],
     limits: Limits | None = None,
+    protocol: str | None = None,
 ) -> LiveResponder:
     """A responder from a profile name and/or a scenario's responder peer; ValueError says what does not fit.
 
-    The scenario gives the policy (and, without ``profile``, the profile and its options); the
-    profile alone gives its implementation's defaults.
+    The scenario gives the policy (and, without ``profile``, the profile and its options) and the
+    protocol (unless ``protocol`` names one); the profile alone gives its implementation's defaults.
     """
     options: dict[str, Any] = {}
     policy = None
@@ -450,24 +806,45 @@ def responder_for(
         if not responders:
             raise ValueError(f"scenario {scenario.name!r} has no responder peer")
         name, peer = responders[0]
-        if peer.protocol != "ikev1":
-            raise ValueError(f"scenario {scenario.name!r}: peer {name} speaks {peer.protocol}; serve speaks IKEv1")
+        if peer.protocol not in ("ikev1", "ikev2"):
+            raise ValueError(f"scenario {scenario.name!r}: peer {name} speaks {peer.protocol}; serve speaks IKEv1 "
+                             "and IKEv2")  # fmt: skip
+        if protocol is not None and protocol != peer.protocol:
+            raise ValueError(f"scenario {scenario.name!r}: peer {name} speaks {peer.protocol}, not {protocol}")
+        protocol = peer.protocol
         policy = peer.policy
         if profile is None or profile == peer.profile:
             profile, options = peer.profile, dict(peer.retransmit)
-    profile = profile or "windows"
-    if profile not in SERVED_PROFILES:
-        known = ", ".join(SERVED_PROFILES)
-        why = "is IKEv2's; serve speaks IKEv1 main mode" if profile in PROFILES else "is not a profile"
-        raise ValueError(f"profile {profile!r} {why} (profiles: {known})")
+    protocol = protocol or "ikev1"
+    if protocol == "ikev2":
+        profile = profile or "strongswan"
+        if profile not in IKEV2_PROFILES:
+            known = ", ".join(IKEV2_PROFILES)
+            why = "has no IKEv2 responder in serve" if profile in PROFILES else "is not a profile"
+            raise ValueError(f"profile {profile!r} {why} (IKEv2 profiles: {known})")
+    else:
+        profile = profile or "windows"
+        if profile not in SERVED_PROFILES:
+            known = ", ".join(SERVED_PROFILES)
+            why = "is IKEv2's; serve speaks IKEv1 main mode" if profile in PROFILES else "is not a profile"
+            raise ValueError(f"profile {profile!r} {why} (profiles: {known})")
     if profile == "custom" and not options:
         raise ValueError("profile 'custom' needs a schedule: give a scenario whose responder has one")
     schedule = PROFILES[profile].schedule(options)
-    policy = policy or default_policy(profile)
-    # MM4's key exchange value is random, which is a valid MODP public value but never an EC point.
-    groups = tuple(g for g in policy.accepted_groups() if g in isakmp.MODP_SIZES)
+    policy = policy or (default_ikev2_policy() if protocol == "ikev2" else default_policy(profile))
+    # A real key exchange value: every group the wire layer implements can be served.
+    groups = tuple(g for g in policy.accepted_groups() if g in dh.GROUPS)
     if not groups:
-        raise ValueError(f"serve accepts only MODP groups ({', '.join(map(str, isakmp.MODP_SIZES))}); "
+        raise ValueError(f"serve accepts only the groups it implements ({', '.join(map(str, dh.GROUPS))}); "
                          f"the policy accepts {', '.join(map(str, policy.accepted_groups()))}")  # fmt: skip
     policy = dataclasses.replace(policy, dh_groups=groups)
-    return LiveResponder(profile, schedule, policy, emit, limits)
+    rules = PROFILES[profile].responder_rules(options) if options else None  # a scenario's half_open_timeout...
+    if protocol == "ikev2":
+        from sim.live.ikev2 import Ikev2Responder
+
+        sealed = tuple(p for p in policy.proposals if p.encryption in IKEV2_ENCRYPTIONS)
+        if not sealed:
+            raise ValueError("serve's IKEv2 responder encrypts with AES-CBC only (aes128, aes192, aes256); "
+                             "the policy has none of them")  # fmt: skip
+        return Ikev2Responder(profile, schedule, dataclasses.replace(policy, proposals=sealed), emit, limits, rules)
+    return LiveResponder(profile, schedule, policy, emit, limits, rules)
