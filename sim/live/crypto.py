@@ -9,7 +9,6 @@ with a reason, which the responder turns into a dropped datagram.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import secrets
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from sim.errors import IkesimError
 from sim.wire import dh
-from sim.wire.keys import HashName
 
 try:  # cryptography 43 moved TripleDES to its "decrepit" package; pyproject allows 42
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -85,14 +83,9 @@ class KeyPair:
             raise CryptoFailure(f"the peer's key exchange data: {error}") from None
 
 
-def nat_hash(name: HashName | str, prefix: bytes, address: tuple[str, int]) -> bytes:
-    """HASH(prefix | IP | port): a NAT detection hash.
-
-    IKEv1 NAT-D (RFC 3947 3.2): prefix CKY-I | CKY-R, the negotiated hash; IKEv2 NAT detection
-    (RFC 7296 2.23): prefix SPIi | SPIr, SHA-1.
-    """
-    packed = ipaddress.ip_address(address[0]).packed + address[1].to_bytes(2, "big")
-    return hashlib.new(name, prefix + packed).digest()
+def wire_address(address: tuple[str, int]) -> tuple[bytes, int]:
+    """An address as NAT detection hashes it: the packed IP and the port (RFC 3947 3.2, RFC 7296 2.23)."""
+    return ipaddress.ip_address(address[0]).packed, address[1]
 
 
 @dataclass

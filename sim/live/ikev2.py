@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.conditions import Condition
-from sim.live.crypto import NON_ESP_MARKER, CryptoFailure, KeyPair, nat_hash
+from sim.live.crypto import NON_ESP_MARKER, CryptoFailure, KeyPair, wire_address
 from sim.live.isakmp import MAX_DATAGRAM, WireError
 from sim.live.responder import NAME, Address, Conversation, LiveResponder, _peer
 from sim.protocol import ikev2 as core
@@ -45,6 +45,7 @@ from sim.wire import dh, keys
 from sim.wire import payloads as p
 from sim.wire.cipher import IKEV2_INTEGRITY, WireCryptoError, ikev2_open, ikev2_seal
 from sim.wire.keys import IKEV2_PRFS, HashName
+from sim.wire.vendors import nat_detection
 
 HEADER = struct.Struct("!8s8sBBBBII")
 GENERIC = struct.Struct("!BBH")
@@ -505,7 +506,8 @@ class Ikev2Responder(LiveResponder):
             if carried is not None and carried.wanted_group is not None:
                 notify = p.v2_notify(17, data=carried.wanted_group.to_bytes(2, "big"))
             elif carried is not None and carried.cookie:  # N(COOKIE) under load (RFC 7296 2.6)
-                notify = p.v2_notify(COOKIE, data=nat_hash("sha1", ic, conversation.address))
+                # a cookie the responder can recompute from the request: SHA-1(SPIi | IPi | port)
+                notify = p.v2_notify(COOKIE, data=nat_detection(ic, b"", *wire_address(conversation.address)))
             else:
                 notify = p.v2_notify(_notify_number(msg.condition))
             return p.message(ic, bytes(8), 0x20, IKE_SA_INIT, FLAG_RESPONSE, 0, [notify])
@@ -521,9 +523,9 @@ class Ikev2Responder(LiveResponder):
             p.v2_transform(3, chosen.integrity), p.v2_transform(4, chosen.group)])])  # fmt: skip
         body = [sa, p.v2_ke(chosen.group, pair.public), (NONCE, conversation.nr)]
         if conversation.nat:
-            prefix = ic + conversation.rcookie
-            body.append(p.v2_notify(NAT_SOURCE, data=nat_hash("sha1", prefix, conversation.local)))
-            body.append(p.v2_notify(NAT_DESTINATION, data=nat_hash("sha1", prefix, conversation.address)))
+            rc = conversation.rcookie
+            body.append(p.v2_notify(NAT_SOURCE, data=nat_detection(ic, rc, *wire_address(conversation.local))))
+            body.append(p.v2_notify(NAT_DESTINATION, data=nat_detection(ic, rc, *wire_address(conversation.address))))
         conversation.response = p.message(ic, conversation.rcookie, 0x20, IKE_SA_INIT, FLAG_RESPONSE, 0, body)
         skeyseed = keys.ikev2_skeyseed(conversation.prf, conversation.ni, conversation.nr, g_ir)
         conversation.keys = keys.ikev2_keys(conversation.prf, skeyseed, conversation.ni, conversation.nr, ic,

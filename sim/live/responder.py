@@ -34,7 +34,7 @@ from sim.codes import IkeCode
 from sim.conditions import CORRUPTION_CONDITIONS, Condition
 from sim.enums import DropCause
 from sim.live import isakmp
-from sim.live.crypto import NON_ESP_MARKER, Cbc, CryptoFailure, KeyPair, QuickState, nat_hash, v1_cipher
+from sim.live.crypto import NON_ESP_MARKER, Cbc, CryptoFailure, KeyPair, QuickState, v1_cipher, wire_address
 from sim.live.isakmp import Datagram, Transform, WireError
 from sim.live.vendors import MS_NT5_V9, vendor_ids
 from sim.protocol.checks import select_proposal
@@ -47,6 +47,7 @@ from sim.protocol.session import MS_NOTIFY_STATUS, Endpoint, Message, Outcome, S
 from sim.trace import record
 from sim.wire import dh, keys
 from sim.wire.keys import HashName
+from sim.wire.vendors import nat_d_hash
 
 Address = tuple[str, int]
 Reply = tuple[bytes, Address]
@@ -647,7 +648,7 @@ class LiveResponder:
             payloads = [(isakmp.KE, v1.pair.public), (isakmp.NONCE, v1.nr)]
             if v1.nat_d is not None:  # NAT-D: the initiator's address as we see it, then ours (RFC 3947 3.2)
                 for address in (conversation.address, conversation.local):
-                    payloads.append((v1.nat_d, nat_hash(v1.hash, ic + rc, address)))
+                    payloads.append((v1.nat_d, nat_d_hash(v1.hash, ic, rc, *wire_address(address))))
             return isakmp.encode(ic, rc, isakmp.IDENTITY_PROTECTION, payloads)
         if msg.name == "MM6":
             assert v1 is not None and v1.keys is not None  # MM6 answers an MM5 that was read
