@@ -31,12 +31,13 @@ from typing import Any
 
 from sim.enums import DropCause
 from sim.outputs.renderer import Renderer
-from sim.outputs.windows import EPOCH, PeerInfo, peer_infos, stable_bytes
+from sim.outputs.windows import EPOCH, PeerInfo, peer_infos
 from sim.protocol.checks import select_proposal
 from sim.protocol.policy import Policy, Proposal
 from sim.trace import Drop, PeerFacts, Recv, Retransmit, Send, Trace
 from sim.wire import messages as wire
 from sim.wire import payloads as pl
+from sim.wire.messages import stable_bytes
 
 DLT_EN10MB = 1  # Ethernet
 

@@ -40,7 +40,6 @@ which public source and what is ikesim's choice. In short:
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import uuid
@@ -56,6 +55,7 @@ from sim.enums import AuthMethod, EmState, FailurePoint, KeyModule, MmState, QmS
 from sim.outputs.evtx_file import ValueType, evtx_bytes, filetime, records_from_xml
 from sim.outputs.renderer import Renderer
 from sim.trace import Event, Outcome, Recv, Send, Trace
+from sim.wire.messages import stable_bytes
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the virtual clock's zero, in every fixture
 PROVIDER = "Microsoft-Windows-Security-Auditing"
@@ -245,16 +245,6 @@ def _peer_infos(trace: Trace) -> dict[str, PeerInfo]:
             protocol=peer.protocol,
         )
     return infos
-
-
-def stable_bytes(*parts: object, size: int) -> bytes:
-    """Bytes that depend only on ``parts`` (the seed, an SA, a purpose): the same on every run."""
-    out = b""
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256("|".join(map(str, (*parts, counter))).encode()).digest()
-        counter += 1
-    return out[:size]
 
 
 # --- What each peer knows of each SA, from the trace (indexed once per trace) ----------------
