@@ -256,3 +256,11 @@ def test_local_fault_on_a_received_message_and_before_the_first_message():
     assert not [e for e in first.events if e.kind == "send"]
     last = sim.run(two_peers(faults=[{"kind": "local", "peer": "client", "at": "MM6", "code": "DECRYPT"}]))
     assert _one(last, "client", "MM#1").code == 13867
+
+
+def test_a_give_up_that_the_implementation_s_own_timeout_caused_says_so():
+    half_open = sim.run("mm-strongswan-drops-half-open-sa")
+    [timer] = [e for e in half_open.events if e.kind == "timer" and e.peer == "gateway" and e.timer == "give_up"]
+    assert timer.detail == "half-open SA dropped after half_open_timeout (30 s)"
+    windows = sim.run("mm-no-response")
+    assert all(e.detail is None for e in windows.events if e.kind == "timer" and e.timer == "give_up")

@@ -602,9 +602,9 @@ class LiveResponder:
             conversation.forget_at = now + self.linger
             self._push(conversation.forget_at, outcome.sa)
 
-    def timer(self, session: Session, name: str) -> None:
+    def timer(self, session: Session, name: str, detail: str | None = None) -> None:
         """Print the timer that fired."""
-        self._emit(self.endpoint.now, "timer", session.label, name, None, None, None)
+        self._emit(self.endpoint.now, "timer", session.label, name, detail, None, None)
 
     def drop(self, endpoint: Endpoint, msg: Message, reason: str, cause: DropCause) -> None:
         """Print the message the machine would not accept."""

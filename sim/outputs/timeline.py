@@ -75,7 +75,10 @@ def _line(e: Event, width: int) -> Line | None:
     if isinstance(e, Timer):
         what = {"give_up": "gives up: retransmissions exhausted", "probe": "checks that the peer is alive",
                 "expire": "SA lifetime expires"}.get(e.timer, e.timer)  # fmt: skip
-        detail = f" ({e.detail})" if e.detail else ""
+        if e.timer == "give_up" and e.detail:  # its implementation's own timeout came first
+            what, detail = f"gives up: {e.detail}", ""
+        else:
+            detail = f" ({e.detail})" if e.detail else ""
         return "timer", f"{t}{who}  {sa:10} {what}{detail}"
     if isinstance(e, Transition):
         return "state", f"{t}{who}  {sa:10} {e.src} -> {e.dst}   ({e.trigger})"

@@ -53,8 +53,8 @@ class EffectSink(Protocol):
     def outcome(self, outcome: Outcome) -> None:
         """A session reported how it ended."""
 
-    def timer(self, session: Session, name: str) -> None:
-        """A timer of the session fired (give_up, probe, expire, rekey, ...)."""
+    def timer(self, session: Session, name: str, detail: str | None = None) -> None:
+        """A timer of the session fired (give_up, probe, expire, rekey, ...); ``detail`` says why, where it helps."""
 
     def drop(self, endpoint: Endpoint, msg: Message, reason: str, cause: DropCause) -> None:
         """The endpoint would not accept a message."""
@@ -87,7 +87,7 @@ class Recorder:
         """Keep it."""
         self.effects.append(("outcome", outcome))
 
-    def timer(self, session: Session, name: str) -> None:
+    def timer(self, session: Session, name: str, detail: str | None = None) -> None:
         """Keep it."""
         self.effects.append(("timer", session, name))
 
@@ -623,9 +623,26 @@ class Endpoint:
         if session.resend_index < len(schedule.resend_at):
             session.fire("retransmit")
         else:
-            self.sink.timer(session, "give_up")
+            self.sink.timer(session, "give_up", self._why_give_up(session))
             session.waiting = False
             session.fire("give_up")
+
+    def _why_give_up(self, session: Session) -> str | None:
+        """What ends a responder's wait before its schedule does (its implementation's own timeout), if anything."""
+        rules = self.responder
+        if session.role is not Role.RESPONDER or session.established or session.parent is not None:
+            return None
+        if rules.half_open_timeout is not None and self.now >= session.opened_at + rules.half_open_timeout - 1e-9:
+            return f"half-open SA dropped after half_open_timeout ({rules.half_open_timeout:g} s)"
+        unresent = (
+            session.last_sent is not None and rules.resends is not None and session.last_sent.name not in rules.resends
+        )
+        if unresent and rules.discard_unresent_after is not None:
+            assert session.last_sent is not None
+            return (
+                f"state discarded {rules.discard_unresent_after:g} s after its {session.last_sent.name}, never resent"
+            )
+        return None
 
     def _on_alarm(self, session: Session, trigger: str) -> None:
         """A time the session asked for has come (a rekey, a NAP remediation)."""

@@ -63,9 +63,9 @@ class Effects:
         self.outcomes.append(outcome)
         self.raw.extend((self.queue.now, "outcome", outcome.peer, outcome.sa, outcome, None, None, None))
 
-    def timer(self, session: Session, name: str) -> None:
+    def timer(self, session: Session, name: str, detail: str | None = None) -> None:
         """Record that a timer fired."""
-        self.raw.extend((self.queue.now, "timer", session.endpoint.name, session.label, name, None, None, None))
+        self.raw.extend((self.queue.now, "timer", session.endpoint.name, session.label, name, detail, None, None))
 
     def drop(self, endpoint: Endpoint, msg: Message, reason: str, cause: DropCause) -> None:
         """Record a message the endpoint would not accept."""
