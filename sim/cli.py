@@ -307,7 +307,8 @@ def _formats(value: str) -> tuple[str, ...]:
 @cli.command("fixtures")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="Folder to write to.")
-@click.option("--formats", default="jsonl,text,mermaid,evtx,wfp,pcap", show_default=True, help="Comma-separated.")
+@click.option("--formats", default="jsonl,text,mermaid,evtx,wfp,pcap", show_default=True,
+              help="Comma-separated; also evtx-rendered (the audit events as Event Viewer renders them).")  # fmt: skip
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for every scenario (default: their own).")
 def fixtures_command(paths: tuple[str, ...], output: str, formats: str, seed: int | None) -> None:
     """Write fixture files (trace, timeline, diagram, Windows events, WFP events, pcap) for scenarios.

@@ -209,3 +209,15 @@ def test_wrapped_descriptions_keep_hyphenated_words_whole():
 
     assert prose("once two main modes are half-\n  open. Then\nmore") == "once two main modes are half-open. Then more"
     assert "half- open" not in _ikesim("list").stdout
+
+
+def test_the_rendered_audit_events_come_on_request_and_carry_the_message_text(tmp_path):
+    from sim.outputs.registry import DEFAULT_FORMATS
+
+    assert ",".join(DEFAULT_FORMATS) == "jsonl,text,mermaid,evtx,wfp,pcap"  # the fixtures command's default
+    done = _ikesim("fixtures", "mm-no-response", "-o", str(tmp_path), "--formats", "evtx-rendered")
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in (tmp_path / "mm-no-response").iterdir())
+    assert names == ["security-events-rendered-client.xml", "security-events-rendered-gateway.xml"]
+    text = (tmp_path / "mm-no-response" / names[0]).read_text()
+    assert "<RenderingInfo" in text and "main mode negotiation failed" in text.lower()

@@ -14,7 +14,7 @@ import pytest
 from sim import run as sim_run
 from sim.library import scenarios
 from sim.outputs.pcap import captures, exchange_of
-from sim.outputs.registry import FORMATS, write_fixtures
+from sim.outputs.registry import DEFAULT_FORMATS, write_fixtures
 from sim.outputs.windows import EPOCH, audit_events, net_events, peer_infos
 from sim.scenario import load_scenario
 from sim.simulator.engine import Simulation
@@ -81,7 +81,7 @@ def run(name):
     return Simulation(load_scenario(name)).run()
 
 
-def fixture(name, tmp_path, formats=FORMATS):
+def fixture(name, tmp_path, formats=DEFAULT_FORMATS):
     return write_fixtures(run(name), tmp_path, formats)
 
 

@@ -26,12 +26,15 @@ RENDERERS: dict[str, Renderer] = {
         windows.AUDIT_RENDERER,
         windows.WFP_RENDERER,
         pcap.RENDERER,
+        windows.RENDERED_AUDIT_RENDERER,
     )
 }
 FORMATS = tuple(RENDERERS)
+ON_REQUEST = frozenset({"evtx-rendered"})  # formats written only when asked for by name
+DEFAULT_FORMATS = tuple(name for name in FORMATS if name not in ON_REQUEST)
 
 
-def render_files(trace: Trace, formats: tuple[str, ...] = FORMATS) -> dict[str, bytes]:
+def render_files(trace: Trace, formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict[str, bytes]:
     """The files of the chosen formats for one trace, file name -> bytes, in registry order."""
     unknown = [f for f in formats if f not in RENDERERS]
     if unknown:
@@ -66,7 +69,7 @@ def file_name(text: str) -> str:
     return f"{stem[:100]}-{digest}{dot}{suffix}"
 
 
-def write_fixtures(trace: Trace, folder: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+def write_fixtures(trace: Trace, folder: Path, formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[Path]:
     """Write the chosen formats of a trace into ``folder`` (made if needed); return the files written.
 
     File names made from names in the scenario (peers) pass through :func:`file_name`: nothing is

@@ -841,8 +841,22 @@ def render_wfp(trace: Trace) -> dict[str, bytes]:
     return files
 
 
+def render_audit_rendered(trace: Trace) -> dict[str, bytes]:
+    """``security-events-rendered-<peer>.xml``: the events as ``wevtutil qe /f:RenderedXml`` writes them."""
+    return {
+        f"security-events-rendered-{peer}.xml": events_xml(trace, peer, rendered=True).encode()
+        for peer in _windows_peers(trace)
+    }
+
+
 AUDIT_RENDERER = Renderer("evtx", "security-events-<peer>.xml, security-events-<peer>.evtx",
                           "the Security audit events each Windows peer logs (4653, 4654, 4655, 4976..4978, 4984), "
                           "as Event XML and as a binary .evtx log", render_audit)  # fmt: skip
 WFP_RENDERER = Renderer("wfp", "wfp-netevents-<peer>.xml, wfp-netevents-<peer>.json",
                         "the WFP IKEEXT failure net events each Windows peer records", render_wfp)  # fmt: skip
+RENDERED_AUDIT_RENDERER = Renderer(
+    "evtx-rendered",
+    "security-events-rendered-<peer>.xml",
+    "the same audit events as Event Viewer renders them (RenderingInfo with the message text); on request only",
+    render_audit_rendered,
+)
