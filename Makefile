@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench golden schema docs clean interop
+.PHONY: demo test lint bench golden schema docs clean interop fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "ikesim needs Python 3.11 or newer")'
@@ -26,6 +26,13 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -q
 	$(BIN)/ikesim check scenarios/
+
+# The fuzz tests of tests/test_fuzz.py, long: the `fuzz` Hypothesis profile (no deadline, no example cap)
+# for FUZZ_SECONDS in all, shared between the tests; the statistics say each test's examples and seconds.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	IKESIM_FUZZ=1 IKESIM_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/pytest -q -p no:randomly tests/test_fuzz.py \
+		--hypothesis-show-statistics
 
 # Real daemons (strongSwan's charon) in network namespaces: re-records tests/data/interop and
 # fails when they and ikesim disagree beyond interop/expected.py. Needs root; skips without it.

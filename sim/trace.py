@@ -542,6 +542,17 @@ def _parse_peer(peer: object) -> PeerFacts | str:
     return PeerFacts(**values)
 
 
+def _stranger(record: Event, peers: tuple[PeerFacts, ...]) -> str | None:
+    """What names a peer the header does not list (every renderer looks peers up), or None."""
+    names = {p.name for p in peers}
+    named = {"peer": record.peer, "to": getattr(record, "to", None), "from": getattr(record, "sender", None),
+             "remote": getattr(record, "remote", None)}  # fmt: skip
+    for key, name in named.items():
+        if name is not None and name not in names:
+            return f"{key}: {name!r} is not a peer of the header"
+    return None
+
+
 def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
     """A trace from its JSON Lines; :class:`TraceError` names every problem with its line."""
     problems: list[str] = []
@@ -569,6 +580,8 @@ def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
             problems.append(f"line {number}: {parsed}")
         elif parsed.seq != len(records) + 1:
             problems.append(f"line {number}: seq: {parsed.seq}, expected {len(records) + 1}")
+        elif header is not None and (stranger := _stranger(parsed, header[1])) is not None:
+            problems.append(f"line {number}: {stranger}")
         else:
             records.append(parsed)
     if number == 0:

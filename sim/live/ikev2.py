@@ -511,9 +511,11 @@ class Ikev2Responder(LiveResponder):
             else:
                 notify = p.v2_notify(_notify_number(msg.condition))
             return p.message(ic, bytes(8), 0x20, IKE_SA_INIT, FLAG_RESPONSE, 0, [notify])
-        accepted = select_proposal(conversation.proposed, self.endpoint.policy)
-        chosen = next(c for proposal, c in conversation.choices if proposal == accepted)
-        conversation.choice, conversation.choices = chosen, []
+        if conversation.choice is None:  # chosen once; a request again after the end gets the same choice
+            accepted = select_proposal(conversation.proposed, self.endpoint.policy)
+            conversation.choice = next(c for proposal, c in conversation.choices if proposal == accepted)
+            conversation.choices = []
+        chosen = conversation.choice
         pair, g_ir = conversation.pair, conversation.g_ir
         assert pair is not None and chosen.group == pair.group  # the machine refused a KE of another group
         conversation.prf = IKEV2_PRFS[chosen.prf]

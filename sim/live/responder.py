@@ -703,7 +703,12 @@ class LiveResponder:
         raise AssertionError(f"the live responder does not send {msg.name}")
 
     def _chosen(self, conversation: Conversation) -> Transform:
-        """The offered transform the machine's check accepted (the first acceptable, in offer order)."""
+        """The offered transform the machine's check accepted (the first acceptable, in offer order).
+
+        Once chosen it is kept (the offer is not): an MM1 again after the negotiation ended gets it too.
+        """
+        if conversation.chosen is not None:
+            return conversation.chosen
         proposed = conversation.proposed
         chosen = select_proposal(proposed, self.endpoint.policy)
         assert isinstance(chosen, Proposal)
