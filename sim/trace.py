@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sim._version import __version__
+from sim.codes import all_codes
+from sim.enums import STATE_ENUM_PREFIX, FailurePoint, KeyModule, state_wire_name
 from sim.errors import IkesimError
 from sim.protocol.policy import Proposal
 from sim.protocol.profiles import is_windows
@@ -542,6 +544,29 @@ def _parse_peer(peer: object) -> PeerFacts | str:
     return PeerFacts(**values)
 
 
+_CATALOG = frozenset(entry.code for entry in all_codes())
+_OUTCOME_VALUES: dict[str, frozenset[str]] = {
+    "failure_point": frozenset(point.wire_name for point in FailurePoint),
+    "state": frozenset(state_wire_name(s) for kind in STATE_ENUM_PREFIX for s in kind),
+    "role": frozenset({"initiator", "responder"}),
+    "ends": frozenset({"negotiation", "sa"}),
+    "exchange": frozenset(TABLES),
+    "keying_module": frozenset(module.name for module in KeyModule),
+}
+
+
+def _unknown_value(record: Event) -> str | None:
+    """What in an outcome is none of the values ikesim writes (every renderer looks them up), or None."""
+    if not isinstance(record, Outcome):
+        return None
+    for key, allowed in _OUTCOME_VALUES.items():
+        if getattr(record, key) not in allowed:
+            return f"outcome: {key}: {getattr(record, key)!r} is not one of ikesim's values"
+    if record.code not in _CATALOG:
+        return f"outcome: code: {record.code} is not in the catalog"
+    return None
+
+
 def _stranger(record: Event, peers: tuple[PeerFacts, ...]) -> str | None:
     """What names a peer the header does not list (every renderer looks peers up), or None."""
     names = {p.name for p in peers}
@@ -580,7 +605,7 @@ def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
             problems.append(f"line {number}: {parsed}")
         elif parsed.seq != len(records) + 1:
             problems.append(f"line {number}: seq: {parsed.seq}, expected {len(records) + 1}")
-        elif header is not None and (stranger := _stranger(parsed, header[1])) is not None:
+        elif header is not None and (stranger := _stranger(parsed, header[1]) or _unknown_value(parsed)) is not None:
             problems.append(f"line {number}: {stranger}")
         else:
             records.append(parsed)

@@ -79,6 +79,7 @@ class _TimeBoxed(settings):
 def fuzzed(examples: int, deadline_ms: int) -> Callable[[Any], Any]:
     """Brief settings for the suite (``examples``, a deadline per example), or the fuzz profile under IKESIM_FUZZ."""
     brief = settings(
+        derandomize=True,  # the suite's brief run is the same every time: a CI failure is reproducible
         max_examples=examples,
         deadline=timedelta(milliseconds=deadline_ms),
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -675,3 +676,14 @@ def test_every_fuzz_test_takes_a_share_of_the_budget() -> None:
         name for name, value in globals().items() if name.startswith("test_") and hasattr(value, "hypothesis")
     ]
     assert len(fuzz_tests) == FUZZ_TESTS, fuzz_tests
+
+
+def test_regression_an_outcome_with_a_value_ikesim_never_writes_is_refused() -> None:
+    """Found by the long fuzz run: a failure point of "0IPSEC_FAILURE_PEER" was read, then the
+    Windows renderers failed looking it up."""
+    lines = list(sim.run("mm-no-proposal-chosen").jsonl_lines())
+    record = json.loads(lines[-1])
+    record["failure_point"] = "0IPSEC_FAILURE_PEER"
+    lines[-1] = json.dumps(record)
+    with pytest.raises(TraceError, match="outcome: failure_point: '0IPSEC_FAILURE_PEER' is not one of ikesim's values"):
+        read_trace(lines)
