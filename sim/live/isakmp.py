@@ -158,11 +158,14 @@ def transforms(sa_body: bytes) -> list[Transform]:
     return offered
 
 
-def _chain(data: bytes, offset: int, first: int, allowed: frozenset[int], what: str) -> list[tuple[int, bytes]]:
+def _chain(
+    data: bytes, offset: int, first: int, allowed: frozenset[int], what: str, padded: bool = False
+) -> list[tuple[int, bytes]]:
     """The (type, body) pairs of a chain of generic payloads that runs from ``offset`` to the end of ``data``.
 
     Used for a message's payloads, the proposals of an SA and the transforms of a proposal;
-    ``allowed`` are the payload types that may stand in the chain.
+    ``allowed`` are the payload types that may stand in the chain. ``padded``: bytes may follow
+    the last payload (the padding of a decrypted body).
     """
     out: list[tuple[int, bytes]] = []
     kind = first
@@ -179,7 +182,7 @@ def _chain(data: bytes, offset: int, first: int, allowed: frozenset[int], what: 
         out.append((kind, data[offset + GENERIC.size : offset + length]))
         offset += length
         kind = following
-    if offset != len(data):
+    if offset != len(data) and not padded:
         raise WireError("payload", f"{len(data) - offset} bytes after the last {what}")
     return out
 
@@ -245,20 +248,7 @@ def payload_chain(first: int, data: bytes) -> list[tuple[int, bytes]]:
     Raises :class:`WireError` (``payload``) when a payload header or length does not fit: what a
     wrong key or a damaged ciphertext gives.
     """
-    out: list[tuple[int, bytes]] = []
-    offset, kind = 0, first
-    while kind != 0:
-        if kind not in KNOWN_PAYLOADS:
-            raise WireError("payload", f"payload type {kind} at byte {offset} of the decrypted body")
-        if offset + GENERIC.size > len(data):
-            raise WireError("payload", f"payload {kind} at byte {offset} runs past the decrypted body")
-        following, reserved, length = GENERIC.unpack_from(data, offset)
-        if reserved or length < GENERIC.size or offset + length > len(data):
-            raise WireError("payload", f"payload {kind} at byte {offset} claims {length} bytes")
-        out.append((kind, data[offset + GENERIC.size : offset + length]))
-        offset += length
-        kind = following
-    return out
+    return _chain(data, 0, first, KNOWN_PAYLOADS, "payload", padded=True)
 
 
 def chained(payloads: list[tuple[int, bytes]]) -> bytes:

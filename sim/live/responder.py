@@ -478,14 +478,7 @@ class LiveResponder:
                 if hmac.compare_digest(expected, payloads[0][1]):
                     return Message("QM3", quick.label, peer, NAME, conversation.proposed, parent=label)
             raise CryptoFailure("QM3 without a matching HASH(3)")
-        iv = keys.ikev1_phase2_iv(v1.hash, v1.last_block, mid, len(v1.iv))
-        payloads, last = self._open(conversation, data, iv)
-        if not payloads or payloads[0][0] != isakmp.HASH:
-            raise CryptoFailure("QM1 does not start with HASH(1)")
-        expected = keys.ikev1_quick_mode_hash1(v1.hash, v1.keys.skeyid_a, mid, isakmp.chained(payloads[1:]))
-        if not hmac.compare_digest(expected, payloads[0][1]):
-            raise CryptoFailure("HASH(1) does not match")
-        found = [(kind, body) for kind, body in payloads[1:]]
+        found, last = self._open_phase2(conversation, data, mid, keys.ikev1_quick_mode_hash1, "QM1")
         sa = next((body for kind, body in found if kind == isakmp.SA), None)
         ni = next((body for kind, body in found if kind == isakmp.NONCE), None)
         if sa is None or ni is None:
@@ -517,6 +510,30 @@ class LiveResponder:
         self.quick_of[quick.label] = label
         return Message("QM1", quick.label, peer, NAME, conversation.proposed, parent=label)
 
+    def _open_phase2(
+        self,
+        conversation: Conversation,
+        data: bytes,
+        mid: int,
+        hash1: Callable[[HashName, bytes, int, bytes], bytes],
+        what: str,
+    ) -> tuple[list[tuple[int, bytes]], bytes]:
+        """Decrypt a phase 2 message (quick mode, informational) and check its HASH(1) (RFC 2409 5.5, 5.7).
+
+        Returns the payloads after the HASH and the last ciphertext block; a :class:`CryptoFailure`
+        says what does not fit.
+        """
+        v1 = conversation.v1
+        assert v1 is not None and v1.keys is not None  # the callers checked phase 1 is keyed
+        iv = keys.ikev1_phase2_iv(v1.hash, v1.last_block, mid, len(v1.iv))
+        payloads, last = self._open(conversation, data, iv)
+        if not payloads or payloads[0][0] != isakmp.HASH:
+            raise CryptoFailure(f"{what} does not start with HASH(1)")
+        expected = hash1(v1.hash, v1.keys.skeyid_a, mid, isakmp.chained(payloads[1:]))
+        if not hmac.compare_digest(expected, payloads[0][1]):
+            raise CryptoFailure(f"{what}: HASH(1) does not match")
+        return payloads[1:], last
+
     def _informational(
         self, now: float, label: str, conversation: Conversation, datagram: Datagram, data: bytes
     ) -> Message | None:
@@ -525,15 +542,11 @@ class LiveResponder:
         if v1 is None or v1.keys is None:
             raise CryptoFailure("an encrypted informational message before any phase 1 keys")
         mid = datagram.message_id
-        iv = keys.ikev1_phase2_iv(v1.hash, v1.last_block, mid, len(v1.iv))
-        payloads, _ = self._open(conversation, data, iv)
-        if not payloads or payloads[0][0] != isakmp.HASH:
-            raise CryptoFailure("an informational message without HASH(1)")
-        expected = keys.ikev1_informational_hash(v1.hash, v1.keys.skeyid_a, mid, isakmp.chained(payloads[1:]))
-        if not hmac.compare_digest(expected, payloads[0][1]):
-            raise CryptoFailure("the informational HASH(1) does not match")
+        payloads, _ = self._open_phase2(
+            conversation, data, mid, keys.ikev1_informational_hash, "an informational message"
+        )
         peer = _peer(conversation.address)
-        for kind, body in payloads[1:]:
+        for kind, body in payloads:
             if kind == isakmp.DELETE and len(body) >= 8:
                 protocol, spi_size, count = body[4], body[5], int.from_bytes(body[6:8], "big")
                 if protocol == 1:
