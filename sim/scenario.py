@@ -240,6 +240,7 @@ class Scenario(Strict):
                     policy.request_address,
                     policy.mm_lifetime,
                     policy.qm_lifetime,
+                    policy.certificate,
                 )
                 for name in self.instances_of(base)
             ]

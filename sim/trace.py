@@ -24,7 +24,7 @@ from sim._version import __version__
 from sim.codes import all_codes
 from sim.enums import STATE_ENUM_PREFIX, FailurePoint, KeyModule, state_wire_name
 from sim.errors import IkesimError
-from sim.protocol.policy import Proposal
+from sim.protocol.policy import CERTIFICATE_STATES, Proposal
 from sim.protocol.profiles import is_windows
 from sim.protocol.registry import TABLES
 from sim.protocol.session import Outcome as CoreOutcome
@@ -63,9 +63,9 @@ class PeerFacts:
 
     And what the wire needs of its policy, so that a saved trace renders the same captures: its
     proposals in order, the groups it accepts, its pre-shared key (ikesim is a simulator: traces
-    and fixtures carry it in clear), whether it asks for an inner address, and its main-mode and
-    quick-mode lifetimes. A trace written before these fields existed reads back with the policy's
-    defaults.
+    and fixtures carry it in clear), whether it asks for an inner address, its main-mode and
+    quick-mode lifetimes, and the state of its certificate. A trace written before these fields
+    existed reads back with the policy's defaults.
     """
 
     name: str
@@ -79,6 +79,7 @@ class PeerFacts:
     request_address: bool = False
     mm_lifetime: float = 28800.0
     qm_lifetime: float = 3600.0
+    certificate: str = "valid"
 
     @property
     def windows(self) -> bool:
@@ -536,6 +537,10 @@ def _parse_peer(peer: object) -> PeerFacts | str:
         if not isinstance(peer["request_address"], bool):
             return "request_address: expected true or false"
         values["request_address"] = peer["request_address"]
+    if "certificate" in peer:
+        if peer["certificate"] not in CERTIFICATE_STATES:
+            return f"certificate: expected one of {', '.join(CERTIFICATE_STATES)}"
+        values["certificate"] = peer["certificate"]
     for key in ("mm_lifetime", "qm_lifetime"):
         if key in peer:
             if not _number(peer[key]):

@@ -47,7 +47,7 @@ def table_options(folder: Path) -> list[str]:
 
 
 def dissect(pcap: Path, options: list[str]) -> list[dict[str, list[str]]]:
-    """Each frame as tshark reads it (PDML): field name -> its values; ``name!`` -> its shownames."""
+    """Each frame as tshark reads it (PDML): field name -> its values; ``name!`` its shownames, ``name#value`` hex."""
     pdml = subprocess.run([TSHARK, "-r", str(pcap), *options, "-T", "pdml"], capture_output=True, text=True,
                           check=True).stdout  # fmt: skip
     frames = []
@@ -58,6 +58,7 @@ def dissect(pcap: Path, options: list[str]) -> list[dict[str, list[str]]]:
             if name:
                 fields[name].append(element.get("show") or "")
                 fields[name + "!"].append(element.get("showname") or "")
+                fields[name + "#value"].append(element.get("value") or "")
         frames.append(fields)
     return frames
 
@@ -364,3 +365,81 @@ def test_the_clear_messages_are_as_long_as_the_real_daemons(case):
     trace = Simulation(load_scenario(INTEROP / f"{case}.toml")).run()
     ours = [len(bytes(f[UDP].payload)) for f in captures(trace)["client"]]
     assert ours[: len(clear)] == [m["bytes"] for m in clear]
+
+
+# --- certificate authentication -----------------------------------------------------------------
+
+
+def _openssl_verifies(root, certificate, tmp_path: Path) -> bool:
+    """Whether OpenSSL's own `verify` chains ``certificate`` to ``root``."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    (tmp_path / "root.pem").write_bytes(root.public_bytes(Encoding.PEM))
+    (tmp_path / "peer.pem").write_bytes(certificate.public_bytes(Encoding.PEM))
+    done = subprocess.run(["openssl", "verify", "-attime", "1767225600", "-CAfile", str(tmp_path / "root.pem"),
+                           str(tmp_path / "peer.pem")], capture_output=True, text=True)  # fmt: skip
+    return done.returncode == 0
+
+
+@needs_tshark
+@pytest.mark.parametrize(("name", "trusted"), [("mm-certificate-revoked", True),
+                                                ("mm-gateway-certificate-chain-wrong", False)])  # fmt: skip
+def test_ikev1_mm5_carries_a_real_certificate_and_its_signature_of_hash_i(name, trusted, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from sim.outputs.pcap import _captures
+    from sim.wire import certs, keys
+
+    trace = sim_run(name)
+    folder = fixtures_of(trace, tmp_path)
+    frames = dissect(folder / "capture-client.pcap", table_options(folder))
+    mm1, mm2, mm3, mm4, mm5 = frames[:5]
+    assert mm3["isakmp.certreq.type"] == ["4"] and mm4["isakmp.certreq.type"] == ["4"]
+    assert mm3["x509sat.uTF8String"] == ["ikesim Root CA"]  # the CA the client trusts, by name
+    assert mm5["isakmp.id.type"] == ["9"] and mm5["isakmp.cert.encoding"] == ["4"]
+    assert not mm5["_ws.expert"] and not mm5["_ws.malformed"]
+    (sa,) = _captures(trace)[1].sas.values()
+    credentials = sa.credentials(sa.initiator)
+    assert _hex(mm5["x509af.serialNumber"][0]) == f"{credentials.certificate.serial_number:x}"
+    assert _openssl_verifies(certs.trusted_root(trace.seed), credentials.certificate, tmp_path) is trusted
+    # HASH_I from what the capture shows (RFC 2409 5), with g^xy the only value taken from ikesim
+    ni, nr = (bytes.fromhex(_hex(f["isakmp.nonce"][0])) for f in (mm3, mm4))
+    g_xi, g_xr = (bytes.fromhex(_hex(f["isakmp.key_exchange.data"][0])) for f in (mm3, mm4))
+    raw_mm1 = bytes.fromhex(_hex(mm1["udp.payload"][0]))
+    sai_b = raw_mm1[32 : 28 + int.from_bytes(raw_mm1[30:32], "big")]
+    idii_b = bytes([9, 0, 0, 0]) + bytes.fromhex(mm5["isakmp.id.data.der_asn1_dn#value"][0])
+    skeyid = keys.ikev1_skeyid_signature("sha1", ni, nr, sa.g_xy())
+    cookies = bytes.fromhex(mm1["isakmp.ispi#value"][0]), bytes.fromhex(mm2["isakmp.rspi#value"][0])
+    hash_i = keys.ikev1_hash_i("sha1", skeyid, g_xi, g_xr, *cookies, sai_b, idii_b)
+    signature = bytes.fromhex(_hex(mm5["isakmp.sig"][0]))
+    public = credentials.certificate.public_key()
+    assert public.recover_data_from_signature(signature, padding.PKCS1v15(), None) == hash_i
+
+
+@needs_tshark
+def test_ikev2_ike_auth_is_signed_with_the_certificate_it_carries(tmp_path):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from scapy.utils import rdpcap
+
+    from sim.outputs.pcap import _captures
+    from sim.wire import certs, keys
+
+    trace = sim_run("ikev2-gateway-rejects-client-certificate")
+    folder = fixtures_of(trace, tmp_path)
+    frames = dissect(folder / "capture-gateway.pcap", table_options(folder))
+    request = next(f for f in frames if f["isakmp.exchangetype"] == ["35"] and f["isakmp.flag_r"] == ["0"])
+    init_response = frames[1]
+    assert init_response["isakmp.certreq.type"] == ["4"] and request["isakmp.certreq.type"] == ["4"]
+    (sa,) = _captures(trace)[1].sas.values()
+    credentials = sa.credentials(sa.initiator)
+    assert _hex(request["x509af.serialNumber"][0]) == f"{credentials.certificate.serial_number:x}"
+    assert _openssl_verifies(certs.trusted_root(trace.seed), credentials.certificate, tmp_path) is False
+    assert request["isakmp.auth.method"] == ["1"] and request["isakmp.enc.icd!"][0].endswith("[correct]")
+    # the signed octets of RFC 7296 2.15 from the capture's bytes, with SK_pi the only value from ikesim
+    real_message_1 = bytes(rdpcap(str(folder / "capture-gateway.pcap"))[0]["Raw"].load)
+    nr = bytes.fromhex(_hex(init_response["isakmp.nonce"][0]))
+    idi = bytes([9, 0, 0, 0]) + bytes.fromhex(request["isakmp.id.data.der_asn1_dn#value"][0])
+    octets = real_message_1 + nr + keys.prf("sha1", sa.keys().sk_pi, idi)
+    signature = bytes.fromhex(_hex(request["isakmp.auth.data"][0]))
+    credentials.certificate.public_key().verify(signature, octets, padding.PKCS1v15(), hashes.SHA1())

@@ -120,7 +120,8 @@ class _Builder:
         chosen = select_proposal(_policy(initiator), _policy(responder))
         index = initiator.proposals.index(chosen) if isinstance(chosen, Proposal) else None
         sides = [
-            wire.Side(f.name, self.infos[f.name].address, f.auth, f.psk, f.profile) for f in (initiator, responder)
+            wire.Side(f.name, self.infos[f.name].address, f.auth, f.psk, f.profile, f.certificate)
+            for f in (initiator, responder)
         ]
         offers = [_suite(x) for x in initiator.proposals]
         icookie = stable_bytes(self.seed, root, "icookie", size=8)
@@ -230,19 +231,18 @@ class _Builder:
         body: list[pl.Payload]
         if exchange == "IKE_AUTH":
             child = self.first_child.get(root, f"{root}/child")
-            ident = pl.v2_id_ipv4(pl.V2_IDI if from_initiator else pl.V2_IDR, me.address)
             if kind == "request":
                 cp = [pl.v2_cp(1, [(1, b"")])] if "CP(CFG_REQUEST)" in detail else []
-                body = [ident, ctx.auth(me), *cp, ctx.child_sa(child, me), *ts, *said]
+                body = [*ctx.authentication(me), *cp, ctx.child_sa(child, me), *ts, *said]
             elif any(number == AUTH_FAILED for number, _ in wire.notifies(detail, default=None)):
                 body = said
             elif any(number < STATUS_NOTIFIES and number != NOTIFY_NUMBERS["MS_NOTIFY_STATUS"]
                      for number, _ in wire.notifies(detail, default=None)):  # fmt: skip
-                body = [ident, ctx.auth(me), *said]  # the IKE SA is up, its first child SA is not
+                body = [*ctx.authentication(me), *said]  # the IKE SA is up, its first child SA is not
             else:
                 address = _ADDRESS.search(detail)
                 cp = [pl.v2_cp(2, [(1, ipaddress.IPv4Address(address.group(1)).packed)])] if address else []
-                body = [ident, ctx.auth(me), *cp, ctx.child_sa(child, me), *ts, *said]
+                body = [*ctx.authentication(me), *cp, ctx.child_sa(child, me), *ts, *said]
         elif exchange == "CREATE_CHILD_SA":
             old = _CHILD.search(detail)
             rekey = [pl.v2_notify(NOTIFY_NUMBERS["REKEY_SA"], 3, ctx.child_spi(old.group(1), me))] if old else []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from annotated_types import Ge, Gt, Le, MinLen, Predicate
 
@@ -39,6 +39,8 @@ def _ipv4(value: str) -> bool:
 Encryption = Literal["des", "3des", "aes128", "aes192", "aes256", "aes128-gcm", "aes256-gcm"]
 Integrity = Literal["md5", "sha1", "sha256", "sha384", "sha512"]
 AuthMethod = Literal["psk", "certificate", "eap"]
+CertificateState = Literal["valid", "missing", "untrusted", "revoked"]
+CERTIFICATE_STATES: tuple[str, ...] = get_args(CertificateState)
 Group = Annotated[int, Ge(1), Le(34)]  # a Diffie-Hellman group number
 Count = Annotated[int, Ge(0)]
 Seconds = Annotated[float, Gt(0)]
@@ -68,7 +70,7 @@ class Policy:
     proposals: Annotated[tuple[Proposal, ...], MinLen(1)] = (Proposal(),)
     dh_groups: tuple[Group, ...] | None = None
     """the Diffie-Hellman groups accepted; none: those of the proposals"""
-    certificate: Literal["valid", "missing", "untrusted", "revoked"] = "valid"
+    certificate: CertificateState = "valid"
     """this peer's own machine certificate"""
     quick_modes: Annotated[int, Ge(0), Le(1000)] = 1
     """quick modes an initiator negotiates after main mode"""

@@ -23,10 +23,10 @@ notifies with responder SPI 0; IKE_AUTH, CREATE_CHILD_SA and INFORMATIONAL with 
 (SK) sealed with SK_e / SK_a: IDi / IDr, AUTH (prf(prf(PSK, "Key Pad for IKEv2"), signed octets) for
 a pre-shared key, each peer with its own key), SA / TSi / TSr, CP, notifies and deletes.
 
-Placeholders, chosen once: certificate authentication signs nothing. Its SIG payload (IKEv1) or
-AUTH payload (IKEv2, method 1, RSA signature) carries 256 bytes derived from the seed, not a
-signature (a real one needs a deterministic private key and certificate chain, left for later),
-and no CERT payload is sent. ``eap`` is ikesim's opaque method that checks like a pre-shared
+Certificate authentication is real (:mod:`sim.wire.certs`): the identity is the certificate's
+subject (ID_DER_ASN1_DN), MM3 / MM4 and IKE_AUTH request (and IKE_SA_INIT response) carry a
+certificate request naming the trusted root, MM5 / MM6 and IKE_AUTH the peer's certificate and
+its RSA signature (IKEv1 SIG, IKEv2 AUTH method 1). ``eap`` is ikesim's opaque method that checks like a pre-shared
 secret: it is rendered as a pre-shared key (IKEv1 authentication method 1, IKEv2 AUTH method 2).
 The ESP transform of quick mode and child SAs is the phase 1 suite's encryption and integrity (a
 policy has no separate ESP proposals). IKEv1 has no AES-GCM in phase 1: an AES-GCM suite is
@@ -46,7 +46,7 @@ from types import MappingProxyType
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sim.wire import dh, keys, vendors
+from sim.wire import certs, dh, keys, vendors
 from sim.wire import payloads as p
 from sim.wire.cipher import IKEV2_INTEGRITY, ikev1_pad
 from sim.wire.keys import HashName
@@ -78,13 +78,18 @@ class Suite:
 
 @dataclass(frozen=True, slots=True)
 class Side:
-    """One peer of an SA: its name, address, authentication method, pre-shared key and profile (its VIDs)."""
+    """One peer of an SA: its name, address, authentication method, pre-shared key, profile (its VIDs), certificate."""
 
     name: str
     address: str
     auth: str
     psk: str
     profile: str = ""
+    certificate: str = "valid"  # the policy's: valid, untrusted, revoked or missing (no certificate to send)
+
+    def uses_certificate(self) -> bool:
+        """True when the side authenticates with a certificate."""
+        return self.auth == "certificate"
 
 
 IKE_PORT = 500  # ikesim models no NAT: every message travels between ports 500
@@ -200,7 +205,6 @@ V1_AUTH: Mapping[str, int] = MappingProxyType({"psk": 1, "eap": 1, "certificate"
 ESP_TRANSFORMS: Mapping[str, int] = MappingProxyType({"des": 2, "3des": 3})  # ESP_AES is 12
 ESP_AUTH: Mapping[str, int] = MappingProxyType({"md5": 1, "sha1": 2, "sha256": 5, "sha384": 6, "sha512": 7})
 V1_EXCHANGES: Mapping[str, int] = MappingProxyType({"MM": 2, "QM": 32, "INFO": 5})
-SIGNATURE_PLACEHOLDER = 256  # bytes: an RSA-2048 signature's length
 
 
 def _v1_phase1_attributes(suite: Suite, auth: str, lifetime: int) -> bytes:
@@ -359,42 +363,61 @@ class IKEv1SA:
         ]
 
     def mm3(self) -> bytes:
-        """KE, Ni and the NAT-D payloads."""
+        """KE, Ni, the certificate request (certificate authentication) and the NAT-D payloads."""
         nat_d = self.nat_d_payloads(self.initiator, self.responder)
-        return self._plain("MM", 0, [(p.V1_KE, self.public(self.initiator)), (p.V1_NONCE, self.ni), *nat_d])
+        request = self._certificate_request(self.initiator)
+        return self._plain("MM", 0, [(p.V1_KE, self.public(self.initiator)), (p.V1_NONCE, self.ni), *request, *nat_d])
 
     def mm4(self) -> bytes:
-        """KE, Nr and the NAT-D payloads."""
+        """KE, Nr, the certificate request (certificate authentication) and the NAT-D payloads."""
         nat_d = self.nat_d_payloads(self.responder, self.initiator)
-        return self._plain("MM", 0, [(p.V1_KE, self.public(self.responder)), (p.V1_NONCE, self.nr), *nat_d])
+        request = self._certificate_request(self.responder)
+        return self._plain("MM", 0, [(p.V1_KE, self.public(self.responder)), (p.V1_NONCE, self.nr), *request, *nat_d])
 
-    def _auth_payload(self, side: Side, hash_value: bytes) -> p.Payload:
-        if side.auth == "certificate":
-            return p.V1_SIG, stable_bytes(self.seed, self.label, side.name, "signature", size=SIGNATURE_PLACEHOLDER)
-        return p.V1_HASH, hash_value
+    def credentials(self, side: Side) -> certs.Credentials:
+        """The side's certificate and key (certificate authentication)."""
+        return certs.credentials(self.seed, side.name, side.address, side.certificate)
+
+    def identity(self, side: Side) -> p.Payload:
+        """IDii / IDir: the certificate's subject (ID_DER_ASN1_DN, RFC 2407 4.6.2.1) or the address."""
+        if side.uses_certificate():
+            return p.V1_ID, struct.pack("!BBH", p.ID_DER_ASN1_DN, 0, 0) + self.credentials(side).subject_der
+        return p.v1_id_ipv4(side.address)
+
+    def _authentication(self, side: Side, hash_value: bytes) -> list[p.Payload]:
+        """HASH_I / HASH_R, or the certificate (none when the side has none) and SIG of the hash (RFC 2409 5.1)."""
+        if not side.uses_certificate():
+            return [(p.V1_HASH, hash_value)]
+        own = self.credentials(side)
+        cert = [] if side.certificate == "missing" else [(p.V1_CERT, bytes([p.CERT_X509_SIGNATURE]) + own.der)]
+        return [*cert, (p.V1_SIG, certs.ikev1_signature(own.key, hash_value))]
+
+    def _certificate_request(self, side: Side) -> list[p.Payload]:
+        """MM3 / MM4's CR naming the root the side trusts, when it authenticates with certificates."""
+        return [(p.V1_CR, certs.ikev1_certificate_request(self.seed))] if side.uses_certificate() else []
 
     def mm5(self) -> bytes:
-        """IDii and HASH_I (or SIG_I), encrypted with the initiator's Ka under the phase 1 IV."""
+        """IDii and HASH_I (or CERT and SIG_I), encrypted with the initiator's Ka under the phase 1 IV."""
         if "MM5" not in self._phase1:
             k = self.keys(self.initiator)
-            ident = p.v1_id_ipv4(self.initiator.address)
+            ident = self.identity(self.initiator)
             args = (self.public(self.initiator), self.public(self.responder), self.icookie, self.rcookie, self.sai_b)
             hash_i = keys.ikev1_hash_i(self.hash, k.skeyid, *args, ident[1])
             self._phase1["MM5"] = self._sealed(
-                "MM", 0, [ident, self._auth_payload(self.initiator, hash_i)], k.encryption_key, k.iv
+                "MM", 0, [ident, *self._authentication(self.initiator, hash_i)], k.encryption_key, k.iv
             )
         return self._phase1["MM5"]
 
     def mm6(self) -> bytes:
-        """IDir and HASH_R (or SIG_R), encrypted with the responder's Ka, chained on MM5."""
+        """IDir and HASH_R (or CERT and SIG_R), encrypted with the responder's Ka, chained on MM5."""
         if "MM6" not in self._phase1:
             k = self.keys(self.responder)
-            ident = p.v1_id_ipv4(self.responder.address)
+            ident = self.identity(self.responder)
             args = (self.public(self.initiator), self.public(self.responder), self.icookie, self.rcookie, self.sai_b)
             hash_r = keys.ikev1_hash_r(self.hash, k.skeyid, *args, ident[1])
             iv = self.mm5()[-self.block :]
             self._phase1["MM6"] = self._sealed(
-                "MM", 0, [ident, self._auth_payload(self.responder, hash_r)], k.encryption_key, iv
+                "MM", 0, [ident, *self._authentication(self.responder, hash_r)], k.encryption_key, iv
             )
         return self._phase1["MM6"]
 
@@ -602,11 +625,14 @@ class IKEv2SA:
         return self.request
 
     def init_response(self, flags: int) -> bytes:
-        """SA (the chosen proposal, with its number in the offer), KE, Nr, the profile's notifies and VIDs."""
+        """SA (the chosen proposal, with its number in the offer), KE, Nr, the profile's notifies and VIDs, CERTREQ."""
         index = self.chosen if self.chosen is not None else 0
         sa = p.v2_sa([p.v2_proposal(index + 1, 1, b"", _v2_transforms(self.suite, True, False))])
+        request = (
+            [(p.V2_CERTREQ, certs.ikev2_certificate_request(self.seed))] if self.responder.uses_certificate() else []
+        )
         body = [sa, p.v2_ke(self.group, self.public(self.responder, self.group)), (p.V2_NONCE, self.nr),
-                *self.extras(self.response_extras, self.spi_r, self.responder, self.initiator)]  # fmt: skip
+                *self.extras(self.response_extras, self.spi_r, self.responder, self.initiator), *request]  # fmt: skip
         self.response = p.message(self.spi_i, self.spi_r, 0x20, 34, flags, 0, body)
         return self.response
 
@@ -615,16 +641,35 @@ class IKEv2SA:
         return p.message(self.spi_i, bytes(8), 0x20, 34, flags, 0, [p.v2_notify(n, data=d) for n, d in refusal])
 
     # the encrypted exchanges
-    def auth(self, side: Side) -> p.Payload:
-        """The AUTH payload ``side`` sends: shared key MIC with its own key, or the signature placeholder."""
-        if side.auth == "certificate":
-            return p.v2_auth(1, stable_bytes(self.seed, self.label, side.name, "signature", size=SIGNATURE_PLACEHOLDER))
+    def credentials(self, side: Side) -> certs.Credentials:
+        """The side's certificate and key (certificate authentication)."""
+        return certs.credentials(self.seed, side.name, side.address, side.certificate)
+
+    def identity_body(self, side: Side) -> bytes:
+        """IDi' / IDr': the certificate's subject (ID_DER_ASN1_DN) or the address (ID_IPV4_ADDR), RFC 7296 3.5."""
+        if side.uses_certificate():
+            return struct.pack("!BBH", p.ID_DER_ASN1_DN, 0, 0) + self.credentials(side).subject_der
+        return p.v2_id_body(side.address)
+
+    def authentication(self, side: Side) -> list[p.Payload]:
+        """IDi / IDr, then CERT and CERTREQ (certificates: CERT only from a side that has one), then AUTH.
+
+        AUTH is the shared key MIC with the side's own key, or an RSA signature (method 1) of the
+        signed octets with its certificate's key (RFC 7296 2.15).
+        """
+        initiator = side is self.initiator or side.name == self.initiator.name
+        ident = (p.V2_IDI if initiator else p.V2_IDR, self.identity_body(side))
         k = self.keys()
-        if side is self.initiator or side.name == self.initiator.name:
-            octets = keys.ikev2_signed_octets(self.prf, self.request, self.nr, k.sk_pi, p.v2_id_body(side.address))
+        if initiator:
+            octets = keys.ikev2_signed_octets(self.prf, self.request, self.nr, k.sk_pi, ident[1])
         else:
-            octets = keys.ikev2_signed_octets(self.prf, self.response, self.ni, k.sk_pr, p.v2_id_body(side.address))
-        return p.v2_auth(2, keys.ikev2_psk_auth(self.prf, side.psk.encode(), octets))
+            octets = keys.ikev2_signed_octets(self.prf, self.response, self.ni, k.sk_pr, ident[1])
+        if not side.uses_certificate():
+            return [ident, p.v2_auth(2, keys.ikev2_psk_auth(self.prf, side.psk.encode(), octets))]
+        own = self.credentials(side)
+        cert = [] if side.certificate == "missing" else [(p.V2_CERT, bytes([p.CERT_X509_SIGNATURE]) + own.der)]
+        request = [(p.V2_CERTREQ, certs.ikev2_certificate_request(self.seed))] if initiator else []
+        return [ident, *cert, *request, p.v2_auth(1, certs.ikev2_signature(own.key, octets))]
 
     def child_sa(self, label: str, side: Side) -> p.Payload:
         """An ESP proposal with ``side``'s SPI for child SA ``label``."""

@@ -18,6 +18,8 @@ V1_SA, V1_PROPOSAL, V1_TRANSFORM, V1_KE, V1_ID, V1_CERT, V1_CR, V1_HASH, V1_SIG,
     1, 14
 )
 V1_NAT_D = 20  # RFC 3947 section 3.2
+ID_DER_ASN1_DN = 9  # identification type, the same number in IKEv1 (RFC 2407 4.6.2.1) and IKEv2 (RFC 7296 3.5)
+CERT_X509_SIGNATURE = 4  # certificate encoding "X.509 Certificate - Signature" (RFC 2408 3.9, RFC 7296 3.6)
 # IKEv2 payload types (RFC 7296 section 3.2).
 V2_SA, V2_KE, V2_IDI, V2_IDR, V2_CERT, V2_CERTREQ, V2_AUTH, V2_NONCE, V2_N, V2_D = range(33, 43)
 V2_V, V2_TSI, V2_TSR, V2_SK, V2_CP = 43, 44, 45, 46, 47
