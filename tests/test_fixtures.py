@@ -99,7 +99,7 @@ def test_fixtures_for_the_whole_library_are_byte_identical_twice(tmp_path):
     assert len(first) > 5 * len(scenarios())
 
 
-def test_main_mode_failure_is_4653_with_the_documented_fields_in_order():
+def test_main_mode_failure_with_a_certificate_is_4652_with_the_documented_fields_in_order():
     trace = run("mm-certificate-rejected-by-strongswan")
     (event,) = audit_events(trace, "client")
     system = event.find("System")
@@ -108,13 +108,18 @@ def test_main_mode_failure_is_4653_with_the_documented_fields_in_order():
         "Guid": "{54849625-5478-4994-A5BA-3E3B0328C30D}",
     }
     assert (system.find("EventID").text, system.find("Task").text, system.find("Keywords").text) == (
-        "4653",
+        "4652",
         "12547",
         "0x8010000000000000",
     )
     assert system.find("Channel").text == "Security"
     fields = dict(data(event))
-    assert [name for name, _ in data(event)] == MM_FAILED_FIELDS
+    certificate_sections = ["CertHash", "IssuingCA", "RootCA"]
+    assert [name for name, _ in data(event)] == [
+        "LocalMMPrincipalName", *(f"LocalMM{n}" for n in certificate_sections),
+        "RemoteMMPrincipalName", *(f"RemoteMM{n}" for n in certificate_sections),
+        *(n for n in MM_FAILED_FIELDS if not n.endswith("PrincipalName")),
+    ]  # fmt: skip
     assert fields["FailureReason"] == "IKE authentication credentials are unacceptable"
     # Raw values, as the real event holds them (reference/windows-ike.md 3): %%NNNN parameter messages.
     assert (fields["FailurePoint"], fields["State"], fields["Role"], fields["KeyModName"]) == (

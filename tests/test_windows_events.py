@@ -32,6 +32,11 @@ ENUMERATED = ("KeyModName", "FailurePoint", "MMAuthMethod", "EMAuthMethod", "Sta
 # The manifest's templates (airbus-cert/etl-parser; repnz/etw-providers-docs), written out again
 # here rather than imported, so that a slip in the module cannot hide in the test.
 TEMPLATES = {
+    # airbus-cert/etl-parser, Microsoft_Windows_Security_Auditing_4652_0
+    4652: (0, 12547, "0x8010000000000000", "LocalMMPrincipalName LocalMMCertHash LocalMMIssuingCA LocalMMRootCA "
+           "RemoteMMPrincipalName RemoteMMCertHash RemoteMMIssuingCA RemoteMMRootCA LocalAddress LocalKeyModPort "
+           "RemoteAddress RemoteKeyModPort KeyModName FailurePoint FailureReason MMAuthMethod State Role "
+           "MMImpersonationState MMFilterID InitiatorCookie ResponderCookie"),
     4653: (0, 12547, "0x8010000000000000", "LocalMMPrincipalName RemoteMMPrincipalName LocalAddress LocalKeyModPort "
            "RemoteAddress RemoteKeyModPort KeyModName FailurePoint FailureReason MMAuthMethod State Role "
            "MMImpersonationState MMFilterID InitiatorCookie ResponderCookie"),
@@ -124,6 +129,39 @@ def test_every_event_of_the_library_matches_its_template() -> None:
             }
             seen.add(event_id)
     assert seen == set(TEMPLATES)  # the library shows every kind, 4977 and 4978 included
+
+
+def _sha1_thumbprints_in_the_capture(trace: Trace) -> set[str]:
+    """The SHA-1 of every certificate any captured message carries (from the wire layer's SAs)."""
+    from sim.outputs.pcap import _captures
+
+    builder = _captures(trace)[1]
+    return {
+        sa.credentials(side).thumbprint.upper()
+        for sa in builder.sas.values()
+        for side in (sa.initiator, sa.responder)
+        if side.uses_certificate() and side.certificate != "missing"
+    }
+
+
+def test_a_certificate_peer_logs_4652_with_the_certificates_it_could_see() -> None:
+    trace = _run("mm-gateway-certificate-chain-wrong")
+    (gateway,) = windows.audit_events(trace, "gateway")
+    values = dict(_data(gateway))
+    assert _system(gateway, "EventID").text == "4652"
+    thumbprints = _sha1_thumbprints_in_the_capture(trace)
+    assert values["LocalMMCertHash"] in thumbprints and values["RemoteMMCertHash"] in thumbprints
+    assert values["LocalMMCertHash"] != values["RemoteMMCertHash"]
+    assert values["RemoteMMIssuingCA"] == "CN=ikesim Other Root CA"  # the client's, which the gateway does not trust
+    assert values["RemoteMMRootCA"] == "-"
+    assert values["LocalMMRootCA"] == "CN=ikesim Root CA"
+    # the client without a certificate, and before it heard the gateway's: nothing it cannot know
+    (client,) = windows.audit_events(_run("mm-no-machine-certificate"), "client")
+    values = dict(_data(client))
+    assert _system(client, "EventID").text == "4652"
+    assert [values[k] for k in ("LocalMMCertHash", "RemoteMMCertHash", "RemoteMMIssuingCA")] == ["-", "-", "-"]
+    (psk,) = windows.audit_events(_run("mm-no-response"), "client")
+    assert _system(psk, "EventID").text == "4653"
 
 
 def test_enumerated_values_are_parameter_messages_as_in_a_raw_event() -> None:

@@ -34,8 +34,14 @@ which public source and what is ikesim's choice. In short:
 * The rendered flavour (``rendered=True``) adds ``RenderingInfo`` as ``wevtutil qe
   /f:RenderedXml`` does: the message of adtschema.dll with the values in (and ``%%NNNN`` as text),
   the Level, Task, Opcode, Channel, Provider and Keywords names. EventData stays raw.
-* main-mode failures are 4653 whatever the authentication; Windows logs 4652, the variant with
-  certificate sections, when a certificate was used (left for later).
+* A main-mode failure at a peer that authenticates with a certificate is 4652, the variant with
+  certificate sections (template: airbus-cert/etl-parser; message: adtschema.dll): its own
+  certificate's SHA-1 thumbprint (upper-case hex, ikesim's choice: no public raw 4652 shows
+  the form), issuing CA and root CA, and the other peer's once a message carrying it arrived
+  (MM5 / MM6, IKE_AUTH), with root CA ``-`` when that certificate does not chain to the root
+  the peer trusts. They are the certificates of the captures (:mod:`sim.wire.certs`). 4983, the
+  extended-mode variant with certificates, is never written: ikesim's extended mode
+  authenticates the user with Kerberos.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ import json
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -55,6 +61,7 @@ from sim.enums import AuthMethod, EmState, FailurePoint, KeyModule, MmState, QmS
 from sim.outputs.evtx_file import ValueType, evtx_bytes, filetime, records_from_xml
 from sim.outputs.renderer import Renderer
 from sim.trace import Event, Outcome, Recv, Send, Trace
+from sim.wire import certs
 from sim.wire.messages import stable_bytes
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the virtual clock's zero, in every fixture
@@ -128,6 +135,11 @@ STATE_PARAMS: dict[type[MmState | QmState | EmState], dict[int, int]] = {
 # airbus-cert/etl-parser (etl/parsers/etw/Microsoft_Windows_Security_Auditing.py) and
 # repnz/etw-providers-docs (Manifests-Win10-18990/Microsoft-Windows-Security-Auditing.xml).
 TEMPLATES: dict[tuple[int, int], tuple[str, ...]] = {
+    (4652, 0): ("LocalMMPrincipalName", "LocalMMCertHash", "LocalMMIssuingCA", "LocalMMRootCA",
+                "RemoteMMPrincipalName", "RemoteMMCertHash", "RemoteMMIssuingCA", "RemoteMMRootCA", "LocalAddress",
+                "LocalKeyModPort", "RemoteAddress", "RemoteKeyModPort", "KeyModName", "FailurePoint", "FailureReason",
+                "MMAuthMethod", "State", "Role", "MMImpersonationState", "MMFilterID", "InitiatorCookie",
+                "ResponderCookie"),
     (4653, 0): ("LocalMMPrincipalName", "RemoteMMPrincipalName", "LocalAddress", "LocalKeyModPort", "RemoteAddress",
                 "RemoteKeyModPort", "KeyModName", "FailurePoint", "FailureReason", "MMAuthMethod", "State", "Role",
                 "MMImpersonationState", "MMFilterID", "InitiatorCookie", "ResponderCookie"),
@@ -145,6 +157,7 @@ TEMPLATES: dict[tuple[int, int], tuple[str, ...]] = {
 }  # fmt: skip
 # (event ID) -> (Task, Keywords). Version is the template's.
 SYSTEM = {
+    4652: (TASK_MAIN_MODE, AUDIT_FAILURE),
     4653: (TASK_MAIN_MODE, AUDIT_FAILURE),
     4654: (TASK_QUICK_MODE, AUDIT_FAILURE),
     4655: (TASK_MAIN_MODE, AUDIT_SUCCESS),
@@ -161,6 +174,13 @@ DATA_TYPES: dict[str, ValueType] = {
 }  # fmt: skip
 # The event messages of adtschema.dll 10.0.22000.1 (libyal/winevt-kb, MessageFile-adtschema.dll.md).
 MESSAGES = {
+    4652: "An IPsec main mode negotiation failed.%n%n%nLocal Endpoint:%n%tPrincipal Name:%t%t%1%n%tNetwork "
+    "Address:%t%9%n%tKeying Module Port:%t%10%n%nLocal Certificate:%n%tSHA Thumbprint:%t%2%n%tIssuing CA:%t%t%3%n"
+    "%tRoot CA:%t%t%4%n%nRemote Endpoint:%n%tPrincipal Name:%t%t%5%n%tNetwork Address:%t%11%n%tKeying Module Port:"
+    "%t%12%n%nRemote Certificate:%n%tSHA thumbprint:%t%t%6%n%tIssuing CA:%t%t%7%n%tRoot CA:%t%t%8%n%nAdditional "
+    "Information:%n%tKeying Module Name:%t%13%n%tAuthentication Method:%t%16%n%tRole:%t%t%t%18%n%tImpersonation "
+    "State:%t%19%n%tMain Mode Filter ID:%t%20%n%nFailure Information:%n%tFailure Point:%t%t%14%n%tFailure Reason:"
+    "%t%t%15%n%tState:%t%t%t%17%n%tInitiator Cookie:%t%t%21%n%tResponder Cookie:%t%22",
     4653: "An IPsec main mode negotiation failed.%n%nLocal Endpoint:%n%tLocal Principal Name:%t%1%n%tNetwork "
     "Address:%t%3%n%tKeying Module Port:%t%4%n%nRemote Endpoint:%n%tPrincipal Name:%t%t%2%n%tNetwork Address:%t%5"
     "%n%tKeying Module Port:%t%6%n%nAdditional Information:%n%tKeying Module Name:%t%7%n%tAuthentication Method:%t"
@@ -258,9 +278,11 @@ class _Facts:
     received: set[tuple[str, str]]  # (peer, root SA): the peer received at least one message of the SA
     sent: set[tuple[str, str]]  # (peer, root SA): the peer sent at least one message of the SA
     v2_ids: dict[str, int]  # IKEv2 SA label -> the message ID of the first request that carried it
+    certified: set[tuple[str, str]] = field(default_factory=set)  # (peer, root SA): it got the other's certificate
 
 
 _FACTS: WeakKeyDictionary[Trace, _Facts] = WeakKeyDictionary()
+CERTIFICATE_MESSAGES = frozenset({"MM5", "MM6", "IKE_AUTH request", "IKE_AUTH response"})  # carry CERT (sim.wire)
 
 
 def _facts(trace: Trace) -> _Facts:
@@ -268,6 +290,7 @@ def _facts(trace: Trace) -> _Facts:
     if cached is not None:
         return cached
     facts = _Facts({}, set(), set(), {})
+    refused: set[tuple[str, str, str]] = set()  # (sender, SA, message): an IKE_AUTH answer without a certificate
     v2 = {p.name for p in trace.peers if p.protocol == "ikev2"}
     counters: dict[tuple[str, str], int] = {}
     ids: dict[tuple[str, str, str, int], int] = {}
@@ -277,6 +300,8 @@ def _facts(trace: Trace) -> _Facts:
             root = trace.root_of(e.sa)
             facts.remote.setdefault((e.peer, root), e.to)
             facts.sent.add((e.peer, root))
+            if e.message == "IKE_AUTH response" and "AUTHENTICATION_FAILED" in (e.detail or ""):
+                refused.add((e.peer, e.sa, e.message))
             n = sends.get((e.peer, e.sa, e.message), 0)
             sends[(e.peer, e.sa, e.message)] = n + 1
             exchange, _, kind = e.message.partition(" ")
@@ -293,6 +318,8 @@ def _facts(trace: Trace) -> _Facts:
             root = trace.root_of(e.sa)
             facts.remote.setdefault((e.peer, root), e.sender)
             facts.received.add((e.peer, root))
+            if e.message in CERTIFICATE_MESSAGES and not e.corrupted and (e.sender, e.sa, e.message) not in refused:
+                facts.certified.add((e.peer, root))
     _FACTS[trace] = facts
     return facts
 
@@ -467,6 +494,41 @@ def _invalid_packet_event(message: str) -> int:
     return 4976
 
 
+def _certificate_fields(credentials: certs.Credentials | None, trusted: bool) -> tuple[str, str, str]:
+    """SHA thumbprint, issuing CA and root CA of a certificate, as 4652 writes them; ``-`` for none."""
+    if credentials is None:
+        return "-", "-", "-"
+    root = credentials.root.subject.rfc4514_string() if trusted else "-"  # no chain to a trusted root: none
+    return credentials.thumbprint.upper(), credentials.issuer, root
+
+
+def _with_certificates(
+    trace: Trace, peer: str, other: PeerInfo | None, o: Outcome, values: dict[str, str]
+) -> dict[str, str]:
+    """4653's values in 4652's order, with the certificate sections the peer can fill.
+
+    Its own certificate unless it has none; the other's once a message carrying it arrived
+    (MM5 / MM6, IKE_AUTH), with no root CA when it does not chain to the trusted root.
+    """
+    facts = trace.peer_facts
+    own_state = facts[peer].certificate
+    own = None if own_state == "missing" else certs.credentials(trace.seed, peer, peer_infos(trace)[peer].address,
+                                                                own_state)  # fmt: skip
+    theirs = None
+    if other is not None and (peer, trace.root_of(o.sa)) in _facts(trace).certified:
+        state = facts[other.name].certificate
+        theirs = None if state == "missing" else certs.credentials(trace.seed, other.name, other.address, state)
+    local = _certificate_fields(own, own_state != "untrusted")
+    remote = _certificate_fields(theirs, theirs is not None and facts[other.name].certificate != "untrusted")  # type: ignore[union-attr]
+    return {
+        "LocalMMPrincipalName": values["LocalMMPrincipalName"],
+        **dict(zip(("LocalMMCertHash", "LocalMMIssuingCA", "LocalMMRootCA"), local, strict=True)),
+        "RemoteMMPrincipalName": values["RemoteMMPrincipalName"],
+        **dict(zip(("RemoteMMCertHash", "RemoteMMIssuingCA", "RemoteMMRootCA"), remote, strict=True)),
+        **{k: v for k, v in values.items() if not k.endswith("PrincipalName")},
+    }
+
+
 def _exchange_kind(exchange: str) -> str:
     if exchange.endswith(("quick_mode", "child_sa")):
         return "quick"
@@ -521,7 +583,10 @@ def audit_events(trace: Trace, peer: str, *, rendered: bool = False) -> list[ET.
                 "InitiatorCookie": _cookie(trace, e.sa, "icookie"),
                 "ResponderCookie": _responder_cookie(trace, peer, e),
             }
-            out.append(_event(len(out) + 1, 4653, e.t, peer, values, rendered))
+            event_id = 4653
+            if me.auth == "certificate":  # the variant with certificate sections
+                event_id, values = 4652, _with_certificates(trace, peer, other, e, values)
+            out.append(_event(len(out) + 1, event_id, e.t, peer, values, rendered))
         elif e.ends == "negotiation" and failure and kind == "quick":
             tunnel = _mode(me.protocol) == "tunnel"
             values = {
@@ -850,7 +915,7 @@ def render_audit_rendered(trace: Trace) -> dict[str, bytes]:
 
 
 AUDIT_RENDERER = Renderer("evtx", "security-events-<peer>.xml, security-events-<peer>.evtx",
-                          "the Security audit events each Windows peer logs (4653, 4654, 4655, 4976..4978, 4984), "
+                          "the Security audit events each Windows peer logs (4652..4655, 4976..4978, 4984), "
                           "as Event XML and as a binary .evtx log", render_audit)  # fmt: skip
 WFP_RENDERER = Renderer("wfp", "wfp-netevents-<peer>.xml, wfp-netevents-<peer>.json",
                         "the WFP IKEEXT failure net events each Windows peer records", render_wfp)  # fmt: skip
