@@ -353,7 +353,9 @@ def test_ike_sa_init_carries_each_profiles_notifies_and_its_nat_detection_hashes
 
 @pytest.mark.parametrize(
     "case",
-    ["v1-success", "v1-libreswan-success", "v1-libreswan-silent-responder", "v2-success", "v2-libreswan-success",
+    ["v1-success", "v1-wrong-psk", "v1-damaged-mm3", "v1-damaged-mm5", "v1-silent-responder", "v1-libreswan-success",
+     "v1-libreswan-silent-responder", "v2-success", "v2-wrong-psk", "v2-cipher-mismatch", "v2-dh-no-acceptable-group",
+     "v2-invalid-ke-retry", "v2-damaged-ike-auth", "v2-silent-responder", "v2-libreswan-success",
      "v2-libreswan-silent-responder"],
 )  # fmt: skip
 def test_the_clear_messages_are_as_long_as_the_real_daemons(case):

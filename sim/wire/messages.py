@@ -528,6 +528,28 @@ def _v2_transforms(suite: Suite, with_group: bool, esp: bool) -> list[bytes]:
     return out
 
 
+# Profiles whose IKE_SA_INIT offers every group of a cipher suite as one proposal with several DH
+# transforms (a strongSwan proposal string "aes128-sha256-modp1024-modp2048", libreswan's
+# "aes128-sha2;modp1024+modp2048"); Windows sends one proposal per suite of its crypto set.
+GROUPS_IN_ONE_PROPOSAL = frozenset({"strongswan", "libreswan"})
+
+
+def v2_proposals(offers: Sequence[Suite], profile: str) -> list[list[Suite]]:
+    """The offers as IKEv2 proposals: one per offer, or, for the profiles that do, one per cipher suite."""
+    if profile not in GROUPS_IN_ONE_PROPOSAL:
+        return [[offer] for offer in offers]
+    grouped: dict[tuple[str, str], list[Suite]] = {}
+    for offer in offers:
+        grouped.setdefault((offer.encryption, offer.integrity), []).append(offer)
+    return list(grouped.values())
+
+
+def _v2_proposal_transforms(suites: Sequence[Suite]) -> list[bytes]:
+    """A proposal's transforms: the suite's encryption, PRF and integrity, then each of its groups."""
+    groups = [p.v2_transform(4, group) for group in dict.fromkeys(s.dh_group for s in suites)]
+    return _v2_transforms(suites[0], False, False) + groups
+
+
 class IKEv2SA:
     """One IKE SA and the exchanges under it, built as both peers would send them."""
 
@@ -548,6 +570,7 @@ class IKEv2SA:
         self.initiator, self.responder = initiator, responder
         self.offers, self.chosen = tuple(offers), chosen
         self.suite = self.offers[chosen if chosen is not None else 0]
+        self.proposals = v2_proposals(self.offers, initiator.profile)
         self.prf: HashName = self.suite.integrity  # type: ignore[assignment]
         self.gcm = self.suite.encryption in GCM
         self.integrity = 0 if self.gcm else V2_INTEGRITY[self.suite.integrity]
@@ -617,7 +640,8 @@ class IKEv2SA:
     def init_request(self, group: int, cookie: bytes | None, flags: int) -> bytes:
         """SA (every offer), KE of ``group``, Ni, the profile's notifies and VIDs; the returned cookie first (2.6)."""
         first = [p.v2_notify(NOTIFY_NUMBERS["COOKIE"], data=cookie)] if cookie is not None else []
-        proposals = [p.v2_proposal(i + 1, 1, b"", _v2_transforms(s, True, False)) for i, s in enumerate(self.offers)]
+        proposals = [p.v2_proposal(i + 1, 1, b"", _v2_proposal_transforms(suites))
+                     for i, suites in enumerate(self.proposals)]  # fmt: skip
         body = [*first, p.v2_sa(proposals), p.v2_ke(group, self.public(self.initiator, group)), (p.V2_NONCE, self.ni),
                 *self.extras(self.request_extras, bytes(8), self.initiator, self.responder)]  # fmt: skip
         self.group = group
@@ -625,9 +649,9 @@ class IKEv2SA:
         return self.request
 
     def init_response(self, flags: int) -> bytes:
-        """SA (the chosen proposal, with its number in the offer), KE, Nr, the profile's notifies and VIDs, CERTREQ."""
-        index = self.chosen if self.chosen is not None else 0
-        sa = p.v2_sa([p.v2_proposal(index + 1, 1, b"", _v2_transforms(self.suite, True, False))])
+        """SA (the chosen suite, under its proposal's number), KE, Nr, the profile's notifies and VIDs, CERTREQ."""
+        number = next(i for i, suites in enumerate(self.proposals) if self.suite in suites) + 1
+        sa = p.v2_sa([p.v2_proposal(number, 1, b"", _v2_transforms(self.suite, True, False))])
         request = (
             [(p.V2_CERTREQ, certs.ikev2_certificate_request(self.seed))] if self.responder.uses_certificate() else []
         )
