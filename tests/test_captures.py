@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from helpers import ikev2, two_peers
+from helpers import authip, ikev2, two_peers
 from test_fixtures import TSHARK, needs_tshark
 
 from sim import run as sim_run
@@ -85,7 +85,8 @@ def test_every_encrypted_payload_of_the_library_decrypts_with_the_tables(name, t
     addresses = {info.address: name for name, info in peer_infos(trace).items()}
     for peer, info in facts.items():
         if info.protocol == "authip":
-            continue  # AuthIP keeps placeholder ciphertext after its key exchange
+            check_authip_as_tshark_reads_it(trace, peer, dissect(folder / f"capture-{peer}.pcap", options))
+            continue
         frames = dissect(folder / f"capture-{peer}.pcap", options)
         seen = _seen(trace, peer)
         assert len(frames) == len(seen)
@@ -113,6 +114,79 @@ def test_every_encrypted_payload_of_the_library_decrypts_with_the_tables(name, t
                 continue  # a wrong pre-shared key: the responder encrypts with its own keys, not the table's
             assert not frame["_ws.expert"] and not frame["_ws.malformed"], where
             assert frame["isakmp.hash"] or frame["isakmp.sig"], where
+
+
+AUTHIP_MM_VIDS = {  # tshark 4.0's names of the VIDs AuthIP's MM1 / MM2 carry ([MS-AIPS] note <3>)
+    "MM1": ["MS NT5 ISAKMPOAKLEY", "Cisco Fragmentation", "MS-Negotiation Discovery Capable", "GSSAPI",
+            "Microsoft Vid-Initial-Contact"],
+    "MM2": ["MS NT5 ISAKMPOAKLEY", "Cisco Fragmentation", "MS-Negotiation Discovery Capable", "GSSAPI"],
+}  # fmt: skip
+AUTHIP_CLEAR_PAYLOADS = {  # the payload types tshark walks in each clear message (VIDs aside), the Crypto payload first
+    "MM1": ["133", "1", "135", "10", "4"],
+    "MM2": ["133", "1", "135", "10", "10", "134", "4"],
+    "MM3": ["133", "129"],
+    "MM4": ["133", "129"],
+}
+
+
+def check_authip_as_tshark_reads_it(trace, peer, frames) -> None:
+    """What tshark can check of AuthIP, which it knows only as ISAKMP with private types.
+
+    It walks the clear messages' payload chain (the Crypto, GSS-API, GSS_ID and Auth payloads as
+    "Private Use" data), names the SA's attributes and the VIDs, and shows an encrypted message's
+    body as "Encrypted Data", which it cannot decrypt (its IKEv1 decryption is RFC 2409's, not the
+    Crypto payload's) nor check: the unit tests of tests/test_wire_authip.py do that.
+    """
+    from test_fixtures import _seen
+
+    seen = _seen(trace, peer)
+    assert len(frames) == len(seen)
+    damaged = damaged_arrivals(trace, peer)
+    for number, (frame, (way, t, message)) in enumerate(zip(frames, seen, strict=True), start=1):
+        where = (peer, number, message)
+        assert not frame["_ws.expert"] and not frame["_ws.malformed"], where
+        bare = message.removeprefix("AuthIP ")
+        assert frame["isakmp.nextpayload"][0] == "133", where  # the Crypto payload follows the header
+        if way == "received" and (message, t) in damaged:
+            continue
+        length = int(frame["isakmp.length"][0])
+        if frame["isakmp.flag_e"][0] == "1":
+            assert bare not in AUTHIP_CLEAR_PAYLOADS, where
+            assert frame["isakmp.enc.data!"] == [f"Encrypted Data ({length - 28} bytes)"], where
+            continue
+        assert bare in (*AUTHIP_CLEAR_PAYLOADS, "NOTIFY"), where
+        kinds = frame["isakmp.typepayload"]
+        assert kinds[0] == "133", where
+        if bare in AUTHIP_CLEAR_PAYLOADS:
+            assert [k for k in kinds if k not in ("2", "3", "13")] == AUTHIP_CLEAR_PAYLOADS[bare], where
+        if bare in AUTHIP_MM_VIDS:
+            kerberos = trace.peer_facts[peer].auth != "certificate"  # GSSAPI: Kerberos offered
+            vids = [v for v in AUTHIP_MM_VIDS[bare] if kerberos or v != "GSSAPI"]
+            assert frame["isakmp.vid_string"] == vids, where
+            assert frame["isakmp.ike.attr.encryption_algorithm"] and frame["isakmp.key_exchange.data"], where
+
+
+AUTHIP_VARIANTS = {
+    "machine-authentication-fails": authip({"policy": {"psk": "a"}}, {"policy": {"psk": "b"}}),
+    "no-proposal-chosen": authip({"policy": {"proposals": [{"encryption": "3des", "integrity": "sha1",
+                                                              "dh_group": 2}]}}),
+    "certificates": authip({"policy": {"auth": "certificate"}}, {"policy": {"auth": "certificate"}}),
+    "liveness-and-deletes": authip({"policy": {"mm_lifetime": 60, "qm_lifetime": 30, "liveness_interval": 10}},
+                                   {"policy": {"mm_lifetime": 60, "qm_lifetime": 30}}, limits={"until": 200}),
+    "3des-sha256": authip({"policy": {"extended_mode": True, "proposals": [{"encryption": "3des", "integrity": "sha256",
+                                                                             "dh_group": 14}]}},
+                          {"policy": {"proposals": [{"encryption": "3des", "integrity": "sha256", "dh_group": 14}]}}),
+}  # fmt: skip
+
+
+@needs_tshark
+@pytest.mark.parametrize("variant", sorted(AUTHIP_VARIANTS))
+def test_authip_runs_beyond_the_library_dissect_cleanly(variant, tmp_path):
+    trace = sim_run(AUTHIP_VARIANTS[variant])
+    folder = fixtures_of(trace, tmp_path)
+    assert not any((folder / table).exists() for table in TABLES)  # Wireshark cannot decrypt AuthIP: no table
+    for peer in trace.peer_facts:
+        check_authip_as_tshark_reads_it(trace, peer, dissect(folder / f"capture-{peer}.pcap", []))
 
 
 @needs_tshark

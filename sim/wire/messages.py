@@ -116,6 +116,11 @@ def _cbc(encryption: str, key: bytes, iv: bytes, data: bytes) -> bytes:
     return enc.update(data) + enc.finalize()
 
 
+def cbc_encrypt(encryption: str, key: bytes, iv: bytes, data: bytes) -> bytes:
+    """Whole blocks encrypted in CBC mode with the policy's cipher: AES, 3DES, or DES as 3DES with one key thrice."""
+    return _cbc(encryption, key, iv, data)
+
+
 # --- notifies named in trace details ----------------------------------------------------------
 
 NOTIFY_NUMBERS: Mapping[str, int] = MappingProxyType(

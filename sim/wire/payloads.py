@@ -179,3 +179,29 @@ def v2_cp(cfg_type: int, attributes: Sequence[tuple[int, bytes]]) -> Payload:
     """A configuration payload: CFG_REQUEST (1) or CFG_REPLY (2) with its attributes (RFC 7296 section 3.15)."""
     body = b"".join(struct.pack("!HH", kind & 0x7FFF, len(value)) + value for kind, value in attributes)
     return V2_CP, struct.pack("!BBH", cfg_type, 0, 0) + body
+
+
+# --- AuthIP ([MS-AIPS]) -------------------------------------------------------------------------
+
+# AuthIP's private payload types ([MS-AIPS] 2.2.3); it reuses SA, KE, ID, HASH, NONCE, N and VID.
+AIP_GSS_API, AIP_CRYPTO, AIP_GSS_ID, AIP_AUTH = 0x81, 0x85, 0x86, 0x87
+
+
+def aip_notify(protocol: int, flags: int, number: int, data: bytes = b"") -> Payload:
+    """An AuthIP notify: DOI, Protocol-ID (1 MM/EM, 2 QM), Flags for the SPI size, no SPI ([MS-AIPS] 2.2.3.5)."""
+    return V1_N, struct.pack("!IBBH", DOI_IPSEC, protocol, flags, number) + data
+
+
+def aip_auth(methods: Sequence[int]) -> Payload:
+    """An Auth payload: each authentication method with its (unused, zero) flags ([MS-AIPS] 2.2.3.4)."""
+    return AIP_AUTH, b"".join(struct.pack("!HH", method, 0) for method in methods)
+
+
+def aip_gss_api(status: int, flags: int, token: bytes) -> Payload:
+    """A GSS-API payload: the GSS status, the flags, then the token ([MS-AIPS] 2.2.3.1)."""
+    return AIP_GSS_API, struct.pack("!IB", status, flags) + token
+
+
+def aip_gss_id(principal: str) -> Payload:
+    """A GSS_ID payload: a security principal name in UTF-16LE, no terminator ([MS-AIPS] 2.2.3.3)."""
+    return AIP_GSS_ID, principal.encode("utf-16-le")

@@ -15,7 +15,6 @@ import struct
 from dataclasses import dataclass, field
 
 from sim.errors import IkesimError
-from sim.protocol.policy import Encryption, Integrity, Proposal
 from sim.wire import payloads as p
 
 HEADER = struct.Struct("!8s8sBBBBII")  # SPIs (cookies), next payload, version, exchange, flags, message ID, length
@@ -32,10 +31,10 @@ FLAG_INITIATOR, FLAG_VERSION, FLAG_RESPONSE = 0x08, 0x10, 0x20
 
 # Phase 1 transform attributes (RFC 2409 appendix A), as ikesim's policy names them.
 ATTR_ENCRYPTION, ATTR_HASH, ATTR_AUTH, ATTR_GROUP, ATTR_KEY_LENGTH = 1, 2, 3, 4, 14
-ENCRYPTIONS: dict[int, Encryption] = {1: "des", 5: "3des"}
+ENCRYPTIONS = {1: "des", 5: "3des"}
 AES_CBC = 7
-AES_KEY_LENGTHS: dict[int, Encryption] = {128: "aes128", 192: "aes192", 256: "aes256"}
-HASHES: dict[int, Integrity] = {1: "md5", 2: "sha1", 4: "sha256", 5: "sha384", 6: "sha512"}
+AES_KEY_LENGTHS = {128: "aes128", 192: "aes192", 256: "aes256"}
+HASHES = {1: "md5", 2: "sha1", 4: "sha256", 5: "sha384", 6: "sha512"}
 AUTH_METHODS = {1: "psk", 3: "certificate"}  # pre-shared key, RSA signatures
 
 
@@ -203,8 +202,8 @@ class Transform:
     attributes: dict[int, int]
     raw: bytes  # the transform payload body, echoed in MM2 when chosen
 
-    def proposal(self) -> Proposal | None:
-        """The transform in ikesim's policy terms, or None when it uses an algorithm ikesim does not model."""
+    def suite(self) -> tuple[str, str, int] | None:
+        """(encryption, integrity, group) as ikesim's policy names them, or None for an algorithm it does not model."""
         attrs = self.attributes
         cipher = attrs.get(ATTR_ENCRYPTION)
         if cipher == AES_CBC:
@@ -215,7 +214,7 @@ class Transform:
         group = attrs.get(ATTR_GROUP)
         if encryption is None or integrity is None or group is None:
             return None
-        return Proposal(encryption, integrity, group)
+        return encryption, integrity, group
 
     def auth(self) -> str:
         """The authentication method, as ikesim's policy names it."""
