@@ -183,7 +183,7 @@ class _Builder:
         else:  # each informational exchange has its own (RFC 2408 3.1: a random message ID)
             msg_id = int.from_bytes(stable_bytes(self.seed, sa, sender, bare, n, size=4), "big")
         if bare == "NOTIFY" or (bare == "INFO NOTIFY" and not self.encrypted.get((sender, sa, message, n))):
-            refusal = [pl.v1_notify(number, 1, b"", data) for number, data in wire.notifies(detail)]
+            refusal = [ctx.notify(me, number, data) for number, data in wire.notifies(detail)]
             return ctx.informational(me, msg_id, refusal, encrypted=False)
         if bare == "MM5":
             return ctx.mm5()
@@ -194,7 +194,7 @@ class _Builder:
             return ctx.quick(sa, int(bare[2]), qm_initiator, qm_responder, msg_id)
         body: list[pl.Payload]
         if bare == "INFO NOTIFY":
-            body = [pl.v1_notify(number, 1, b"", data) for number, data in wire.notifies(detail)]
+            body = [ctx.notify(me, number, data) for number, data in wire.notifies(detail)]
         elif bare == "INFO DELETE":
             body = [
                 pl.v1_delete(1, [ctx.icookie + ctx.rcookie]) if sa == root else pl.v1_delete(3, [ctx.esp_spi(sa, me)])
@@ -203,7 +203,7 @@ class _Builder:
             base = int.from_bytes(stable_bytes(self.seed, root, "dpd", size=2), "big")
             body = [ctx.dpd(wire.R_U_THERE if bare == "R-U-THERE" else wire.R_U_THERE_ACK, base + n)]
         else:
-            body = [pl.v1_notify(number, 1, b"", data) for number, data in wire.notifies(detail)]
+            body = [ctx.notify(me, number, data) for number, data in wire.notifies(detail)]
         encrypted = self.encrypted.get((sender, sa, message, n), bare.startswith("R-U-THERE"))
         return ctx.informational(me, msg_id, body, encrypted)
 

@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sim.wire import certs, dh, keys, vendors
 from sim.wire import payloads as p
-from sim.wire.cipher import IKEV2_INTEGRITY, ikev1_pad
+from sim.wire.cipher import IKEV2_INTEGRITY, Padding, ikev1_pad
 from sim.wire.keys import HashName
 
 try:  # cryptography 43 moved TripleDES to its "decrepit" package; pyproject allows 42
@@ -210,6 +210,10 @@ V1_AUTH: Mapping[str, int] = MappingProxyType({"psk": 1, "eap": 1, "certificate"
 ESP_TRANSFORMS: Mapping[str, int] = MappingProxyType({"des": 2, "3des": 3})  # ESP_AES is 12
 ESP_AUTH: Mapping[str, int] = MappingProxyType({"md5": 1, "sha1": 2, "sha256": 5, "sha384": 6, "sha512": 7})
 V1_EXCHANGES: Mapping[str, int] = MappingProxyType({"MM": 2, "QM": 32, "INFO": 5})
+PAYLOAD_MALFORMED = 16  # RFC 2408 3.14.1
+# How each implementation pads an IKEv1 body before encrypting it (sim.wire.cipher.ikev1_pad): charon
+# always adds padding (measured); libreswan pads to the block and no further; Windows assumed the same.
+V1_PADDING: Mapping[str, Padding] = MappingProxyType({"strongswan": "charon"})
 
 
 def _v1_phase1_attributes(suite: Suite, auth: str, lifetime: int) -> bytes:
@@ -333,15 +337,29 @@ class IKEv1SA:
         rcookie = bytes(8) if first else self.rcookie
         return p.message(self.icookie, rcookie, 0x10, self.exchanges[exchange], 0, message_id, payloads)
 
-    def _sealed(self, exchange: str, message_id: int, payloads: Sequence[p.Payload], key: bytes, iv: bytes) -> bytes:
+    def _sealed(
+        self, sender: Side, exchange: str, message_id: int, payloads: Sequence[p.Payload], key: bytes, iv: bytes
+    ) -> bytes:
         first, body = p.chain(payloads)
-        ciphertext = _cbc(self.suite.encryption, key, iv, ikev1_pad(body, "zero", self.block))
+        padded = ikev1_pad(body, V1_PADDING.get(sender.profile, "zero"), self.block)
+        ciphertext = _cbc(self.suite.encryption, key, iv, padded)
         flags = 0x01  # encryption (RFC 2408 section 3.1)
         length = 28 + len(ciphertext)
         hdr = p.header(self.icookie, self.rcookie, first, 0x10, self.exchanges[exchange], flags, message_id, length)
         return hdr + ciphertext
 
     # main mode
+    def notify(self, sender: Side, number: int, data: bytes = b"") -> p.Payload:
+        """A phase 1 notify as the sender's implementation writes it.
+
+        strongSwan's main-mode task puts the cookie pair in the SPI field of the notifies it
+        sends (NO-PROPOSAL-CHOSEN measured at 56 bytes, v1-cipher-mismatch and v1-dh-mismatch);
+        its task manager's PAYLOAD-MALFORMED for a message it cannot parse has none (40 bytes,
+        v1-damaged-mm3). Others: no SPI, as measured for libreswan and assumed for Windows.
+        """
+        spi = self.icookie + self.rcookie if sender.profile == "strongswan" and number != PAYLOAD_MALFORMED else b""
+        return p.v1_notify(number, 1, spi, data)
+
     def mm1(self) -> bytes:
         """The initiator's offer: every proposal as a transform; its profile's vendor IDs."""
         vids = [p.v1_vendor_id(vid) for vid in self.mm1_vids]
@@ -409,7 +427,7 @@ class IKEv1SA:
             args = (self.public(self.initiator), self.public(self.responder), self.icookie, self.rcookie, self.sai_b)
             hash_i = keys.ikev1_hash_i(self.hash, k.skeyid, *args, ident[1])
             self._phase1["MM5"] = self._sealed(
-                "MM", 0, [ident, *self._authentication(self.initiator, hash_i)], k.encryption_key, k.iv
+                self.initiator, "MM", 0, [ident, *self._authentication(self.initiator, hash_i)], k.encryption_key, k.iv
             )
         return self._phase1["MM5"]
 
@@ -422,7 +440,7 @@ class IKEv1SA:
             hash_r = keys.ikev1_hash_r(self.hash, k.skeyid, *args, ident[1])
             iv = self.mm5()[-self.block :]
             self._phase1["MM6"] = self._sealed(
-                "MM", 0, [ident, *self._authentication(self.responder, hash_r)], k.encryption_key, iv
+                self.responder, "MM", 0, [ident, *self._authentication(self.responder, hash_r)], k.encryption_key, iv
             )
         return self._phase1["MM6"]
 
@@ -463,7 +481,7 @@ class IKEv1SA:
                 digest = keys.ikev1_quick_mode_hash1(self.hash, k.skeyid_a, message_id, after)
             else:
                 digest = keys.ikev1_quick_mode_hash2(self.hash, k.skeyid_a, message_id, ni, after)
-        qm.messages[step] = self._sealed("QM", message_id, [(p.V1_HASH, digest), *body], k.encryption_key, iv)
+        qm.messages[step] = self._sealed(sender, "QM", message_id, [(p.V1_HASH, digest), *body], k.encryption_key, iv)
         return qm.messages[step]
 
     def esp_spi(self, label: str, side: Side) -> bytes:
@@ -477,7 +495,7 @@ class IKEv1SA:
             return self._plain("INFO", message_id, body)
         k = self.keys(sender)
         digest = keys.ikev1_informational_hash(self.hash, k.skeyid_a, message_id, p.chain(body)[1])
-        return self._sealed("INFO", message_id, [(p.V1_HASH, digest), *body], k.encryption_key,
+        return self._sealed(sender, "INFO", message_id, [(p.V1_HASH, digest), *body], k.encryption_key,
                             self._phase2_iv(message_id))  # fmt: skip
 
     def dpd(self, number: int, sequence: int) -> p.Payload:
