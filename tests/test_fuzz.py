@@ -541,7 +541,9 @@ PROGRESS = frozenset({"recv", "send", "retransmit", "outcome", "transition", "ti
 
 
 def _state(r: LiveResponder) -> tuple[Any, ...]:
-    return (r.negotiations(), dict(r.per_address), sorted(r.conversations), sorted(r.by_cookie))
+    """What a rejected datagram must leave as it was: the negotiations kept, and where each is answered."""
+    where = sorted((label, c.address, c.natt) for label, c in r.conversations.items())
+    return (r.negotiations(), dict(r.per_address), sorted(r.conversations), sorted(r.by_cookie), where)
 
 
 def _within_limits(r: LiveResponder) -> None:
@@ -687,3 +689,62 @@ def test_regression_an_outcome_with_a_value_ikesim_never_writes_is_refused() -> 
     lines[-1] = json.dumps(record)
     with pytest.raises(TraceError, match="outcome: failure_point: '0IPSEC_FAILURE_PEER' is not one of ikesim's values"):
         read_trace(lines)
+
+
+def test_regression_a_refused_ike_sa_init_at_the_total_limit_evicts_no_negotiation() -> None:
+    """Found by the long fuzz run: at the total limit, an IKE_SA_INIT whose KE value is out of range
+    first made room (the oldest half-open negotiation was forgotten) and was then refused as a
+    damaged payload: only drops were printed, nothing was answered, and one negotiation fewer was kept."""
+    r = responder_for(None, None, lambda event: None, LIMITS, "ikev2")
+    sources = [("192.0.2.1", 500), ("192.0.2.2", 500), ("198.51.100.7", 500)]
+    for i in range(LIMITS.total):
+        assert r.datagram(0.0, v2_init(b"\0" * 7 + bytes([i + 1]), [14], 14), sources[i % 3])
+    before = _state(r)
+    assert r.negotiations() == LIMITS.total and r._half_open  # full, and room could be made
+    body = [wp.v2_sa([wp.v2_proposal(1, 1, b"", [wp.v2_transform(1, 12, 128), wp.v2_transform(2, 5),
+                                                 wp.v2_transform(3, 12), wp.v2_transform(4, 14)])]),
+            wp.v2_ke(14, bytes(255) + b"\x01"), (wp.V2_NONCE, b"n" * 32)]  # fmt: skip
+    bad_ke = wp.message(b"\0" * 7 + b"\x63", bytes(8), 0x20, 34, 0x08, 0, body)  # g^x = 1: out of range (RFC 6989)
+    events: list[dict[str, Any]] = []
+    r.emit = events.append
+    assert r.datagram(0.0, bad_ke, sources[0]) == []
+    assert [e["kind"] for e in events] == ["drop"] and "out of range" in events[0]["reason"]
+    assert _state(r) == before
+
+
+@pytest.mark.parametrize("v2", [False, True], ids=["ikev1", "ikev2"])
+def test_regression_a_refused_datagram_on_the_nat_t_port_does_not_move_the_negotiation(v2: bool) -> None:
+    """Found by the long fuzz run once ``_state`` looked at where each negotiation is answered: a
+    datagram that only named a negotiation (its cookie or SPI, anyone can copy those) and came to
+    the NAT-T port moved the negotiation there before it was read, and was then dropped; the
+    replies went to the sender's port with the non-ESP marker from then on."""
+    r = responder_for("strongswan", None, lambda event: None, LIMITS, "ikev2" if v2 else "ikev1")
+    cookie, home = b"\0" * 7 + b"\1", ("192.0.2.1", 500)
+    first = v2_init(cookie, [14], 14) if v2 else v1_mm1(cookie, V1_OFFERS[:1], [])
+    [(answer, _)] = r.datagram(0.0, first, home)
+    rcookie = answer[8:16]
+    before = _state(r)
+    # IKEv2: a header only, which does not parse; IKEv1: an informational without a notify, which is no message.
+    junk = (first[:8] + rcookie + b"\x00\x20\x25\x08" + bytes(8) if v2
+            else isakmp.encode(cookie, rcookie, isakmp.INFORMATIONAL, [(isakmp.VENDOR_ID, b"x" * 16)]))  # fmt: skip
+    events: list[dict[str, Any]] = []
+    r.emit = events.append
+    assert r.datagram(0.1, NON_ESP_MARKER + junk, ("192.0.2.1", 4500), None, True) == []
+    assert [e["kind"] for e in events] == ["drop"]
+    assert _state(r) == before
+    assert r.datagram(0.2, first, home) == [(answer, home)]  # a resend is still answered where it came from
+
+
+def test_regression_an_ike_sa_init_whose_ke_names_group_0_gets_invalid_ke_payload() -> None:
+    """Found by the long fuzz run: a KE payload of group 0 was read by the core as no group given
+    (the first proposal's), so the request was accepted, and building the response, which needs a
+    key pair of the KE's group, failed an assertion out of ``datagram()``."""
+    r = responder_for(None, None, lambda event: None, LIMITS, "ikev2")
+    init = bytearray(v2_init(b"\0" * 7 + b"\1", [14], 14))
+    parsed = wire2.parse(bytes(init))
+    ke = next(body for kind, body in parsed.payloads if kind == wire2.KE)
+    at = bytes(init).index(ke)
+    init[at : at + 2] = bytes(2)  # the KE payload's group number
+    [(answer, _)] = r.datagram(0.0, bytes(init), ("192.0.2.1", 500))
+    assert wire2.parse(answer).notifies() == [(17, (14).to_bytes(2, "big"))]  # INVALID_KE_PAYLOAD, group 14
+    assert r.negotiations() == 0 and r.per_address == {}

@@ -7,6 +7,7 @@ in real time (these are the only tests in ikesim that wait: that is what they te
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import logging
@@ -23,12 +24,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.live import ikev2 as wire2
 from sim.live import isakmp, vendors
 from sim.live.crypto import NON_ESP_MARKER
-from sim.live.responder import Limits, LiveResponder, responder_for
+from sim.live.responder import Limits, LiveResponder, deciding, responder_for
 from sim.live.server import ResponderProtocol
+from sim.protocol.checks import select_proposal
+from sim.protocol.policy import Policy, Proposal
 from sim.protocol.profiles import PROFILES
 from sim.wire import dh, keys
 from sim.wire import payloads as wp
@@ -305,6 +310,160 @@ def test_a_huge_offer_is_not_kept_once_the_transform_is_chosen() -> None:
     assert ISAKMP(answer).exch_type == 2
     [conversation] = r.responder.conversations.values()
     assert conversation.offer == [] and len(conversation.proposed.proposals) == 1
+
+
+def _offer(*attributes: bytes, icookie: bytes = b"initiatr") -> bytes:
+    """An MM1 of one proposal with these transforms (encoded by sim.wire, which nests as deep as asked)."""
+    transforms = [wp.v1_transform(i % 256, 1, a) for i, a in enumerate(attributes, start=1)]
+    return isakmp.encode(icookie, bytes(8), 2, [wp.v1_sa([wp.v1_proposal(1, 1, b"", transforms)])])
+
+
+def _attributes(encryption: int, bits: int | None, hash_: int, group: int) -> bytes:
+    head = wp.attribute(1, encryption) + (wp.attribute(14, bits) if bits else b"")
+    return head + b"".join(wp.attribute(k, v) for k, v in ((2, hash_), (3, 1), (4, group), (11, 1), (12, 28800)))
+
+
+def _noise(rng: random.Random) -> bytes:
+    """Seven attributes of types and values no one uses: a transform that does not compress."""
+    return b"".join(struct.pack("!HH", 0x8000 | rng.randrange(17, 0x8000), rng.randrange(65536)) for _ in range(7))
+
+
+@pytest.mark.parametrize(
+    ("last", "code", "kept"),
+    # 3DES SHA-1 is a Windows suite, group 5 is not one of its groups: 13865 (the group), one proposal kept;
+    # DES MD5 is no suite of it: 13802, and nothing needs keeping.
+    [(_attributes(5, None, 2, 5), 13865, 1), (_attributes(1, None, 1, 1), 13802, 0)],
+)
+def test_a_refused_255_transform_offer_keeps_one_proposal_at_most_and_ends_as_the_whole_offer_would(
+    last: bytes, code: int, kept: int
+) -> None:
+    """Before, a refused offer kept every modelled proposal for the negotiation's life: 29 KB each."""
+    r = Recorder("windows")
+    offer = [_attributes(1, None, 1, 100 + i) for i in range(254)]  # DES MD5, groups no one has
+    [notify] = r.send(0.0, _offer(*offer, last))
+    assert ISAKMP(notify).exch_type == 5
+    assert r.kinds("outcome")[-1]["code"] == code
+    [conversation] = r.responder.conversations.values()
+    assert len(conversation.proposed.proposals) == kept and conversation.offer == [] and conversation.kept is None
+
+
+PROPOSALS = st.builds(Proposal, st.sampled_from(["des", "3des", "aes128", "aes256"]),
+                      st.sampled_from(["md5", "sha1", "sha256"]), st.sampled_from([1, 2, 5, 14, 19]))  # fmt: skip
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(offer=st.lists(PROPOSALS, max_size=12), mine=st.lists(PROPOSALS, min_size=1, max_size=3), auth=st.booleans())
+def test_what_a_negotiation_keeps_of_an_offer_gets_the_checks_answer_to_the_whole_offer(
+    offer: list[Proposal], mine: list[Proposal], auth: bool
+) -> None:
+    """:func:`deciding` leans on how ``select_proposal`` chooses; if that changes, this says so."""
+    policy = Policy(proposals=tuple(mine))
+
+    def as_offer(proposals: tuple[Proposal, ...]) -> Policy:
+        return Policy(auth="psk" if auth else "certificate", proposals=proposals)
+
+    kept = deciding([(p, i) for i, p in enumerate(offer)], as_offer, policy)
+    assert len(kept) <= 1
+    whole = select_proposal(as_offer(tuple(offer)), policy)
+    assert select_proposal(as_offer(tuple(p for p, _ in kept)), policy) == whole
+    assert all(offer[i] == p for p, i in kept)
+
+
+def test_the_first_messages_kept_to_authenticate_are_compressed_bounded_and_then_released() -> None:
+    r = Recorder("windows", Limits(kept_bytes=50_000))
+    client = V1Client()
+    mm1_255 = _offer(*[_attributes(1, None, 1, 1)] * 254, _attributes(7, 128, 2, 14), icookie=client.ic)
+    client.sai_b = isakmp.parse(mm1_255).first(isakmp.SA) or b""
+    [mm2] = r.send(0.0, mm1_255)
+    assert r.send(0.5, mm1_255) == [mm2]  # a resend is compared, not kept: a digest
+    conversation = r.responder.conversations["MM#1"]
+    assert conversation.kept is not None and len(conversation.kept.packed) < len(client.sai_b) // 8
+    assert [len(d) for d in conversation.received.values()] == [16]
+    # Random attributes do not compress: past the budget, the oldest half-open negotiations make room.
+    rng = random.Random(18)
+    for i in range(12):
+        noisy = _offer(*[_noise(rng) for _ in range(254)], _attributes(7, 128, 2, 14), icookie=b"noisy%03d" % i)
+        assert len(r.send(0.0, noisy, source=(f"198.51.100.{i}", 500))) == 1
+    assert r.responder._kept <= 50_000 and "MM#1" not in r.responder.conversations
+    assert "bytes of first messages kept" in r.kinds("drop")[-1]["reason"]
+    # Authenticated, a negotiation keeps nothing of its first message.
+    r2 = Recorder("windows")
+    [mm6] = _main_mode(r2, client)
+    assert client.read_mm6(mm6) and r2.responder.conversations["MM#1"].kept is None and r2.responder._kept == 0
+
+
+def test_ikev2_an_offer_that_repeats_its_transforms_is_decided_at_once() -> None:
+    """Before, every combination of an IKE proposal's transforms became a policy proposal: 40 of each
+    type (a 1,780-byte request) took 59 s and kept 160 MB; now each (cipher, integrity, group) counts once."""
+    r = _v2()
+    client = V2Client()
+    sa = wp.v2_sa([wp.v2_proposal(1, 1, b"", [wp.v2_transform(1, 12, 128)] * 40 + [wp.v2_transform(2, 5)] * 40
+                                  + [wp.v2_transform(3, 12)] * 40 + [wp.v2_transform(4, 14)] * 40)])  # fmt: skip
+    client.request = wp.message(client.spi_i, bytes(8), 0x20, 34, 0x08, 0, [sa, wp.v2_ke(14, client.pair.public),
+                                                                             (wp.V2_NONCE, client.ni)])  # fmt: skip
+    start = time.process_time()
+    [response] = r.send(0.0, client.request)
+    assert time.process_time() - start < 2.0
+    [conversation] = r.responder.conversations.values()
+    assert len(conversation.proposed.proposals) == 1
+    [answer] = r.send(0.1, client.auth(response))  # AUTH signs the request as it was sent
+    assert client.verifies(client.open(answer)) and conversation.kept is None and r.responder._kept == 0
+
+
+def test_strongswan_begins_again_after_its_half_open_timeout_and_still_authenticates() -> None:
+    """The first message's bytes go when a negotiation ends; a first message that begins it again keeps them anew."""
+    r = Recorder("strongswan")
+    client = V1Client()
+    [mm2] = r.send(0.0, client.mm1())
+    r.responder.tick(40.0)  # the half-open timeout (30 s) ended it
+    [mm2] = r.send(47.0, client.mm1())  # charon's fourth resend of MM1
+    [mm4] = r.send(47.1, client.mm3(mm2))
+    [mm6] = r.send(47.2, client.mm5(mm4))
+    assert client.read_mm6(mm6) and [o["code"] for o in r.kinds("outcome")] == [13805, 13897]
+    r2 = _v2()
+    v2 = V2Client()
+    [response] = r2.send(0.0, v2.init())
+    r2.responder.tick(40.0)
+    [response] = r2.send(47.0, v2.request)
+    [answer] = r2.send(47.1, v2.auth(response))
+    assert v2.verifies(v2.open(answer)) and [o["code"] for o in r2.kinds("outcome")] == [13805, 13897, 13897]
+
+
+@pytest.mark.parametrize(("addresses", "mm1s", "total"), [(1, 20_000, 10_000), (400, 4_000, 2_000)])
+def test_after_a_flood_of_mm1s_from_4000_ports_a_new_initiator_is_answered_at_once(
+    addresses: int, mm1s: int, total: int
+) -> None:
+    """The flood of issue 18 without sockets or clock (bench/serve_flood.py plays it on real ones).
+
+    From one address, the per-address limit keeps 64 of 20,000; from 400 addresses (a fifth of
+    the flood against a fifth of the cap, to stay quick), the cap fills and every MM1 past it
+    makes room by forgetting the oldest half-open negotiation.
+    """
+    r = responder_for("windows", None, lambda event: None, Limits(total=total))
+    body = _offer(_attributes(7, 128, 2, 14))[8:]
+    for i in range(mm1s):
+        source = (f"198.51.{(i % addresses) // 200}.{(i % addresses) % 200 + 1}", 1024 + i % 4000)
+        r.datagram(0.0, b"F" + i.to_bytes(7, "big") + body, source)
+    assert r.negotiations() == (64 if addresses == 1 else total)
+    [(answer, to)] = r.datagram(0.0, b"newcomer" + body, ("203.0.113.5", 500))
+    assert to == ("203.0.113.5", 500) and answer[:8] == b"newcomer" and answer[18] == 2  # its MM2
+
+
+@pytest.mark.parametrize("last", [_attributes(7, 128, 2, 14), _attributes(5, None, 2, 5)], ids=["chosen", "refused"])
+def test_a_negotiation_holds_a_few_kilobytes_whatever_its_offer(last: bytes) -> None:
+    """255-transform MM1s held 11 KB each when one was chosen, 29 KB when none was (issue 18: 171 KiB)."""
+    r = responder_for("windows", None, lambda event: None)
+    body = _offer(*[_attributes(1, None, 1, 100 + i) for i in range(254)], last)[8:]
+    offers = [b"M%07d" % n + body for n in range(40)]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for n, offer in enumerate(offers):
+        assert len(r.datagram(0.0, offer, (f"198.51.100.{n}", 500))) == 1
+    gc.collect()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert r.negotiations() == 40 and grown / 40 < 6_000, f"{grown / 40:.0f} bytes a negotiation"
 
 
 def test_junk_is_printed_once_per_reason_per_second_and_then_counted() -> None:
@@ -757,6 +916,17 @@ def test_ikev1_the_initiator_moves_to_nat_t_and_replies_carry_the_non_esp_marker
     assert r.responder.datagram(0.3, b"\xff", floated, None, True) == []  # a NAT-keepalive
     assert r.responder.datagram(0.3, b"\x01\x02\x03\x04esp", floated, None, True) == []  # ESP: not ours
     assert "ESP packet on the NAT-T port" in r.kinds("drop")[-1]["reason"]
+
+
+def test_ikev2_an_initiator_that_begins_on_the_nat_t_port_is_answered_there_with_the_marker() -> None:
+    """RFC 7296 2.23 lets an initiator begin on 4500; the answer used to leave by the IKE port without the marker."""
+    r = _v2()
+    client = V2Client()
+    floated = ("192.0.2.20", 4500)
+    [(response, to)] = r.responder.datagram(0.0, NON_ESP_MARKER + client.init(), floated, ("198.51.100.1", 4500), True)
+    assert to == floated and response[:4] == NON_ESP_MARKER
+    [(answer, to)] = r.responder.datagram(0.1, NON_ESP_MARKER + client.auth(response[4:]), floated, None, True)
+    assert to == floated and client.verifies(client.open(answer[4:]))
 
 
 def test_ikev1_mm4_carries_nat_d_when_mm3_did() -> None:

@@ -29,13 +29,14 @@ import hmac
 import ipaddress
 import secrets
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim.conditions import Condition
 from sim.live.crypto import NON_ESP_MARKER, CryptoFailure, KeyPair, wire_address
 from sim.live.isakmp import MAX_DATAGRAM, WireError
-from sim.live.responder import NAME, Address, Conversation, LiveResponder, _peer
+from sim.live.responder import NAME, Address, Conversation, LiveResponder, _peer, deciding, digest
 from sim.protocol import ikev2 as core
 from sim.protocol.checks import select_proposal
 from sim.protocol.ikev2 import IKEV2, Ikev2Payload
@@ -183,30 +184,40 @@ def proposals(sa_body: bytes, what: str) -> list[tuple[int, int, bytes, list[tup
 
 
 def ike_choices(sa_body: bytes) -> list[tuple[Proposal, Choice]]:
-    """Every combination serve can seal of each offered IKE proposal, in the offer's order, as policy proposals."""
-    out = []
-    for number, protocol, _, items in proposals(sa_body, "IKE"):
-        if protocol != 1:
-            continue
-        by_type: dict[int, list[tuple[int, int | None]]] = {}
+    """Each combination serve can seal of the offered IKE proposals, in the offer's order, as policy proposals.
+
+    Each (encryption, integrity, group) comes once, with the first PRF of its proposal serve can
+    use (the one a choice takes): at most 3 x 5 x the groups serve implements, however long the
+    offer and however often it repeats its transforms (every combination of 40 of each type was
+    2.5 million).
+    """
+    return list(_combinations([(n, items) for n, protocol, _, items in proposals(sa_body, "IKE") if protocol == 1]))
+
+
+def _combinations(offered: list[tuple[int, list[tuple[int, int, int | None]]]]) -> Iterator[tuple[Proposal, Choice]]:
+    seen: set[tuple[int, int, int]] = set()
+    for number, items in offered:
+        by_type: dict[int, dict[tuple[int, int | None], None]] = {}  # type -> its distinct (ID, key length), in order
         for kind, transform_id, key_length in items:
-            by_type.setdefault(kind, []).append((transform_id, key_length))
-        for encr, bits in by_type.get(1, []):
+            by_type.setdefault(kind, {})[(transform_id, key_length)] = None
+        prf = next((t for t, _ in by_type.get(2, {}) if t in IKEV2_PRFS), None)
+        if prf is None:
+            continue
+        for encr, bits in by_type.get(1, {}):
             if encr != ENCR_AES_CBC or bits not in AES_BY_BITS:
                 continue
-            for prf, _ in by_type.get(2, []):
-                for integ, _ in by_type.get(3, []):
-                    name = INTEGRITY_NAMES.get(integ)
-                    if name is None or prf not in IKEV2_PRFS:
-                        continue
-                    for group, _ in by_type.get(4, []):
-                        if group in dh.GROUPS:
-                            proposal = Proposal(AES_BY_BITS[bits], name, group)  # type: ignore[arg-type]
-                            out.append((proposal, Choice(number, bits, prf, integ, group)))
-    return out
+            for integ, _ in by_type.get(3, {}):
+                name = INTEGRITY_NAMES.get(integ)
+                if name is None:
+                    continue
+                for group, _ in by_type.get(4, {}):
+                    if group in dh.GROUPS and (bits, integ, group) not in seen:
+                        seen.add((bits, integ, group))
+                        proposal = Proposal(AES_BY_BITS[bits], name, group)  # type: ignore[arg-type]
+                        yield proposal, Choice(number, bits, prf, integ, group)
 
 
-@dataclass
+@dataclass(slots=True)
 class Child:
     """A child SA the first IKE_AUTH negotiated: its SPIs and what was answered."""
 
@@ -215,26 +226,24 @@ class Child:
     spi: bytes = field(default_factory=lambda: secrets.token_bytes(4))
 
 
-@dataclass
+@dataclass(slots=True)
 class IkeConversation(Conversation):
     """What the responder keeps for one IKE SA, besides the machine's sessions."""
 
     choices: list[tuple[Proposal, Choice]] = field(default_factory=list)
     choice: Choice | None = None
-    ke: bytes = b""  # the initiator's KE data and its group
-    ke_group: int = 0
+    ke_group: int = 0  # the group of the initiator's KE payload
     pair: KeyPair | None = None  # our key pair in the KE payload's group, and g^ir
     g_ir: bytes = b""
     ni: bytes = b""
     nr: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     nat: bool = False  # the request carried NAT detection notifies
-    request: bytes = b""  # IKE_SA_INIT request and response as sent: what AUTH signs
-    response: bytes = b""
+    response: bytes = b""  # IKE_SA_INIT response as sent: what our AUTH signs (the request: Conversation.kept)
     keys: keys.IKEv2Keys | None = None
     prf: HashName = "sha1"
     auth_request: dict[int, bytes] = field(default_factory=dict)  # IKE_AUTH's inner payloads by type (first each)
     children: list[Child] = field(default_factory=list)
-    responses: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)  # message ID -> (request, response)
+    responses: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)  # message ID -> (request digest, response)
     answering: int = 0  # the message ID of the request being answered
     next_id: int = 0  # our own requests' message IDs
 
@@ -257,8 +266,6 @@ class Ikev2Responder(LiveResponder):
             return
         conversation = self.conversations[label]
         assert isinstance(conversation, IkeConversation)
-        if natt:  # the initiator moved to UDP 4500 (RFC 7296 2.23)
-            conversation.address, conversation.natt = address, True
         try:
             datagram = parse(data)
         except WireError as error:
@@ -281,48 +288,57 @@ class Ikev2Responder(LiveResponder):
         if not 16 <= len(ni) <= 256:
             raise WireError("payload", f"a nonce of {len(ni)} bytes (RFC 7296: 16 to 256)")
         choices = ike_choices(sa)
-        if self.per_address.get(address[0], 0) >= self.limits.per_address:
-            self._drop(now, None, core.INIT_REQUEST, address, None, f"{self.limits.per_address} negotiations of "
-                       "this address kept already: the negotiation is not opened")  # fmt: skip
+        if not self._fits(now, core.INIT_REQUEST, address):
             return
-        if len(self.conversations) >= self.limits.total and not self._make_room(now):
-            self._drop(now, None, core.INIT_REQUEST, address, None, "limit reached: the negotiation is not opened")
-            return
-        self._count += 1
-        label = f"IKE#{self._count}"
         mine = self.endpoint.policy
+
+        def as_offer(proposals: tuple[Proposal, ...]) -> Policy:
+            return Policy(auth=mine.auth, psk=mine.psk, proposals=proposals, mobike=True)
+
+        decided = deciding(choices, as_offer, mine)  # of the offer, only what the machine's check needs
         # An offer nothing of which serve can seal still goes to the machine, as an offer of nothing it accepts.
-        offered = tuple(proposal for proposal, _ in choices) or (Proposal("des", "md5", 1),)
+        offered = tuple(proposal for proposal, _ in decided) or (Proposal("des", "md5", 1),)
         proposed = Policy(auth=mine.auth, psk=mine.psk, proposals=offered, mobike=True)
         conversation = IkeConversation(address, datagram.spi_i, secrets.token_bytes(8), [], proposed, [], local=local)
-        conversation.choices = choices
-        conversation.ke_group, conversation.ke, conversation.ni = int.from_bytes(ke[:2], "big"), ke[4:], ni
+        conversation.choices = decided
+        conversation.ke_group, conversation.ni = int.from_bytes(ke[:2], "big"), ni
         conversation.nat = any(n in (NAT_SOURCE, NAT_DESTINATION) for n, _ in datagram.notifies())
-        conversation.request = conversation.received[core.INIT_REQUEST] = self._data  # as received: AUTH signs it
+        conversation.received[core.INIT_REQUEST] = digest(self._data)
         if conversation.ke_group in mine.accepted_groups() and conversation.ke_group in dh.GROUPS:
             conversation.pair = KeyPair(conversation.ke_group)  # checked now: a bad value is a damaged payload
             try:
-                conversation.g_ir = conversation.pair.shared(conversation.ke)
+                conversation.g_ir = conversation.pair.shared(ke[4:])  # (the initiator's value is not kept)
             except CryptoFailure as failure:
                 raise WireError("payload", str(failure)) from None
+        # Accepted: only now may it cost a kept negotiation (an eviction for a refused datagram changed state).
+        self._make_room(now)
+        self._count += 1
+        label = f"IKE#{self._count}"
         self.conversations[label] = conversation
         self.by_cookie[(address[0], datagram.spi_i)] = label
         self.per_address[address[0]] = self.per_address.get(address[0], 0) + 1
         self._half_open[label] = None
         msg = Message(core.INIT_REQUEST, label, _peer(address), NAME, proposed)
         returned = any(n == COOKIE for n, _ in datagram.notifies())  # the machine models a cookie as returned or not
-        msg.ikev2 = Ikev2Payload(ke_group=conversation.ke_group, cookie=returned)
+        # Group 0 names no group, but the core reads a KE group of 0 as none given (the first proposal's):
+        # -1 is "another group", which gets N(INVALID_KE_PAYLOAD) like any group the choice does not name.
+        msg.ikev2 = Ikev2Payload(ke_group=conversation.ke_group or -1, cookie=returned)
         self._receive(now, msg)
         if label not in self.endpoint.sessions:  # refused keeping no state (INVALID_KE_PAYLOAD): forget it too
             self._forget(label)
+            return
+        self._keep(now, label, self._data)  # as received: AUTH signs it
 
     def _next2(self, now: float, label: str, conversation: IkeConversation, datagram: Datagram2, data: bytes) -> None:
         peer = _peer(conversation.address)
         if datagram.exchange == IKE_SA_INIT and datagram.spi_r == bytes(8):
-            if data == conversation.received.get(core.INIT_REQUEST) and conversation.sent.get(core.INIT_RESPONSE):
+            again = digest(data) == conversation.received.get(core.INIT_REQUEST)
+            if again and conversation.sent.get(core.INIT_RESPONSE):
                 msg = Message(core.INIT_REQUEST, label, peer, NAME, conversation.proposed)
                 msg.ikev2 = Ikev2Payload(ke_group=conversation.ke_group)
                 self._receive(now, msg)  # the same request again: the machine resends its response
+                if conversation.kept is None:  # or, when it ended (strongSwan), begins the IKE SA again
+                    self._keep(now, label, data)
                 return
             self._drop(now, label, core.INIT_REQUEST, conversation.address, None,
                        "a new IKE_SA_INIT for an IKE SA under way: dropped")  # fmt: skip
@@ -341,8 +357,10 @@ class Ikev2Responder(LiveResponder):
             self._receive(now, Message(core.INFO_RESPONSE, label, peer, NAME, conversation.proposed))
             return
         cached = conversation.responses.get(mid)
-        if cached is not None and cached[0] == data:  # the same request again: the same response again
-            self._emit(now, "retransmit", label, _exchange_name(datagram.exchange, True), peer, 0, None)
+        if cached is not None and cached[0] == digest(data):  # the same request again: the same response again
+            self._accepted(conversation)
+            to = _peer(conversation.address)
+            self._emit(now, "retransmit", label, _exchange_name(datagram.exchange, True), to, 0, None)
             self._replies.append((NON_ESP_MARKER + cached[1] if conversation.natt else cached[1], conversation.address))
             return
         try:
@@ -358,6 +376,7 @@ class Ikev2Responder(LiveResponder):
         elif datagram.exchange == INFORMATIONAL:
             self._info2(now, label, conversation, inner)
         elif datagram.exchange == CREATE_CHILD_SA:
+            self._accepted(conversation)
             self._drop(now, label, core.CHILD_REQUEST, conversation.address, None,
                        "serve makes no CREATE_CHILD_SA: answered N(NO_ADDITIONAL_SAS)")  # fmt: skip
             reply = self._seal2(conversation, CREATE_CHILD_SA, mid, True, [p.v2_notify(35)])
@@ -367,7 +386,7 @@ class Ikev2Responder(LiveResponder):
             return
         if len(self._replies) > before:  # answered: keep the response for a request that comes again
             response = self._replies[-1][0]
-            conversation.responses[mid] = (data, response[4:] if conversation.natt else response)
+            conversation.responses[mid] = (digest(data), response[4:] if conversation.natt else response)
             while len(conversation.responses) > MAX_CACHED_RESPONSES:
                 conversation.responses.pop(next(iter(conversation.responses)))
 
@@ -412,8 +431,11 @@ class Ikev2Responder(LiveResponder):
             why = "no IDi or AUTH payload"
         elif auth[0] != 2:
             why = f"AUTH method {auth[0]}, not a shared key MIC (2)"
+        elif conversation.kept is None:
+            why = "the IKE_SA_INIT request is no longer kept (the IKE SA ended or is authenticated)"
         else:
-            octets = keys.ikev2_signed_octets(conversation.prf, conversation.request, conversation.nr, k.sk_pi, idi)
+            request = conversation.kept.unpacked()
+            octets = keys.ikev2_signed_octets(conversation.prf, request, conversation.nr, k.sk_pi, idi)
             if not hmac.compare_digest(keys.ikev2_psk_auth(conversation.prf, mine.psk.encode(), octets), auth[4:]):
                 why = "AUTH does not match our pre-shared key"
         if why is not None:
@@ -429,11 +451,14 @@ class Ikev2Responder(LiveResponder):
         msg.child = f"CHILD#{self._count}"
         msg.ikev2 = Ikev2Payload(cp=asks)
         msg.detail = why
-        conversation.received[core.AUTH_REQUEST] = data
+        conversation.received[core.AUTH_REQUEST] = digest(data)
         self.quick_of[msg.child] = label
         self._receive(now, msg)
         if msg.child not in self.endpoint.sessions:
             self.quick_of.pop(msg.child, None)
+        session = self.endpoint.sessions.get(label)
+        if session is None or session.established or session.ended:  # authenticated, or never will be
+            self._release(label)
 
     def _info2(self, now: float, label: str, conversation: IkeConversation,
                        inner: list[tuple[int, bytes]]) -> None:  # fmt: skip
@@ -461,7 +486,8 @@ class Ikev2Responder(LiveResponder):
         session = self.endpoint.sessions.get(label)
         if session is None or not session.established:  # nothing to answer it with in the machine: an empty answer
             reply = self._seal2(conversation, INFORMATIONAL, conversation.answering, True, [])
-            self._emit(now, "send", label, core.INFO_RESPONSE, peer, "an empty answer (the IKE SA is not up)", None)
+            to = _peer(conversation.address)  # where it goes now (the request may have moved it to NAT-T)
+            self._emit(now, "send", label, core.INFO_RESPONSE, to, "an empty answer (the IKE SA is not up)", None)
             self._replies.append((NON_ESP_MARKER + reply if conversation.natt else reply, conversation.address))
 
     # --- effects -----------------------------------------------------------------------------

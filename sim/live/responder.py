@@ -21,14 +21,16 @@ What it does with a datagram:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import heapq
 import hmac
 import math
 import secrets
 import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sim.codes import IkeCode
 from sim.conditions import CORRUPTION_CONDITIONS, Condition
@@ -58,6 +60,10 @@ NOTIFIED_BY_TYPE[14] = Condition.NO_PROPOSAL_CHOSEN  # several conditions share 
 R_U_THERE, R_U_THERE_ACK = 36136, 36137  # RFC 3706 section 5
 ESP_IMPLEMENTED = frozenset({3, 12, 18, 19, 20})  # ESP transform IDs: 3DES, AES-CBC, AES-GCM-8/12/16 (echoed only)
 MAX_QUICK_MODES = 16  # quick modes whose state a main-mode SA keeps (the oldest makes room)
+# A phase 1 transform longer than each of RFC 2409's 16 attribute classes once at its longest (4 + 8 bytes)
+# is not chosen: MM2 echoes the chosen one, and the negotiation keeps it.
+MAX_TRANSFORM = 4 + 16 * 12
+T = TypeVar("T")
 
 
 def default_policy(profile: str) -> Policy:
@@ -71,31 +77,92 @@ class Limits:
 
     per_address: int = 64  # negotiations kept per source address (whatever its ports)
     total: int = 10_000  # negotiations kept in all: past it, the oldest ended or half-open one makes room
+    # Bytes of first messages kept whole until the SA is authenticated (MM1's SA payload, IKE_SA_INIT
+    # requests), compressed, in all: past it, the oldest half-open negotiation keeping some makes room.
+    kept_bytes: int = 16 * 1024 * 1024
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """Bytes a negotiation needs whole later, compressed when that saves room.
+
+    MM1's SA payload body (HASH_I and HASH_R cover it) and the IKE_SA_INIT request (AUTH signs
+    it) must be kept until the SA is authenticated; a long offer repeats itself and compresses
+    to a tenth or less.
+    """
+
+    packed: bytes
+    compressed: bool = False
+
+    @classmethod
+    def of(cls, data: bytes) -> Kept:
+        """``data``, compressed when it is long enough for that to pay."""
+        if len(data) > 256:
+            packed = zlib.compress(data, 1)
+            if len(packed) < len(data):
+                return cls(packed, True)
+        return cls(data)
+
+    def unpacked(self) -> bytes:
+        """The bytes as they were given."""
+        return zlib.decompress(self.packed) if self.compressed else self.packed
+
+
+def digest(data: bytes) -> bytes:
+    """What a negotiation keeps of a datagram it only compares later (a retransmission is the same bytes)."""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def deciding(
+    offered: list[tuple[Proposal, T]], as_offer: Callable[[tuple[Proposal, ...]], Policy], mine: Policy
+) -> list[tuple[Proposal, T]]:
+    """The part of an offer the responder's check answers as it answers the whole offer: one proposal at most.
+
+    The check (:func:`~sim.protocol.checks.select_proposal`) takes the first acceptable
+    proposal, else refuses with INVALID_GROUP when one was refused for its group alone, else
+    with NO_PROPOSAL_CHOSEN: so the accepted proposal, else the first refused for its group,
+    else nothing, is all a negotiation keeps of an offer, whatever its size. ``as_offer`` makes
+    the offer's policy of some of its proposals; each item goes with its proposal.
+    """
+    verdict = select_proposal(as_offer(tuple(p for p, _ in offered)), mine)
+    if isinstance(verdict, Proposal):
+        return [next(pair for pair in offered if pair[0] == verdict)]
+    if verdict is not Condition.INVALID_GROUP:
+        return []
+    # Nothing is acceptable: a prefix is refused for its group once it holds that proposal. Bisect for it.
+    low, high = 1, len(offered)
+    while low < high:
+        middle = (low + high) // 2
+        if select_proposal(as_offer(tuple(p for p, _ in offered[:middle])), mine) is Condition.INVALID_GROUP:
+            high = middle
+        else:
+            low = middle + 1
+    return [offered[low - 1]]
+
+
+@dataclass(slots=True)
 class Conversation:
     """What the responder keeps for one negotiation, besides the machine's session."""
 
     address: Address
     icookie: bytes
     rcookie: bytes
-    offer: list[Transform]  # the transforms of its MM1, in the order offered
+    offer: list[Transform]  # of its MM1's transforms, the one MM2 will accept (see :func:`deciding`)
     proposed: Policy  # the offer as the policy the machine's checks compare with the responder's
-    vids: list[bytes]
+    vids: list[bytes]  # the vendor IDs MM2 carries (some answer the initiator's)
     chosen: Transform | None = None  # the transform MM2 accepted
     sent: dict[str, bytes] = field(default_factory=dict)  # message name -> its bytes, for resends
-    received: dict[str, bytes] = field(default_factory=dict)  # message name -> the bytes that came last
+    received: dict[str, bytes] = field(default_factory=dict)  # message name -> the digest of what came last
     forget_at: float | None = None  # once it has ended: when its resends are no longer recognised
     local: Address = ("0.0.0.0", 500)  # where the responder answers from: its ID and NAT detection
     natt: bool = False  # the initiator moved to UDP 4500 (NAT-T): replies carry the non-ESP marker
-    sai_b: bytes = b""  # the body of MM1's SA payload, as HASH_I and HASH_R cover it
+    kept: Kept | None = None  # until authenticated: MM1's SA payload body (SAi_b), or the IKE_SA_INIT request
     v1: Phase1 | None = None  # the phase 1 keys, once MM3 has come
     bodies: dict[str, Policy] = field(default_factory=dict)  # message key -> what it proved, for its resends
     quick: dict[int, QuickState] = field(default_factory=dict)  # message ID -> a quick mode under this SA
 
 
-@dataclass
+@dataclass(slots=True)
 class Phase1:
     """An IKEv1 phase 1 SA's cryptographic state at the responder (RFC 2409 section 5 and appendix B)."""
 
@@ -140,6 +207,8 @@ class LiveResponder:
         self.per_address: dict[str, int] = {}  # source IP address -> negotiations kept for it
         self._ended: dict[str, None] = {}  # ended negotiations kept to recognise resends, oldest first
         self._half_open: dict[str, None] = {}  # negotiations not yet up, oldest first
+        self._holding: dict[str, int] = {}  # negotiations keeping bytes (Conversation.kept) -> how many, oldest first
+        self._kept = 0  # their sum
         self._junk_second = -1  # the second whose junk datagrams are being counted
         self._junk: dict[str, int] = {}  # reason -> junk datagrams this second
         self._deadlines: list[tuple[float, int, str]] = []
@@ -149,6 +218,7 @@ class LiveResponder:
         self._replies: list[Reply] = []
         self.local: Address = ("0.0.0.0", 500)  # the server's address when a datagram does not say where it came
         self.quick_of: dict[str, str] = {}  # quick mode label -> the main-mode label it runs under
+        self._natt_from: Address | None = None  # the datagram being handled came to the NAT-T port from here
 
     # --- what the server calls ---------------------------------------------------------------
 
@@ -170,9 +240,12 @@ class LiveResponder:
                 if data[:4] != NON_ESP_MARKER:
                     raise WireError("header", "an ESP packet on the NAT-T port: serve keeps no IPsec SAs")
                 data = data[4:]
+                self._natt_from = address
             self._datagram(now, data, address, local or self.local, natt)
         except WireError as error:  # damaged beyond what can be given to a negotiation
             self._drop(now, None, "?", address, error.part, error.detail)
+        finally:
+            self._natt_from = None
         return self._replies
 
     def flush(self, now: float) -> None:
@@ -222,9 +295,6 @@ class LiveResponder:
         if label is None:
             self._first(now, isakmp.parse(data), address, local)
             return
-        conversation = self.conversations[label]
-        if natt:  # the initiator moved to UDP 4500 (RFC 3947 section 4)
-            conversation.address, conversation.natt = address, True
         try:
             self._next(now, label, isakmp.parse(data), address, data)
         except WireError as error:
@@ -251,7 +321,7 @@ class LiveResponder:
         mid = datagram.message_id
         main = datagram.exchange == isakmp.IDENTITY_PROTECTION
         for key in [name] if main else [f"QM1#{mid}", f"QM3#{mid}"] if name == "QM" else []:
-            if conversation.received.get(key) == data and key in conversation.bodies:
+            if conversation.received.get(key) == digest(data) and key in conversation.bodies:
                 again = self._again(label, key, conversation)  # a retransmission of what was read before
                 if again is not None:
                     self._receive(now, again)
@@ -264,12 +334,14 @@ class LiveResponder:
         if msg is None:
             return
         key = msg.name if main else f"{msg.name}#{mid}"
-        before = conversation.received.get(key)
-        msg.fresh = before is not None and before != data
-        conversation.received[key] = data
+        before, now_seen = conversation.received.get(key), digest(data)
+        msg.fresh = before is not None and before != now_seen
+        conversation.received[key] = now_seen
         if name in ("MM5", "QM"):
             conversation.bodies[key] = msg.body
         self._receive(now, msg)
+        if name == "MM1" and conversation.kept is None:  # an MM1 that began the negotiation again (strongSwan)
+            self._keep(now, label, datagram.first(isakmp.SA) or b"")
 
     def _again(self, label: str, key: str, conversation: Conversation) -> Message | None:
         """The message a retransmission is, without decrypting it again (the IV chain has moved on)."""
@@ -315,20 +387,15 @@ class LiveResponder:
             raise WireError("message_id", f"message ID {datagram.message_id} in main mode")
         sa_body = datagram.first(isakmp.SA) or b""
         offer = isakmp.transforms(sa_body)
-        if self.per_address.get(address[0], 0) >= self.limits.per_address:
-            self._drop(now, None, "MM1", address, None, f"{self.limits.per_address} negotiations of this address "
-                       "kept already: the negotiation is not opened")  # fmt: skip
+        if not self._fits(now, "MM1", address):
             return
-        if len(self.conversations) >= self.limits.total and not self._make_room(now):
-            self._drop(now, None, "MM1", address, None, "limit reached: the negotiation is not opened")
-            return
+        self._make_room(now)
         self._count += 1
         label = f"MM#{self._count}"
         vids = [body for kind, body in datagram.payloads if kind == isakmp.VENDOR_ID]
-        conversation = Conversation(
-            address, datagram.icookie, secrets.token_bytes(8), offer, self._proposed(offer), vids, local=local
-        )
-        conversation.sai_b = sa_body
+        proposed, offer = self._proposed(offer)
+        conversation = Conversation(address, datagram.icookie, secrets.token_bytes(8), offer, proposed,
+                                    vendor_ids(self.profile, vids), local=local)  # fmt: skip
         self.conversations[label] = conversation
         self.by_cookie[(address[0], datagram.icookie)] = label
         self.per_address[address[0]] = self.per_address.get(address[0], 0) + 1
@@ -336,6 +403,7 @@ class LiveResponder:
         if any(vid[:16] == MS_NT5_V9[:16] for vid in vids):  # a Windows initiator: it reads MS_NOTIFY_STATUS
             self.endpoint.windows_peers = self.endpoint.windows_peers | {_peer(address)}
         self._receive(now, Message("MM1", label, _peer(address), NAME, conversation.proposed))
+        self._keep(now, label, sa_body)
 
     def _damaged(self, now: float, label: str, error: WireError) -> None:
         """A damaged message for a negotiation: the machine sees the message it expected, damaged."""
@@ -442,13 +510,15 @@ class LiveResponder:
         try:
             if v1 is None or v1.keys is None:
                 raise CryptoFailure("no phase 1 keys (MM4 not sent, or an authentication serve does not implement)")
+            if conversation.kept is None:
+                raise CryptoFailure("MM1's SA payload is no longer kept (the negotiation ended or is authenticated)")
             payloads, last = self._open(conversation, data, v1.iv)
             found = dict(reversed(payloads))
             idii, hash_i = found.get(isakmp.ID), found.get(isakmp.HASH)
             if idii is None or hash_i is None:
                 raise CryptoFailure("decrypted, but without an ID and a HASH payload")
             expected = keys.ikev1_hash_i(v1.hash, v1.keys.skeyid, v1.g_xi, v1.pair.public, conversation.icookie,
-                                         conversation.rcookie, conversation.sai_b, idii)  # fmt: skip
+                                         conversation.rcookie, conversation.kept.unpacked(), idii)  # fmt: skip
             if not hmac.compare_digest(expected, hash_i):
                 raise CryptoFailure("HASH_I does not match")
         except CryptoFailure as failure:
@@ -574,18 +644,41 @@ class LiveResponder:
         self._drop(now, label, "INFO", conversation.address, None, "an informational message without N or D")
         return None
 
-    def _proposed(self, offer: list[Transform]) -> Policy:
-        """The initiator's offer as the policy the machine's checks compare with the responder's."""
-        mine = self.endpoint.policy.auth
+    def _proposed(self, offer: list[Transform]) -> tuple[Policy, list[Transform]]:
+        """The initiator's offer as the policy the machine's checks compare with the responder's.
+
+        Only what decides the check is kept (:func:`deciding`), with the transform MM2 would
+        echo: a negotiation keeps nothing of the offer's size.
+        """
+        mine = self.endpoint.policy
         methods = [t.auth() for t in offer]
-        auth = mine if mine in methods else (methods[0] if methods else "none")
-        proposals = tuple(p for t in offer if t.auth() == auth and (p := t.proposal()) is not None)
+        auth = mine.auth if mine.auth in methods else (methods[0] if methods else "none")
+
         # An offer may name a method no policy has ("method 9", "none"): it only has to differ from mine.
         # The pre-shared key is ours until MM5 shows otherwise (only MM5's message carries another).
-        return Policy(auth=cast(AuthMethod, auth), psk=self.endpoint.policy.psk, proposals=proposals)
+        def as_offer(proposals: tuple[Proposal, ...]) -> Policy:
+            return Policy(auth=cast(AuthMethod, auth), psk=mine.psk, proposals=proposals)
+
+        pairs = [(p, t) for t in offer
+                 if t.auth() == auth and len(t.raw) <= MAX_TRANSFORM and (p := t.proposal()) is not None]  # fmt: skip
+        decided = deciding(pairs, as_offer, mine)
+        return as_offer(tuple(p for p, _ in decided)), [t for _, t in decided]
+
+    def _accepted(self, conversation: Conversation) -> None:
+        """The datagram being handled is a message of this negotiation: it may move the negotiation to NAT-T.
+
+        If it came to the NAT-T port, the initiator has moved there (RFC 3947 section 4, RFC 7296
+        section 2.23). Only an accepted message moves it: a damaged or undecryptable one (anyone can send those
+        with the initiator's cookie) leaves the replies going where they went.
+        """
+        if self._natt_from is not None:
+            conversation.address, conversation.natt = self._natt_from, True
 
     def _receive(self, now: float, msg: Message) -> None:
-        address = self.conversations[self.quick_of.get(msg.sa, msg.sa)].address
+        conversation = self.conversations[self.quick_of.get(msg.sa, msg.sa)]
+        if msg.corrupt is None:
+            self._accepted(conversation)
+        address = conversation.address
         self._emit(now, "recv", msg.sa, msg.name, f"{address[0]}:{address[1]}", msg.corrupt, None)
         self.endpoint.receive(now, msg)
 
@@ -611,6 +704,7 @@ class LiveResponder:
         self._half_open.pop(outcome.sa, None)
         conversation.offer = []  # the offer is decided: keep nothing of its size
         if self.endpoint.sessions[outcome.sa].ended:
+            self._release(outcome.sa)  # nothing more is authenticated
             self._ended[outcome.sa] = None
             conversation.forget_at = now + self.linger
             self._push(conversation.forget_at, outcome.sa)
@@ -647,11 +741,8 @@ class LiveResponder:
         ic, rc = conversation.icookie, conversation.rcookie
         if msg.name == "MM2":
             chosen = conversation.chosen = self._chosen(conversation)
-            chosen_proposal = chosen.proposal()
-            conversation.offer = []  # a 255-transform offer is not kept for the life of the negotiation
-            if chosen_proposal is not None:
-                conversation.proposed = dataclasses.replace(conversation.proposed, proposals=(chosen_proposal,))
-            vids = [(isakmp.VENDOR_ID, vid) for vid in vendor_ids(self.profile, conversation.vids)]
+            conversation.offer = []  # chosen: the transform is kept, not the offer (already only it: _proposed)
+            vids = [(isakmp.VENDOR_ID, vid) for vid in conversation.vids]
             payloads = [(isakmp.SA, isakmp.sa_payload(chosen)), *vids]
             return isakmp.encode(ic, rc, isakmp.IDENTITY_PROTECTION, payloads)
         v1 = conversation.v1
@@ -664,12 +755,13 @@ class LiveResponder:
                     payloads.append((v1.nat_d, nat_d_hash(v1.hash, ic, rc, *wire_address(address))))
             return isakmp.encode(ic, rc, isakmp.IDENTITY_PROTECTION, payloads)
         if msg.name == "MM6":
-            assert v1 is not None and v1.keys is not None  # MM6 answers an MM5 that was read
+            assert v1 is not None and v1.keys is not None and conversation.kept is not None  # answers a read MM5
             idir = isakmp.id_ipv4(conversation.local[0])
-            hash_r = keys.ikev1_hash_r(v1.hash, v1.keys.skeyid, v1.g_xi, v1.pair.public, ic, rc, conversation.sai_b,
-                                       idir)  # fmt: skip
+            hash_r = keys.ikev1_hash_r(v1.hash, v1.keys.skeyid, v1.g_xi, v1.pair.public, ic, rc,
+                                       conversation.kept.unpacked(), idir)  # fmt: skip
             data, v1.last_block = self._seal(conversation, isakmp.IDENTITY_PROTECTION, 0,
                                              [(isakmp.ID, idir), (isakmp.HASH, hash_r)], v1.iv)  # fmt: skip
+            self._release(session.label)  # authenticated: MM6 is resent as it is, SAi_b is not needed again
             return data
         if msg.name == "QM2":
             assert v1 is not None and v1.keys is not None
@@ -737,6 +829,7 @@ class LiveResponder:
         heapq.heappush(self._deadlines, (when, self._pushes, label))
 
     def _forget(self, label: str) -> None:
+        self._release(label)
         conversation = self.conversations.pop(label)
         self.endpoint.sessions.pop(label, None)
         del self.by_cookie[(conversation.address[0], conversation.icookie)]
@@ -753,19 +846,61 @@ class LiveResponder:
             del self.per_address[ip]
             self.endpoint.first_seen.pop(_peer(conversation.address), None)
 
-    def _make_room(self, now: float) -> bool:
-        """Forget the oldest ended negotiation, else the oldest half-open one; False when all are up.
+    def _fits(self, now: float, name: str, address: Address) -> bool:
+        """Whether a new negotiation from ``address`` may be opened; prints why not. Changes nothing.
+
+        Past the total limit it fits when an ended or half-open negotiation can make room
+        (:meth:`_make_room`, called once the datagram has been found acceptable: a refused
+        datagram must not cost a kept negotiation).
+        """
+        if self.per_address.get(address[0], 0) >= self.limits.per_address:
+            self._drop(now, None, name, address, None, f"{self.limits.per_address} negotiations of this address "
+                       "kept already: the negotiation is not opened")  # fmt: skip
+            return False
+        if len(self.conversations) >= self.limits.total and not (self._ended or self._half_open):
+            self._drop(now, None, name, address, None, "limit reached: the negotiation is not opened")
+            return False
+        return True
+
+    def _make_room(self, now: float) -> None:
+        """At the total limit, forget the oldest ended negotiation, else the oldest half-open one.
 
         Real responders drop half-open SAs under load, so a flood cannot lock new initiators out.
+        :meth:`_fits` said beforehand that there is one to forget.
         """
-        for kept, why in ((self._ended, "ended"), (self._half_open, "half open")):
-            if kept:
-                label = next(iter(kept))
-                self._emit(now, "drop", label, "*", "*", f"{why} negotiation forgotten to make room "
-                           f"(limit {self.limits.total} negotiations)", DropCause.REFUSED)  # fmt: skip
-                self._forget(label)
-                return True
-        return False
+        if len(self.conversations) < self.limits.total:
+            return
+        kept, why = (self._ended, "ended") if self._ended else (self._half_open, "half open")
+        label = next(iter(kept))
+        self._emit(now, "drop", label, "*", "*", f"{why} negotiation forgotten to make room "
+                   f"(limit {self.limits.total} negotiations)", DropCause.REFUSED)  # fmt: skip
+        self._forget(label)
+
+    def _keep(self, now: float, label: str, data: bytes) -> None:
+        """Keep a first message's bytes for a negotiation still under way, within :attr:`Limits.kept_bytes`.
+
+        Past that, the oldest negotiations keeping some are forgotten (all half open: the bytes
+        go once the SA is authenticated or ends), so that offers of any size bound memory.
+        """
+        conversation = self.conversations.get(label)
+        session = self.endpoint.sessions.get(label)
+        if conversation is None or session is None or session.ended or session.established:
+            return
+        conversation.kept = Kept.of(data)
+        self._holding[label] = len(conversation.kept.packed)
+        self._kept += self._holding[label]
+        while self._kept > self.limits.kept_bytes and len(self._holding) > 1:
+            oldest = next(iter(self._holding))
+            self._emit(now, "drop", oldest, "*", "*", "half open negotiation forgotten to make room (limit "
+                       f"{self.limits.kept_bytes} bytes of first messages kept)", DropCause.REFUSED)  # fmt: skip
+            self._forget(oldest)
+
+    def _release(self, label: str) -> None:
+        """The negotiation needs its kept bytes no more."""
+        self._kept -= self._holding.pop(label, 0)
+        conversation = self.conversations.get(label)
+        if conversation is not None:
+            conversation.kept = None
 
     def _drop(self, now: float, label: str | None, name: str, address: Address, part: str | None, why: str) -> None:
         """Print a dropped datagram; junk that names no negotiation is printed once per reason per second.
