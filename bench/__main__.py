@@ -217,14 +217,15 @@ def live_datagrams_per_second(count: int = 20_000) -> dict[str, float | int]:
     import random
     import struct
 
-    from sim.live import isakmp
     from sim.live.responder import Limits, responder_for
+    from sim.wire import payloads as wp
+    from sim.wire import reader
 
     attrs = b"".join(struct.pack("!HH", 0x8000 | kind, value) for kind, value in ((1, 7), (14, 128), (2, 2), (4, 14),
                                                                                      (3, 1)))  # fmt: skip
-    offer = isakmp.Transform(1, 1, {}, bytes((1, 1, 0, 0)) + attrs)
-    sa = isakmp.sa_payload(offer)
-    first = [isakmp.encode(i.to_bytes(8, "big"), bytes(8), isakmp.IDENTITY_PROTECTION, [(isakmp.SA, sa)])
+    offer = reader.Transform(1, 1, {}, bytes((1, 1, 0, 0)) + attrs)
+    sa = wp.v1_sa([wp.v1_proposal(offer.proposal_number, 1, b"", [offer.raw])])[1]
+    first = [wp.v1_message(i.to_bytes(8, "big"), bytes(8), reader.IDENTITY_PROTECTION, [(wp.V1_SA, sa)])
              for i in range(1, count + 1)]  # fmt: skip
     responder = responder_for("windows", None, lambda event: None, Limits(per_address=count, total=count))
     start = time.perf_counter()

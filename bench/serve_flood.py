@@ -40,9 +40,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sim.live import isakmp
 from sim.protocol.profiles import PROFILES
-from sim.wire import dh
+from sim.wire import dh, reader
 from sim.wire import payloads as wp
 
 HOST = "127.0.0.1"
@@ -81,7 +80,7 @@ def mm1(cookie: bytes, transforms: int = 1, noise: random.Random | None = None, 
         offers.append(ACCEPTED)
     items = [wp.v1_transform(i % 256, 1, a) for i, a in enumerate(offers, start=1)]
     sa = wp.v1_sa([wp.v1_proposal(1, 1, b"", items)])
-    return isakmp.encode(cookie, bytes(8), isakmp.IDENTITY_PROTECTION, [sa])
+    return wp.v1_message(cookie, bytes(8), reader.IDENTITY_PROTECTION, [sa])
 
 
 # IKEv2 transforms an initiator may offer (type, ID, key length): AES-CBC, AES-GCM, ChaCha20; PRFs;

@@ -35,14 +35,13 @@ from sim.cli import main
 from sim.errors import IkesimError
 from sim.library import scenario_files
 from sim.live import ikev2 as wire2
-from sim.live import isakmp
 from sim.live.crypto import NON_ESP_MARKER
 from sim.live.responder import Limits, LiveResponder, responder_for
 from sim.outputs.registry import FORMATS, RENDERERS
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from sim.simulator.engine import Simulation
 from sim.trace import TraceError, load_trace, read_trace
-from sim.wire import dh
+from sim.wire import dh, reader
 from sim.wire import payloads as wp
 
 # --- settings: brief in `make test`, long in `make fuzz` ------------------------------------------
@@ -455,13 +454,13 @@ V1_OFFERS = [
 def v1_mm1(icookie: bytes, offers: list[bytes], vids: list[bytes]) -> bytes:
     transforms = [wp.v1_transform(i, 1, a) for i, a in enumerate(offers, start=1)]
     sa = wp.v1_sa([wp.v1_proposal(1, 1, b"", transforms)])
-    return isakmp.encode(icookie, bytes(8), 2, [sa, *((isakmp.VENDOR_ID, v) for v in vids)])
+    return wp.v1_message(icookie, bytes(8), 2, [sa, *((wp.V1_VID, v) for v in vids)])
 
 
 def v1_mm3(icookie: bytes, rcookie: bytes, group: int) -> bytes:
     public = PAIR14.public if group == 14 else PAIR2.public
-    body = [(isakmp.KE, public), (isakmp.NONCE, b"n" * 32), (20, bytes(20)), (20, bytes(20))]
-    return isakmp.encode(icookie, rcookie, 2, body)
+    body = [(wp.V1_KE, public), (wp.V1_NONCE, b"n" * 32), (20, bytes(20)), (20, bytes(20))]
+    return wp.v1_message(icookie, rcookie, 2, body)
 
 
 def v2_init(spi: bytes, groups: list[int], ke_group: int) -> bytes:
@@ -474,7 +473,7 @@ def v2_init(spi: bytes, groups: list[int], ke_group: int) -> bytes:
 
 
 def _v1_payloads(data: bytes) -> tuple[bytes, bytes, int, int, int, list[tuple[int, bytes]]]:
-    d = isakmp.parse(data)
+    d = reader.read_isakmp(data)
     return d.icookie, d.rcookie, d.exchange, d.flags, d.message_id, list(d.payloads)
 
 
@@ -486,8 +485,8 @@ def structured(draw: st.DrawFn, data: bytes, v2: bool) -> bytes:
     raw = bytearray(data)
     if op in ("payload", "drop-payload"):
         try:
-            parsed: Any = wire2.parse(data) if v2 else isakmp.parse(data)
-        except isakmp.WireError:  # not the version this responder speaks: damage its bytes instead
+            parsed: Any = reader.read_ikev2(data) if v2 else reader.read_isakmp(data)
+        except reader.WireError:  # not the version this responder speaks: damage its bytes instead
             parsed, op = None, "flip"
         payloads = list(parsed.payloads) if parsed is not None else []
         if payloads:
@@ -516,7 +515,7 @@ def structured(draw: st.DrawFn, data: bytes, v2: bool) -> bytes:
             if v2:
                 return wp.message(parsed.spi_i, parsed.spi_r, 0x20, parsed.exchange, parsed.flags, parsed.message_id,
                                   payloads)  # fmt: skip
-            return isakmp.encode(parsed.icookie, parsed.rcookie, parsed.exchange, payloads, parsed.message_id,
+            return wp.v1_message(parsed.icookie, parsed.rcookie, parsed.exchange, payloads, parsed.message_id,
                                  parsed.flags)  # fmt: skip
     if op == "flip" and not raw:
         raw = bytearray(b"\x00")
@@ -726,7 +725,7 @@ def test_regression_a_refused_datagram_on_the_nat_t_port_does_not_move_the_negot
     before = _state(r)
     # IKEv2: a header only, which does not parse; IKEv1: an informational without a notify, which is no message.
     junk = (first[:8] + rcookie + b"\x00\x20\x25\x08" + bytes(8) if v2
-            else isakmp.encode(cookie, rcookie, isakmp.INFORMATIONAL, [(isakmp.VENDOR_ID, b"x" * 16)]))  # fmt: skip
+            else wp.v1_message(cookie, rcookie, reader.INFORMATIONAL, [(wp.V1_VID, b"x" * 16)]))  # fmt: skip
     events: list[dict[str, Any]] = []
     r.emit = events.append
     assert r.datagram(0.1, NON_ESP_MARKER + junk, ("192.0.2.1", 4500), None, True) == []
@@ -741,10 +740,10 @@ def test_regression_an_ike_sa_init_whose_ke_names_group_0_gets_invalid_ke_payloa
     key pair of the KE's group, failed an assertion out of ``datagram()``."""
     r = responder_for(None, None, lambda event: None, LIMITS, "ikev2")
     init = bytearray(v2_init(b"\0" * 7 + b"\1", [14], 14))
-    parsed = wire2.parse(bytes(init))
+    parsed = reader.read_ikev2(bytes(init))
     ke = next(body for kind, body in parsed.payloads if kind == wire2.KE)
     at = bytes(init).index(ke)
     init[at : at + 2] = bytes(2)  # the KE payload's group number
     [(answer, _)] = r.datagram(0.0, bytes(init), ("192.0.2.1", 500))
-    assert wire2.parse(answer).notifies() == [(17, (14).to_bytes(2, "big"))]  # INVALID_KE_PAYLOAD, group 14
+    assert reader.read_ikev2(answer).notifies() == [(17, (14).to_bytes(2, "big"))]  # INVALID_KE_PAYLOAD, group 14
     assert r.negotiations() == 0 and r.per_address == {}

@@ -27,15 +27,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.live import ikev2 as wire2
-from sim.live import isakmp, vendors
+from sim.live import vendors
 from sim.live.crypto import NON_ESP_MARKER
 from sim.live.responder import Limits, LiveResponder, deciding, responder_for
 from sim.live.server import ResponderProtocol
 from sim.protocol.checks import select_proposal
 from sim.protocol.policy import Policy, Proposal
 from sim.protocol.profiles import PROFILES
-from sim.wire import dh, keys
+from sim.wire import dh, keys, reader
 from sim.wire import payloads as wp
 from sim.wire.cipher import ikev1_open, ikev1_seal, ikev2_open, ikev2_seal
 
@@ -315,7 +314,7 @@ def test_a_huge_offer_is_not_kept_once_the_transform_is_chosen() -> None:
 def _offer(*attributes: bytes, icookie: bytes = b"initiatr") -> bytes:
     """An MM1 of one proposal with these transforms (encoded by sim.wire, which nests as deep as asked)."""
     transforms = [wp.v1_transform(i % 256, 1, a) for i, a in enumerate(attributes, start=1)]
-    return isakmp.encode(icookie, bytes(8), 2, [wp.v1_sa([wp.v1_proposal(1, 1, b"", transforms)])])
+    return wp.v1_message(icookie, bytes(8), 2, [wp.v1_sa([wp.v1_proposal(1, 1, b"", transforms)])])
 
 
 def _attributes(encryption: int, bits: int | None, hash_: int, group: int) -> bytes:
@@ -373,7 +372,7 @@ def test_the_first_messages_kept_to_authenticate_are_compressed_bounded_and_then
     r = Recorder("windows", Limits(kept_bytes=50_000))
     client = V1Client()
     mm1_255 = _offer(*[_attributes(1, None, 1, 1)] * 254, _attributes(7, 128, 2, 14), icookie=client.ic)
-    client.sai_b = isakmp.parse(mm1_255).first(isakmp.SA) or b""
+    client.sai_b = reader.read_isakmp(mm1_255).first(wp.V1_SA) or b""
     [mm2] = r.send(0.0, mm1_255)
     assert r.send(0.5, mm1_255) == [mm2]  # a resend is compared, not kept: a digest
     conversation = r.responder.conversations["MM#1"]
@@ -663,10 +662,10 @@ def test_a_port_in_use_is_a_clear_error() -> None:
 
 
 def test_wire_round_trip_of_the_encoder() -> None:
-    data = isakmp.encode(b"a" * 8, b"b" * 8, isakmp.INFORMATIONAL, [(isakmp.NOTIFY, isakmp.notify_payload(14))], 7)
-    parsed = isakmp.parse(data)
+    data = wp.v1_message(b"a" * 8, b"b" * 8, reader.INFORMATIONAL, [(wp.V1_N, wp.v1_notify(14)[1])], 7)
+    parsed = reader.read_isakmp(data)
     assert parsed.exchange == 5 and parsed.message_id == 7
-    assert isakmp.notify_type(parsed.first(isakmp.NOTIFY) or b"") == 14
+    assert reader.notify_type(parsed.first(wp.V1_N) or b"") == 14
     assert ISAKMP(data)[scapy_isakmp.ISAKMP_payload_Notify].notify_msg_type == 14
 
 
@@ -754,7 +753,7 @@ def test_an_ended_negotiation_is_kept_one_give_up_period_despite_its_earlier_dea
     r = Recorder("windows")
     [answer] = r.send(0.0, mm1(AES128_SHA1_G14))
     rcookie = ISAKMP(answer).resp_cookie
-    refusal = isakmp.encode(b"initiatr", rcookie, isakmp.INFORMATIONAL, [(isakmp.NOTIFY, isakmp.notify_payload(14))], 7)
+    refusal = wp.v1_message(b"initiatr", rcookie, reader.INFORMATIONAL, [(wp.V1_N, wp.v1_notify(14)[1])], 7)
     r.send(0.2, refusal)  # the initiator's notify ends it, while MM2's first resend was due at 1 s
     assert r.kinds("outcome")[-1]["code"] == 13802
     assert r.responder.tick(1.5) == [] and r.responder.negotiations() == 1
@@ -807,21 +806,21 @@ class V1Client:
         self.sai_b = wp.v1_sa([wp.v1_proposal(1, 1, b"", [wp.v1_transform(1, 1, attributes)])])[1]
 
     def mm1(self) -> bytes:
-        return isakmp.encode(self.ic, bytes(8), 2, [(isakmp.SA, self.sai_b)])
+        return wp.v1_message(self.ic, bytes(8), 2, [(wp.V1_SA, self.sai_b)])
 
     def mm3(self, mm2: bytes) -> bytes:
         self.rc = mm2[8:16]
-        return isakmp.encode(self.ic, self.rc, 2, [(isakmp.KE, self.pair.public), (isakmp.NONCE, self.ni)])
+        return wp.v1_message(self.ic, self.rc, 2, [(wp.V1_KE, self.pair.public), (wp.V1_NONCE, self.ni)])
 
     def mm5(self, mm4: bytes) -> bytes:
-        got = isakmp.parse(mm4)
-        self.g_xr, self.nr = got.first(isakmp.KE) or b"", got.first(isakmp.NONCE) or b""
+        got = reader.read_isakmp(mm4)
+        self.g_xr, self.nr = got.first(wp.V1_KE) or b"", got.first(wp.V1_NONCE) or b""
         skeyid = keys.ikev1_skeyid_psk("sha1", self.psk, self.ni, self.nr)
         g_xy = self.pair.shared_secret(self.g_xr)
         self.k = keys.ikev1_keys("sha1", skeyid, g_xy, self.ic, self.rc, self.pair.public, self.g_xr, 16)
-        idii = isakmp.id_ipv4(self.address)
+        idii = wp.v1_id_ipv4(self.address)[1]
         hash_i = keys.ikev1_hash_i("sha1", skeyid, self.pair.public, self.g_xr, self.ic, self.rc, self.sai_b, idii)
-        plain = isakmp.encode(self.ic, self.rc, 2, [(isakmp.ID, idii), (isakmp.HASH, hash_i)])
+        plain = wp.v1_message(self.ic, self.rc, 2, [(wp.V1_ID, idii), (wp.V1_HASH, hash_i)])
         out = ikev1_seal(plain, self.k.encryption_key, self.k.iv, "charon")
         self.iv = out[-16:]
         return out
@@ -829,20 +828,20 @@ class V1Client:
     def read_mm6(self, mm6: bytes) -> bool:
         """True when MM6 decrypts and its HASH_R proves the responder knows the same key."""
         plain = ikev1_open(mm6, self.k.encryption_key, self.iv)
-        found = dict(isakmp.payload_chain(plain[16], plain[28:]))
+        found = dict(reader.decrypted_payloads(plain[16], plain[28:]))
         expected = keys.ikev1_hash_r("sha1", self.k.skeyid, self.pair.public, self.g_xr, self.ic, self.rc,
-                                     self.sai_b, found[isakmp.ID])  # fmt: skip
+                                     self.sai_b, found[wp.V1_ID])  # fmt: skip
         self.last = mm6[-16:]
-        return found[isakmp.HASH] == expected
+        return found[wp.V1_HASH] == expected
 
     def qm1(self, mid: int = 0x01020304) -> bytes:
         self.mid, self.qni, self.spi = mid, secrets.token_bytes(32), secrets.token_bytes(4)
         esp = wp.v1_transform(1, 12, wp.attribute(1, 1) + wp.attribute(2, 3600) + wp.attribute(4, 1)
                               + wp.attribute(5, 2) + wp.attribute(6, 128))  # fmt: skip
-        body = [wp.v1_sa([wp.v1_proposal(1, 3, self.spi, [esp])]), (isakmp.NONCE, self.qni),
+        body = [wp.v1_sa([wp.v1_proposal(1, 3, self.spi, [esp])]), (wp.V1_NONCE, self.qni),
                 wp.v1_id_ipv4("10.1.0.1"), wp.v1_id_ipv4("10.2.0.1")]  # fmt: skip
-        hash1 = keys.ikev1_quick_mode_hash1("sha1", self.k.skeyid_a, mid, isakmp.chained(body))
-        plain = isakmp.encode(self.ic, self.rc, 32, [(isakmp.HASH, hash1), *body], mid)
+        hash1 = keys.ikev1_quick_mode_hash1("sha1", self.k.skeyid_a, mid, wp.chain(body)[1])
+        plain = wp.v1_message(self.ic, self.rc, 32, [(wp.V1_HASH, hash1), *body], mid)
         out = ikev1_seal(plain, self.k.encryption_key, keys.ikev1_phase2_iv("sha1", self.last, mid))
         self.qiv = out[-16:]
         return out
@@ -850,12 +849,12 @@ class V1Client:
     def qm3(self, qm2: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
         """QM2's payloads (HASH(2) checked) and the QM3 that answers it."""
         plain = ikev1_open(qm2, self.k.encryption_key, self.qiv)
-        payloads = isakmp.payload_chain(plain[16], plain[28:])
-        self.qnr = next(body for kind, body in payloads if kind == isakmp.NONCE)
-        hash2 = keys.ikev1_quick_mode_hash2("sha1", self.k.skeyid_a, self.mid, self.qni, isakmp.chained(payloads[1:]))
-        assert payloads[0] == (isakmp.HASH, hash2)
+        payloads = reader.decrypted_payloads(plain[16], plain[28:])
+        self.qnr = next(body for kind, body in payloads if kind == wp.V1_NONCE)
+        hash2 = keys.ikev1_quick_mode_hash2("sha1", self.k.skeyid_a, self.mid, self.qni, wp.chain(payloads[1:])[1])
+        assert payloads[0] == (wp.V1_HASH, hash2)
         hash3 = keys.ikev1_quick_mode_hash3("sha1", self.k.skeyid_a, self.mid, self.qni, self.qnr)
-        plain = isakmp.encode(self.ic, self.rc, 32, [(isakmp.HASH, hash3)], self.mid)
+        plain = wp.v1_message(self.ic, self.rc, 32, [(wp.V1_HASH, hash3)], self.mid)
         return payloads, ikev1_seal(plain, self.k.encryption_key, qm2[-16:])
 
 
@@ -873,9 +872,9 @@ def test_ikev1_main_mode_and_quick_mode_complete_with_a_real_initiator(profile: 
     assert client.read_mm6(mm6)  # HASH_R: the responder derived the same SKEYID
     [qm2] = r.send(0.3, client.qm1())
     payloads, qm3 = client.qm3(qm2)
-    sa = isakmp.esp_proposals(next(body for kind, body in payloads if kind == isakmp.SA))
+    sa = reader.esp_proposals(next(body for kind, body in payloads if kind == wp.V1_SA))
     assert [(p.protocol, p.transform[1]) for p in sa] == [(3, 12)]  # the ESP AES-CBC proposal QM1 offered
-    assert [body for kind, body in payloads if kind == isakmp.ID] == [
+    assert [body for kind, body in payloads if kind == wp.V1_ID] == [
         wp.v1_id_ipv4(a)[1] for a in ("10.1.0.1", "10.2.0.1")
     ]
     assert r.send(0.4, qm3) == []
@@ -934,10 +933,10 @@ def test_ikev1_mm4_carries_nat_d_when_mm3_did() -> None:
     r.responder.local = ("198.51.100.1", 500)  # where the server says it listens
     client = V1Client()
     [mm2] = r.send(0.0, client.mm1())
-    natd = [(isakmp.NAT_D, bytes(32)), (isakmp.NAT_D, bytes(32))]
-    mm3 = isakmp.encode(client.ic, mm2[8:16], 2, [(isakmp.KE, client.pair.public), (isakmp.NONCE, client.ni), *natd])
+    natd = [(wp.V1_NAT_D, bytes(32)), (wp.V1_NAT_D, bytes(32))]
+    mm3 = wp.v1_message(client.ic, mm2[8:16], 2, [(wp.V1_KE, client.pair.public), (wp.V1_NONCE, client.ni), *natd])
     [mm4] = r.send(0.1, mm3)
-    found = [body for kind, body in isakmp.parse(mm4).payloads if kind == isakmp.NAT_D]
+    found = [body for kind, body in reader.read_isakmp(mm4).payloads if kind == wp.V1_NAT_D]
     import hashlib
 
     prefix = client.ic + mm2[8:16]
@@ -988,7 +987,7 @@ class V2Client:
         return self.request
 
     def auth(self, response: bytes) -> bytes:
-        got = wire2.parse(response)
+        got = reader.read_ikev2(response)
         self.spi_r, self.response = got.spi_r, response
         ke, self.nr = got.first(wp.V2_KE) or b"", got.first(wp.V2_NONCE) or b""
         seed = keys.ikev2_skeyseed("sha256", self.ni, self.nr, self.pair.shared_secret(ke[4:]))
@@ -1012,7 +1011,7 @@ class V2Client:
 
     def open(self, message: bytes) -> dict[int, bytes]:
         opened = ikev2_open(message, encryption_key=self.k.sk_er, integrity_key=self.k.sk_ar, integrity_number=12)
-        return dict(reversed(wire2.chain(opened.next_payload, opened.payloads)))
+        return dict(reversed(reader.chain(opened.payloads, 0, opened.next_payload, reserved=0x7F)))
 
     def verifies(self, found: dict[int, bytes]) -> bool:
         """True when the responder's AUTH is the shared key MIC over its IKE_SA_INIT response."""
@@ -1054,7 +1053,7 @@ def test_ikev2_a_client_asking_for_an_inner_address_gets_one_from_the_pool() -> 
     r = _v2(pool=2)
     client = V2Client()
     [response] = r.send(0.0, client.init(), CLIENT)
-    got = wire2.parse(response)
+    got = reader.read_ikev2(response)
     assert got.spi_r != bytes(8) and got.first(wp.V2_SA) is not None
     assert [n for n, _ in got.notifies()] == [16388, 16389]  # NAT detection answered
     [answer] = r.send(0.1, client.auth(response))
@@ -1063,7 +1062,7 @@ def test_ikev2_a_client_asking_for_an_inner_address_gets_one_from_the_pool() -> 
     cp = found[wp.V2_CP]
     assert cp[0] == 2 and cp[4:8] == b"\x00\x01\x00\x04" and cp[8:12] == bytes([10, 10, 0, 1])  # CFG_REPLY
     assert found[wp.V2_TSI][12:20] == bytes([10, 10, 0, 1]) * 2  # TSi narrowed to the inner address
-    assert wire2.proposals(found[wp.V2_SA], "ESP")[0][1] == 3
+    assert reader.v2_proposals(found[wp.V2_SA], "ESP")[0][1] == 3
     assert [(o["sa"], o["code"]) for o in r.kinds("outcome")] == [("IKE#1", 13897), ("CHILD#2", 13897)]
     client.mid = 2
     [alive] = r.send(0.2, client.seal(37, []))  # a liveness check: answered
@@ -1105,18 +1104,18 @@ def test_ikev2_a_ke_of_another_offered_group_gets_invalid_ke_payload_and_no_stat
     r = _v2()
     client = V2Client(groups=(19, 14))  # KE of group 19; the responder wants 14
     [refusal] = r.send(0.0, client.init())
-    got = wire2.parse(refusal)
+    got = reader.read_ikev2(refusal)
     assert got.spi_r == bytes(8) and got.notifies() == [(17, (14).to_bytes(2, "big"))]
     assert r.responder.negotiations() == 0 and r.kinds("outcome") == []
     retry = V2Client(groups=(19, 14), ke_group=14)
     [response] = r.send(0.1, retry.init())
-    assert wire2.parse(response).spi_r != bytes(8)
+    assert reader.read_ikev2(response).spi_r != bytes(8)
 
 
 def test_ikev2_an_offer_without_an_acceptable_group_gets_no_proposal_chosen() -> None:
     r = _v2()
     [refusal] = r.send(0.0, V2Client(groups=(5,)).init())
-    assert wire2.parse(refusal).notifies() == [(14, b"")]
+    assert reader.read_ikev2(refusal).notifies() == [(14, b"")]
     assert r.kinds("outcome")[0]["code"] == 13802
 
 
@@ -1180,4 +1179,4 @@ def test_ikev2_hostile_datagrams_are_dropped_with_reasons_and_never_raise() -> N
     assert r.responder.negotiations() <= len(sources) * 64
     fresh = V2Client()
     [answer] = r.send(0.2, fresh.init(), ("203.0.113.7", 500))
-    assert wire2.parse(answer).spi_r != bytes(8)
+    assert reader.read_ikev2(answer).spi_r != bytes(8)

@@ -48,10 +48,10 @@ def test_ikesim_list_works_from_the_wheel_without_the_source_tree(wheel, tmp_pat
 def test_every_error_ikesim_raises_on_purpose_shares_one_base():
     import sim
     from sim.codes import UnknownCodeError
-    from sim.live.isakmp import WireError
     from sim.protocol.table import IllegalInput
     from sim.scenario import ScenarioError
     from sim.trace import TraceError
+    from sim.wire.reader import WireError
 
     for error in (UnknownCodeError, WireError, IllegalInput, ScenarioError, TraceError):
         assert issubclass(error, sim.IkesimError), error

@@ -35,21 +35,19 @@ from typing import Any
 
 from sim.conditions import Condition
 from sim.live.crypto import NON_ESP_MARKER, CryptoFailure, KeyPair, wire_address
-from sim.live.isakmp import MAX_DATAGRAM, WireError
 from sim.live.responder import NAME, Address, Conversation, LiveResponder, _peer, deciding, digest
 from sim.protocol import ikev2 as core
 from sim.protocol.checks import select_proposal
 from sim.protocol.ikev2 import IKEV2, Ikev2Payload
 from sim.protocol.policy import Policy, Proposal
 from sim.protocol.session import Message, Session
-from sim.wire import dh, keys
+from sim.wire import dh, keys, reader
 from sim.wire import payloads as p
 from sim.wire.cipher import IKEV2_INTEGRITY, WireCryptoError, ikev2_open, ikev2_seal
 from sim.wire.keys import IKEV2_PRFS, HashName
+from sim.wire.reader import Datagram, WireError
 from sim.wire.vendors import nat_detection
 
-HEADER = struct.Struct("!8s8sBBBBII")
-GENERIC = struct.Struct("!BBH")
 IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL = 34, 35, 36, 37
 FLAG_INITIATOR, FLAG_RESPONSE = 0x08, 0x20
 SA, KE, IDI, IDR, AUTH, NONCE, NOTIFY, DELETE, TSI, TSR, SK, CP = 33, 34, 35, 36, 39, 40, 41, 42, 44, 45, 46, 47
@@ -65,71 +63,6 @@ MAX_CACHED_RESPONSES = 4  # responses kept per IKE SA to answer a request that c
 
 
 @dataclass(frozen=True, slots=True)
-class Datagram2:
-    """A parsed IKEv2 message: header fields and its payloads as (type, body) pairs (SK: its body whole)."""
-
-    spi_i: bytes
-    spi_r: bytes
-    exchange: int
-    flags: int
-    message_id: int
-    payloads: list[tuple[int, bytes]]
-
-    def first(self, kind: int) -> bytes | None:
-        """The body of the first payload of a type, or None."""
-        return next((body for t, body in self.payloads if t == kind), None)
-
-    def notifies(self) -> list[tuple[int, bytes]]:
-        """(type, data) of each notify payload."""
-        out = []
-        for kind, body in self.payloads:
-            if kind == NOTIFY and len(body) >= 4:
-                spi_size = body[1]
-                out.append((int.from_bytes(body[2:4], "big"), body[4 + spi_size :]))
-        return out
-
-
-def chain(first: int, data: bytes, offset: int = 0, whole: bool = True) -> list[tuple[int, bytes]]:
-    """An IKEv2 payload chain (RFC 7296 3.2); raises :class:`WireError` (``payload``) when it does not fit."""
-    out: list[tuple[int, bytes]] = []
-    kind = first
-    while kind != 0:
-        if offset + GENERIC.size > len(data):
-            raise WireError("payload", f"payload {kind} at byte {offset} is truncated")
-        following, flags, length = GENERIC.unpack_from(data, offset)
-        if flags & 0x7F:
-            raise WireError("payload", f"reserved bits of payload {kind} at byte {offset} are set")
-        if length < GENERIC.size or offset + length > len(data):
-            raise WireError("payload", f"payload {kind} at byte {offset} claims {length} bytes")
-        out.append((kind, data[offset + GENERIC.size : offset + length]))
-        offset += length
-        if kind == SK:
-            break
-        kind = following
-    if whole and offset != len(data):
-        raise WireError("payload", f"{len(data) - offset} bytes after the last payload")
-    return out
-
-
-def parse(data: bytes) -> Datagram2:
-    """Parse and check an IKEv2 message's header and outer payloads; raises :class:`WireError`."""
-    if len(data) < HEADER.size:
-        raise WireError("header", f"{len(data)} bytes, shorter than an IKE header ({HEADER.size})")
-    if len(data) > MAX_DATAGRAM:
-        raise WireError("header", f"{len(data)} bytes, more than {MAX_DATAGRAM}")
-    spi_i, spi_r, first, version, exchange, flags, mid, length = HEADER.unpack_from(data)
-    if version >> 4 != 2:
-        raise WireError("version", f"major version {version >> 4}, not 2 (IKEv2)")
-    if length != len(data):
-        raise WireError("header", f"length field {length} but the datagram has {len(data)} bytes")
-    if flags & ~(FLAG_INITIATOR | FLAG_RESPONSE | 0x10):
-        raise WireError("header", f"reserved flag bits set (flags 0x{flags:02x})")
-    if spi_i == bytes(8):
-        raise WireError("cookie", "the initiator SPI is zero")
-    return Datagram2(spi_i, spi_r, exchange, flags, mid, chain(first, data, HEADER.size))
-
-
-@dataclass(frozen=True, slots=True)
 class Choice:
     """One acceptable combination of an offered IKE proposal, with the numbers to echo."""
 
@@ -140,49 +73,6 @@ class Choice:
     group: int
 
 
-def transforms(proposal: bytes, what: str) -> tuple[int, int, bytes, list[tuple[int, int, int | None]]]:
-    """(number, protocol, SPI, [(type, ID, key length)]) of one proposal substructure body."""
-    if len(proposal) < 4:
-        raise WireError("payload", f"{what} proposal shorter than its fixed part")
-    number, protocol, spi_size, count = proposal[0], proposal[1], proposal[2], proposal[3]
-    spi = proposal[4 : 4 + spi_size]
-    items = []
-    offset = 4 + spi_size
-    for _ in range(count):
-        if offset + 8 > len(proposal):
-            raise WireError("payload", f"{what} proposal {number}: a transform is truncated")
-        _, _, length = GENERIC.unpack_from(proposal, offset)
-        if length < 8 or offset + length > len(proposal):
-            raise WireError("payload", f"{what} proposal {number}: a transform claims {length} bytes")
-        kind, transform_id = proposal[offset + 4], int.from_bytes(proposal[offset + 6 : offset + 8], "big")
-        key_length = None
-        attrs = proposal[offset + 8 : offset + length]
-        if len(attrs) >= 4 and attrs[:2] == b"\x80\x0e":
-            key_length = int.from_bytes(attrs[2:4], "big")
-        items.append((kind, transform_id, key_length))
-        offset += length
-    return number, protocol, spi, items
-
-
-def proposals(sa_body: bytes, what: str) -> list[tuple[int, int, bytes, list[tuple[int, int, int | None]]]]:
-    """The proposals of an IKEv2 SA payload body, in the order offered."""
-    out = []
-    offset = 0
-    while offset < len(sa_body):
-        if offset + 4 > len(sa_body):
-            raise WireError("payload", f"{what} SA payload: a proposal is truncated")
-        last, _, length = GENERIC.unpack_from(sa_body, offset)
-        if length < 8 or offset + length > len(sa_body):
-            raise WireError("payload", f"{what} SA payload: a proposal claims {length} bytes")
-        out.append(transforms(sa_body[offset + 4 : offset + length], what))
-        offset += length
-        if last == 0:
-            break
-    if not out:
-        raise WireError("payload", f"{what} SA payload without a proposal")
-    return out
-
-
 def ike_choices(sa_body: bytes) -> list[tuple[Proposal, Choice]]:
     """Each combination serve can seal of the offered IKE proposals, in the offer's order, as policy proposals.
 
@@ -191,7 +81,9 @@ def ike_choices(sa_body: bytes) -> list[tuple[Proposal, Choice]]:
     offer and however often it repeats its transforms (every combination of 40 of each type was
     2.5 million).
     """
-    return list(_combinations([(n, items) for n, protocol, _, items in proposals(sa_body, "IKE") if protocol == 1]))
+    return list(
+        _combinations([(n, items) for n, protocol, _, items in reader.v2_proposals(sa_body, "IKE") if protocol == 1])
+    )
 
 
 def _combinations(offered: list[tuple[int, list[tuple[int, int, int | None]]]]) -> Iterator[tuple[Proposal, Choice]]:
@@ -258,16 +150,16 @@ class Ikev2Responder(LiveResponder):
     # --- datagrams ---------------------------------------------------------------------------
 
     def _datagram(self, now: float, data: bytes, address: Address, local: Address, natt: bool) -> None:
-        found = data[:8] if len(data) >= HEADER.size else None
+        found = data[:8] if len(data) >= reader.HEADER.size else None
         label = self.by_cookie.get((address[0], found)) if found else None
         self._data = data
         if label is None:
-            self._first(now, parse(data), address, local)
+            self._first(now, reader.read_ikev2(data), address, local)
             return
         conversation = self.conversations[label]
         assert isinstance(conversation, IkeConversation)
         try:
-            datagram = parse(data)
+            datagram = reader.read_ikev2(data)
         except WireError as error:
             self._damaged(now, label, error)
             return
@@ -275,7 +167,7 @@ class Ikev2Responder(LiveResponder):
 
     def _first(self, now: float, datagram: Any, address: Address, local: Address) -> None:
         """A datagram that names no IKE SA: a new IKE_SA_INIT request, or nothing that can be answered."""
-        assert isinstance(datagram, Datagram2)
+        assert isinstance(datagram, Datagram)
         if datagram.spi_r != bytes(8):
             raise WireError("cookie", "no IKE SA here has these SPIs")
         if datagram.exchange != IKE_SA_INIT or datagram.flags & FLAG_RESPONSE or not datagram.flags & FLAG_INITIATOR:
@@ -329,7 +221,7 @@ class Ikev2Responder(LiveResponder):
             return
         self._keep(now, label, self._data)  # as received: AUTH signs it
 
-    def _next2(self, now: float, label: str, conversation: IkeConversation, datagram: Datagram2, data: bytes) -> None:
+    def _next2(self, now: float, label: str, conversation: IkeConversation, datagram: Datagram, data: bytes) -> None:
         peer = _peer(conversation.address)
         if datagram.exchange == IKE_SA_INIT and datagram.spi_r == bytes(8):
             again = digest(data) == conversation.received.get(core.INIT_REQUEST)
@@ -397,7 +289,7 @@ class Ikev2Responder(LiveResponder):
             raise CryptoFailure("no keys for this IKE SA (IKE_SA_INIT not answered)")
         try:
             opened = ikev2_open(data, encryption_key=k.sk_ei, integrity_key=k.sk_ai, integrity_number=choice.integrity)
-            return chain(opened.next_payload, opened.payloads)
+            return reader.chain(opened.payloads, 0, opened.next_payload, reserved=0x7F)
         except WireCryptoError as error:
             raise CryptoFailure(f"cannot open its Encrypted payload: {error}") from None
         except WireError as error:
@@ -409,7 +301,7 @@ class Ikev2Responder(LiveResponder):
         k, choice = conversation.keys, conversation.choice
         assert k is not None and choice is not None
         first, inner = p.chain(body)
-        header = HEADER.pack(conversation.icookie, conversation.rcookie, SK, 0x20, exchange,
+        header = reader.HEADER.pack(conversation.icookie, conversation.rcookie, SK, 0x20, exchange,
                              FLAG_RESPONSE if response else 0, mid, 0)  # fmt: skip
         return ikev2_seal(header, first, inner, encryption_key=k.sk_er, integrity_key=k.sk_ar,
                           integrity_number=choice.integrity, iv=secrets.token_bytes(16))  # fmt: skip
@@ -585,7 +477,7 @@ class Ikev2Responder(LiveResponder):
         address = self.endpoint.assign_address(session.label) if session.label in self.endpoint.leases else None
         if address is not None:
             out.append(p.v2_cp(2, [(INTERNAL_IP4_ADDRESS, ipaddress.IPv4Address(address).packed)]))
-        offered = [x for x in proposals(found.get(SA, b""), "ESP") if x[1] == 3] if SA in found else []
+        offered = [x for x in reader.v2_proposals(found.get(SA, b""), "ESP") if x[1] == 3] if SA in found else []
         if offered:
             number, _, spi, items = offered[0]
             child = Child(label, spi)

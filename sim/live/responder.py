@@ -35,9 +35,7 @@ from typing import Any, TypeVar, cast
 from sim.codes import IkeCode
 from sim.conditions import CORRUPTION_CONDITIONS, Condition
 from sim.enums import DropCause
-from sim.live import isakmp
 from sim.live.crypto import NON_ESP_MARKER, Cbc, CryptoFailure, KeyPair, QuickState, v1_cipher, wire_address
-from sim.live.isakmp import Datagram, Transform, WireError
 from sim.live.vendors import MS_NT5_V9, vendor_ids
 from sim.protocol.checks import select_proposal
 from sim.protocol.ikev1 import IKEV1, NOTIFY_TYPES
@@ -47,8 +45,10 @@ from sim.protocol.registry import COMPILED
 from sim.protocol.schedule import Schedule
 from sim.protocol.session import MS_NOTIFY_STATUS, Endpoint, Message, Outcome, Session
 from sim.trace import record
-from sim.wire import dh, keys
+from sim.wire import dh, keys, reader
+from sim.wire import payloads as wp
 from sim.wire.keys import HashName
+from sim.wire.reader import Datagram, Transform, WireError
 from sim.wire.vendors import nat_d_hash
 
 Address = tuple[str, int]
@@ -111,6 +111,12 @@ class Kept:
 def digest(data: bytes) -> bytes:
     """What a negotiation keeps of a datagram it only compares later (a retransmission is the same bytes)."""
     return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _proposal(transform: Transform) -> Proposal | None:
+    """An offered transform in ikesim's policy terms, or None when it uses an algorithm ikesim does not model."""
+    suite = transform.suite()
+    return Proposal(*suite) if suite is not None else None  # type: ignore[arg-type]
 
 
 def deciding(
@@ -290,13 +296,13 @@ class LiveResponder:
     # --- datagrams ---------------------------------------------------------------------------
 
     def _datagram(self, now: float, data: bytes, address: Address, local: Address, natt: bool) -> None:
-        found = isakmp.cookies(data)
+        found = reader.cookies(data)
         label = self.by_cookie.get((address[0], found[0])) if found else None
         if label is None:
-            self._first(now, isakmp.parse(data), address, local)
+            self._first(now, reader.read_isakmp(data), address, local)
             return
         try:
-            self._next(now, label, isakmp.parse(data), address, data)
+            self._next(now, label, reader.read_isakmp(data), address, data)
         except WireError as error:
             self._damaged(now, label, error)
 
@@ -313,13 +319,13 @@ class LiveResponder:
         name = self._name(datagram, conversation)
         if datagram.rcookie != conversation.rcookie and not (name == "MM1" and datagram.rcookie == bytes(8)):
             raise WireError("cookie", "the responder cookie is not this negotiation's")
-        if datagram.exchange == isakmp.IDENTITY_PROTECTION and datagram.message_id != 0:
+        if datagram.exchange == reader.IDENTITY_PROTECTION and datagram.message_id != 0:
             raise WireError("message_id", f"message ID {datagram.message_id} in main mode")
         if name is None:
             self._drop(now, label, "?", address, None, "not a message an initiator sends in main mode")
             return
         mid = datagram.message_id
-        main = datagram.exchange == isakmp.IDENTITY_PROTECTION
+        main = datagram.exchange == reader.IDENTITY_PROTECTION
         for key in [name] if main else [f"QM1#{mid}", f"QM3#{mid}"] if name == "QM" else []:
             if conversation.received.get(key) == digest(data) and key in conversation.bodies:
                 again = self._again(label, key, conversation)  # a retransmission of what was read before
@@ -341,7 +347,7 @@ class LiveResponder:
             conversation.bodies[key] = msg.body
         self._receive(now, msg)
         if name == "MM1" and conversation.kept is None:  # an MM1 that began the negotiation again (strongSwan)
-            self._keep(now, label, datagram.first(isakmp.SA) or b"")
+            self._keep(now, label, datagram.first(wp.V1_SA) or b"")
 
     def _again(self, label: str, key: str, conversation: Conversation) -> Message | None:
         """The message a retransmission is, without decrypting it again (the IV chain has moved on)."""
@@ -369,7 +375,7 @@ class LiveResponder:
         if name == "MM3":
             self._mm3(conversation, datagram)
         if name == "INFO NOTIFY":
-            number = isakmp.notify_type(datagram.first(isakmp.NOTIFY) or b"")
+            number = reader.notify_type(datagram.first(wp.V1_N) or b"")
             condition = NOTIFIED_BY_TYPE.get(number)
             if condition is None:
                 self._drop(now, label, name, conversation.address, None, f"notify type {number} is not modelled")
@@ -381,18 +387,18 @@ class LiveResponder:
         """A datagram that names no negotiation: a new MM1, or nothing that can be answered."""
         if datagram.rcookie != bytes(8):
             raise WireError("cookie", "no negotiation here has these cookies")
-        if datagram.exchange != isakmp.IDENTITY_PROTECTION or datagram.kinds()[:1] != [isakmp.SA]:
+        if datagram.exchange != reader.IDENTITY_PROTECTION or datagram.kinds()[:1] != [wp.V1_SA]:
             raise WireError("payload", "a first message must be a main-mode SA proposal")
         if datagram.message_id != 0:
             raise WireError("message_id", f"message ID {datagram.message_id} in main mode")
-        sa_body = datagram.first(isakmp.SA) or b""
-        offer = isakmp.transforms(sa_body)
+        sa_body = datagram.first(wp.V1_SA) or b""
+        offer = reader.transforms(sa_body)
         if not self._fits(now, "MM1", address):
             return
         self._make_room(now)
         self._count += 1
         label = f"MM#{self._count}"
-        vids = [body for kind, body in datagram.payloads if kind == isakmp.VENDOR_ID]
+        vids = [body for kind, body in datagram.payloads if kind == wp.V1_VID]
         proposed, offer = self._proposed(offer)
         conversation = Conversation(address, datagram.icookie, secrets.token_bytes(8), offer, proposed,
                                     vendor_ids(self.profile, vids), local=local)  # fmt: skip
@@ -422,21 +428,21 @@ class LiveResponder:
         ``QM`` (QM1 or QM3) and ``INFO*`` (an encrypted informational exchange) are told apart
         once decrypted.
         """
-        encrypted = datagram.flags & isakmp.FLAG_ENCRYPTION
-        if datagram.exchange == isakmp.INFORMATIONAL:
+        encrypted = datagram.flags & reader.FLAG_ENCRYPTION
+        if datagram.exchange == reader.INFORMATIONAL:
             if encrypted:
                 return "INFO*"
-            return "INFO NOTIFY" if isakmp.NOTIFY in datagram.kinds() else None
-        if datagram.exchange == isakmp.QUICK_MODE:
+            return "INFO NOTIFY" if wp.V1_N in datagram.kinds() else None
+        if datagram.exchange == reader.QUICK_MODE:
             return "QM" if encrypted and datagram.message_id != 0 else None
-        if datagram.exchange != isakmp.IDENTITY_PROTECTION:
+        if datagram.exchange != reader.IDENTITY_PROTECTION:
             return None
         if encrypted:
             return "MM5"
         kinds = datagram.kinds()
-        if kinds[:1] == [isakmp.SA] and datagram.rcookie == bytes(8):
+        if kinds[:1] == [wp.V1_SA] and datagram.rcookie == bytes(8):
             return "MM1"  # a resend of the first message
-        if isakmp.KE in kinds and isakmp.NONCE in kinds:
+        if wp.V1_KE in kinds and wp.V1_NONCE in kinds:
             return "MM3"
         return None
 
@@ -447,15 +453,15 @@ class LiveResponder:
         if conversation.v1 is not None or conversation.chosen is None:
             return
         chosen = conversation.chosen.attributes
-        group = chosen.get(isakmp.ATTR_GROUP, 2)
-        cipher = v1_cipher(chosen.get(isakmp.ATTR_ENCRYPTION, 0), chosen.get(isakmp.ATTR_KEY_LENGTH))
-        hash_name = isakmp.HASHES.get(chosen.get(isakmp.ATTR_HASH, 0), "sha1")
-        g_xi, ni = datagram.first(isakmp.KE) or b"", datagram.first(isakmp.NONCE) or b""
+        group = chosen.get(reader.ATTR_GROUP, 2)
+        cipher = v1_cipher(chosen.get(reader.ATTR_ENCRYPTION, 0), chosen.get(reader.ATTR_KEY_LENGTH))
+        hash_name = cast(HashName, reader.HASHES.get(chosen.get(reader.ATTR_HASH, 0), "sha1"))
+        g_xi, ni = datagram.first(wp.V1_KE) or b"", datagram.first(wp.V1_NONCE) or b""
         if len(g_xi) != dh.group(group).public_length:
             raise WireError("payload", f"a key exchange value of {len(g_xi)} bytes in group {group}")
         if not 8 <= len(ni) <= 256:
             raise WireError("payload", f"a nonce of {len(ni)} bytes (RFC 2409: 8 to 256)")
-        nat_d = next((kind for kind in datagram.kinds() if kind in (isakmp.NAT_D, isakmp.NAT_D_DRAFT)), None)
+        nat_d = next((kind for kind in datagram.kinds() if kind in (wp.V1_NAT_D, reader.NAT_D_DRAFT)), None)
         pair = KeyPair(group)
         try:
             g_xy = pair.shared(g_xi)
@@ -483,10 +489,10 @@ class LiveResponder:
         if v1 is None or v1.keys is None or v1.cipher is None:
             why = "no phase 1 keys" if v1 is None or v1.cipher is not None else "its cipher is not implemented"
             raise CryptoFailure(f"cannot decrypt it: {why}")
-        body = data[isakmp.HEADER.size :]
+        body = data[reader.HEADER.size :]
         plain = v1.cipher.decrypt(v1.keys.encryption_key, iv, body)
         try:
-            return isakmp.payload_chain(data[16], plain), body[-v1.cipher.block :]
+            return reader.decrypted_payloads(data[16], plain), body[-v1.cipher.block :]
         except WireError as error:
             raise CryptoFailure(f"decrypted to no valid payloads ({error.detail})") from None
 
@@ -495,11 +501,11 @@ class LiveResponder:
         """An encrypted message (RFC 2409 appendix B, zero padding) and its last ciphertext block."""
         v1 = conversation.v1
         assert v1 is not None and v1.keys is not None and v1.cipher is not None
-        plain = isakmp.chained(payloads)
+        plain = wp.chain(payloads)[1]
         plain += bytes(-len(plain) % v1.cipher.block)
         ciphertext = v1.cipher.encrypt(v1.keys.encryption_key, iv, plain)
-        header = isakmp.HEADER.pack(conversation.icookie, conversation.rcookie, payloads[0][0], 0x10, exchange,
-                                    isakmp.FLAG_ENCRYPTION, mid, isakmp.HEADER.size + len(ciphertext))  # fmt: skip
+        header = reader.HEADER.pack(conversation.icookie, conversation.rcookie, payloads[0][0], 0x10, exchange,
+                                    reader.FLAG_ENCRYPTION, mid, reader.HEADER.size + len(ciphertext))  # fmt: skip
         return header + ciphertext, ciphertext[-v1.cipher.block :]
 
     def _mm5(self, label: str, conversation: Conversation, data: bytes) -> Message:
@@ -514,7 +520,7 @@ class LiveResponder:
                 raise CryptoFailure("MM1's SA payload is no longer kept (the negotiation ended or is authenticated)")
             payloads, last = self._open(conversation, data, v1.iv)
             found = dict(reversed(payloads))
-            idii, hash_i = found.get(isakmp.ID), found.get(isakmp.HASH)
+            idii, hash_i = found.get(wp.V1_ID), found.get(wp.V1_HASH)
             if idii is None or hash_i is None:
                 raise CryptoFailure("decrypted, but without an ID and a HASH payload")
             expected = keys.ikev1_hash_i(v1.hash, v1.keys.skeyid, v1.g_xi, v1.pair.public, conversation.icookie,
@@ -543,18 +549,18 @@ class LiveResponder:
         peer = _peer(conversation.address)
         if quick is not None and quick.reply:  # QM2 went out: this is QM3
             payloads, _ = self._open(conversation, data, quick.iv)
-            if payloads[:1] and payloads[0][0] == isakmp.HASH:
+            if payloads[:1] and payloads[0][0] == wp.V1_HASH:
                 expected = keys.ikev1_quick_mode_hash3(v1.hash, v1.keys.skeyid_a, mid, quick.ni, quick.nr)
                 if hmac.compare_digest(expected, payloads[0][1]):
                     return Message("QM3", quick.label, peer, NAME, conversation.proposed, parent=label)
             raise CryptoFailure("QM3 without a matching HASH(3)")
         found, last = self._open_phase2(conversation, data, mid, keys.ikev1_quick_mode_hash1, "QM1")
-        sa = next((body for kind, body in found if kind == isakmp.SA), None)
-        ni = next((body for kind, body in found if kind == isakmp.NONCE), None)
+        sa = next((body for kind, body in found if kind == wp.V1_SA), None)
+        ni = next((body for kind, body in found if kind == wp.V1_NONCE), None)
         if sa is None or ni is None:
             raise CryptoFailure("QM1 without an SA or a nonce payload")
         try:
-            offered = isakmp.esp_proposals(sa)
+            offered = reader.esp_proposals(sa)
         except WireError as error:
             raise CryptoFailure(f"QM1's SA payload: {error.detail}") from None
         chosen = next((p for p in offered if p.protocol == 3 and p.transform[1] in ESP_IMPLEMENTED), None)
@@ -568,13 +574,16 @@ class LiveResponder:
                 conversation.bodies.pop(key, None)
         self._count += 1
         quick = QuickState(f"QM#{self._count}", last, ni=ni, peer_spi=chosen.spi)
-        reply = [(isakmp.SA, isakmp.esp_sa_payload(chosen, quick.spi)), (isakmp.NONCE, quick.nr)]
-        ke = next((body for kind, body in found if kind == isakmp.KE), None)
+        reply = [
+            (wp.V1_SA, wp.v1_sa([wp.v1_proposal(chosen.number, chosen.protocol, quick.spi, [chosen.transform])])[1]),
+            (wp.V1_NONCE, quick.nr),
+        ]
+        ke = next((body for kind, body in found if kind == wp.V1_KE), None)
         if ke is not None:  # PFS: a key exchange of the group the proposal names
             pair = KeyPair(chosen.attributes.get(3, v1.pair.group))
             pair.shared(ke)  # checks the initiator's value
-            reply.append((isakmp.KE, pair.public))
-        reply += [(kind, body) for kind, body in found if kind == isakmp.ID][:2]  # IDci, IDcr echoed
+            reply.append((wp.V1_KE, pair.public))
+        reply += [(kind, body) for kind, body in found if kind == wp.V1_ID][:2]  # IDci, IDcr echoed
         quick.pending = reply
         conversation.quick[mid] = quick
         self.quick_of[quick.label] = label
@@ -597,9 +606,9 @@ class LiveResponder:
         assert v1 is not None and v1.keys is not None  # the callers checked phase 1 is keyed
         iv = keys.ikev1_phase2_iv(v1.hash, v1.last_block, mid, len(v1.iv))
         payloads, last = self._open(conversation, data, iv)
-        if not payloads or payloads[0][0] != isakmp.HASH:
+        if not payloads or payloads[0][0] != wp.V1_HASH:
             raise CryptoFailure(f"{what} does not start with HASH(1)")
-        expected = hash1(v1.hash, v1.keys.skeyid_a, mid, isakmp.chained(payloads[1:]))
+        expected = hash1(v1.hash, v1.keys.skeyid_a, mid, wp.chain(payloads[1:])[1])
         if not hmac.compare_digest(expected, payloads[0][1]):
             raise CryptoFailure(f"{what}: HASH(1) does not match")
         return payloads[1:], last
@@ -617,7 +626,7 @@ class LiveResponder:
         )
         peer = _peer(conversation.address)
         for kind, body in payloads:
-            if kind == isakmp.DELETE and len(body) >= 8:
+            if kind == wp.V1_D and len(body) >= 8:
                 protocol, spi_size, count = body[4], body[5], int.from_bytes(body[6:8], "big")
                 if protocol == 1:
                     return Message("INFO DELETE", label, peer, NAME, conversation.proposed,
@@ -629,8 +638,8 @@ class LiveResponder:
                                        condition=Condition.QM_EXPIRED)  # fmt: skip
                 self._drop(now, label, "INFO DELETE", conversation.address, None, "deletes no SA kept here")
                 return None
-            if kind == isakmp.NOTIFY:
-                number = isakmp.notify_type(body)
+            if kind == wp.V1_N:
+                number = reader.notify_type(body)
                 if number in (R_U_THERE, R_U_THERE_ACK):
                     spi_size = body[5]
                     v1.dpd_sequence = int.from_bytes(body[8 + spi_size : 12 + spi_size], "big")
@@ -660,7 +669,7 @@ class LiveResponder:
             return Policy(auth=cast(AuthMethod, auth), psk=mine.psk, proposals=proposals)
 
         pairs = [(p, t) for t in offer
-                 if t.auth() == auth and len(t.raw) <= MAX_TRANSFORM and (p := t.proposal()) is not None]  # fmt: skip
+                 if t.auth() == auth and len(t.raw) <= MAX_TRANSFORM and (p := _proposal(t)) is not None]  # fmt: skip
         decided = deciding(pairs, as_offer, mine)
         return as_offer(tuple(p for p, _ in decided)), [t for _, t in decided]
 
@@ -742,42 +751,42 @@ class LiveResponder:
         if msg.name == "MM2":
             chosen = conversation.chosen = self._chosen(conversation)
             conversation.offer = []  # chosen: the transform is kept, not the offer (already only it: _proposed)
-            vids = [(isakmp.VENDOR_ID, vid) for vid in conversation.vids]
-            payloads = [(isakmp.SA, isakmp.sa_payload(chosen)), *vids]
-            return isakmp.encode(ic, rc, isakmp.IDENTITY_PROTECTION, payloads)
+            vids = [(wp.V1_VID, vid) for vid in conversation.vids]
+            payloads = [(wp.V1_SA, wp.v1_sa([wp.v1_proposal(chosen.proposal_number, 1, b"", [chosen.raw])])[1]), *vids]
+            return wp.v1_message(ic, rc, reader.IDENTITY_PROTECTION, payloads)
         v1 = conversation.v1
         if msg.name == "MM4":
             assert v1 is not None  # MM4 answers an MM3 that was read
             self._phase1_keys(conversation)
-            payloads = [(isakmp.KE, v1.pair.public), (isakmp.NONCE, v1.nr)]
+            payloads = [(wp.V1_KE, v1.pair.public), (wp.V1_NONCE, v1.nr)]
             if v1.nat_d is not None:  # NAT-D: the initiator's address as we see it, then ours (RFC 3947 3.2)
                 for address in (conversation.address, conversation.local):
                     payloads.append((v1.nat_d, nat_d_hash(v1.hash, ic, rc, *wire_address(address))))
-            return isakmp.encode(ic, rc, isakmp.IDENTITY_PROTECTION, payloads)
+            return wp.v1_message(ic, rc, reader.IDENTITY_PROTECTION, payloads)
         if msg.name == "MM6":
             assert v1 is not None and v1.keys is not None and conversation.kept is not None  # answers a read MM5
-            idir = isakmp.id_ipv4(conversation.local[0])
+            idir = wp.v1_id_ipv4(conversation.local[0])[1]
             hash_r = keys.ikev1_hash_r(v1.hash, v1.keys.skeyid, v1.g_xi, v1.pair.public, ic, rc,
                                        conversation.kept.unpacked(), idir)  # fmt: skip
-            data, v1.last_block = self._seal(conversation, isakmp.IDENTITY_PROTECTION, 0,
-                                             [(isakmp.ID, idir), (isakmp.HASH, hash_r)], v1.iv)  # fmt: skip
+            data, v1.last_block = self._seal(conversation, reader.IDENTITY_PROTECTION, 0,
+                                             [(wp.V1_ID, idir), (wp.V1_HASH, hash_r)], v1.iv)  # fmt: skip
             self._release(session.label)  # authenticated: MM6 is resent as it is, SAi_b is not needed again
             return data
         if msg.name == "QM2":
             assert v1 is not None and v1.keys is not None
             mid, quick = next((m, q) for m, q in conversation.quick.items() if q.label == session.label)
-            hash2 = keys.ikev1_quick_mode_hash2(v1.hash, v1.keys.skeyid_a, mid, quick.ni, isakmp.chained(quick.pending))
-            data, quick.iv = self._seal(conversation, isakmp.QUICK_MODE, mid, [(isakmp.HASH, hash2), *quick.pending],
+            hash2 = keys.ikev1_quick_mode_hash2(v1.hash, v1.keys.skeyid_a, mid, quick.ni, wp.chain(quick.pending)[1])
+            data, quick.iv = self._seal(conversation, reader.QUICK_MODE, mid, [(wp.V1_HASH, hash2), *quick.pending],
                                         quick.iv)  # fmt: skip
             quick.reply, quick.pending = data, []
             return data
         payloads = self._informational_payloads(conversation, session, msg)
         if v1 is None or v1.keys is None:  # no phase 1 keys yet: in clear
-            return isakmp.encode(ic, rc, isakmp.INFORMATIONAL, payloads, secrets.randbits(32))
+            return wp.v1_message(ic, rc, reader.INFORMATIONAL, payloads, secrets.randbits(32))
         mid = secrets.randbits(32) or 1
-        digest = keys.ikev1_informational_hash(v1.hash, v1.keys.skeyid_a, mid, isakmp.chained(payloads))
+        digest = keys.ikev1_informational_hash(v1.hash, v1.keys.skeyid_a, mid, wp.chain(payloads)[1])
         iv = keys.ikev1_phase2_iv(v1.hash, v1.last_block, mid, len(v1.iv))
-        return self._seal(conversation, isakmp.INFORMATIONAL, mid, [(isakmp.HASH, digest), *payloads], iv)[0]
+        return self._seal(conversation, reader.INFORMATIONAL, mid, [(wp.V1_HASH, digest), *payloads], iv)[0]
 
     def _informational_payloads(
         self, conversation: Conversation, session: Session, msg: Message
@@ -787,16 +796,16 @@ class LiveResponder:
         if msg.name == "INFO NOTIFY":
             assert msg.condition is not None
             number = NOTIFY_TYPES[msg.condition][1]
-            notifies = [(isakmp.NOTIFY, isakmp.notify_payload(number))]
+            notifies = [(wp.V1_N, wp.v1_notify(number)[1])]
             code = msg.condition.value.code
             if "MS_NOTIFY_STATUS" in (msg.detail or "") and code is not None:  # to a Windows initiator only
-                notifies.append((isakmp.NOTIFY, isakmp.notify_payload(MS_NOTIFY_STATUS, int(code).to_bytes(4, "big"))))
+                notifies.append((wp.V1_N, wp.v1_notify(MS_NOTIFY_STATUS, 1, b"", int(code).to_bytes(4, "big"))[1]))
             return notifies
         if msg.name == "INFO DELETE":
             quick = next((q for q in conversation.quick.values() if q.label == session.label), None)
             if quick is not None:  # our inbound ESP SA (RFC 2408 3.15)
-                return [(isakmp.DELETE, struct.pack("!IBBH", 1, 3, 4, 1) + quick.spi)]
-            return [(isakmp.DELETE, struct.pack("!IBBH", 1, 1, 16, 1) + ic + rc)]
+                return [(wp.V1_D, struct.pack("!IBBH", 1, 3, 4, 1) + quick.spi)]
+            return [(wp.V1_D, struct.pack("!IBBH", 1, 1, 16, 1) + ic + rc)]
         if msg.name in ("R-U-THERE", "R-U-THERE-ACK"):
             v1 = conversation.v1
             assert v1 is not None
@@ -804,7 +813,7 @@ class LiveResponder:
                 v1.dpd_sequence = (v1.dpd_sequence + 1) & 0xFFFFFFFF
             number = R_U_THERE if msg.name == "R-U-THERE" else R_U_THERE_ACK
             body = struct.pack("!IBBH", 1, 1, 16, number) + ic + rc + v1.dpd_sequence.to_bytes(4, "big")
-            return [(isakmp.NOTIFY, body)]
+            return [(wp.V1_N, body)]
         raise AssertionError(f"the live responder does not send {msg.name}")
 
     def _chosen(self, conversation: Conversation) -> Transform:
@@ -817,7 +826,7 @@ class LiveResponder:
         proposed = conversation.proposed
         chosen = select_proposal(proposed, self.endpoint.policy)
         assert isinstance(chosen, Proposal)
-        return next(t for t in conversation.offer if t.auth() == proposed.auth and t.proposal() == chosen)
+        return next(t for t in conversation.offer if t.auth() == proposed.auth and _proposal(t) == chosen)
 
     # --- bookkeeping -------------------------------------------------------------------------
 

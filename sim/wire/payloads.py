@@ -51,6 +51,13 @@ def message(
     return header(spi_i, spi_r, first, version, exchange, flags, message_id, 28 + len(body)) + body
 
 
+def v1_message(
+    icookie: bytes, rcookie: bytes, exchange: int, payloads: Sequence[Payload], message_id: int = 0, flags: int = 0
+) -> bytes:
+    """A whole unencrypted ISAKMP (IKEv1) message: version 1.0, header and payloads."""
+    return message(icookie, rcookie, 0x10, exchange, flags, message_id, payloads)
+
+
 # --- attributes -------------------------------------------------------------------------------
 
 
