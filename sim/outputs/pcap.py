@@ -12,10 +12,16 @@ the keys in the format of Wireshark's own profile files (UAT), so that Wireshark
 
 AuthIP messages come from :mod:`sim.wire.authip` ([MS-AIPS]): the Crypto payload, clear in the
 first exchanges and then carrying the real ciphertext and checksum, with stand-in GSS-API tokens
-(there is no KDC). Addresses are documentation ranges (see ``windows.peer_infos``);
-all traffic is UDP 500 (ikesim does not model NAT, so there is no port 4500, and the NAT-D and
-NAT_DETECTION_* hashes match the addresses). Each peer's vendor IDs and IKE_SA_INIT notifies are its
-profile's (``sim.wire.vendors``, from the trace header's ``PeerFacts.profile``).
+(there is no KDC). Addresses are documentation ranges (see ``windows.peer_infos``). ikesim
+does not model NAT: the NAT-D and NAT_DETECTION_* hashes match the addresses and port 500, and
+traffic is UDP 500, except that an IKE SA whose initiator is a strongSwan peer moves to UDP 4500
+after IKE_SA_INIT, as charon does without NAT (``IKEv2SA.floats``): from IKE_AUTH on, both ways,
+its datagrams travel between ports 4500 and start with the non-ESP marker (RFC 3948 2.2), which
+Wireshark's UDPENCAP dissector takes off before ISAKMP. Each peer's vendor IDs, IKE_SA_INIT
+notifies and IKE_AUTH notifies are its profile's (``sim.wire.vendors``, from the trace header's
+``PeerFacts.profile``); so are INITIAL_CONTACT, sent on the initiator's first contact with the
+responder (no other of its IKE SAs with that peer established and not yet ended, as charon's
+``has_contact()``), and quick mode's IDci / IDcr.
 
 Corrupted messages stay parseable: a damaged cookie or message ID is a different value, a
 damaged header sets a reserved flag bit, a damaged payload reserved bits, a damaged version the
@@ -35,7 +41,7 @@ from sim.outputs.renderer import Renderer
 from sim.outputs.windows import EPOCH, PeerInfo, peer_infos
 from sim.protocol.checks import select_proposal
 from sim.protocol.policy import Policy, Proposal
-from sim.trace import Drop, PeerFacts, Recv, Retransmit, Send, Trace
+from sim.trace import Drop, Outcome, PeerFacts, Recv, Retransmit, Send, Trace
 from sim.wire import authip
 from sim.wire import messages as wire
 from sim.wire import payloads as pl
@@ -68,6 +74,7 @@ _CHILD = re.compile(r"\b(CHILD#\d+)\b")
 _ADDRESS = re.compile(r"INTERNAL_IP4_ADDRESS=([0-9.]+)")
 AUTH_FAILED = 24
 STATUS_NOTIFIES = 16384  # notify types from 16384 on are status, not errors (RFC 7296 section 3.10.1)
+ESTABLISHED = (13897, 13909)  # the outcomes of a negotiation that succeeded: NEG_STATUS_END, NEG_STATUS_EXTENDED_END
 
 
 def _policy(facts: PeerFacts) -> Policy:
@@ -92,13 +99,24 @@ class _Builder:
         self.cache: dict[tuple[str, str, str, str | None, int], bytes] = {}
         self.details: dict[tuple[str, str, str, int], str | None] = {}  # each send's detail, by exchange
         self.encrypted: dict[tuple[str, str, str, int], bool] = {}  # IKEv1 informational: the sender had keys
+        self.phase1: dict[tuple[str, str, str, int], str] = {}  # IKEv1 informational: the sender's last MM5 / MM6
         self.message_ids: dict[tuple[str, str, str, int], int] = {}
         self.counters: dict[tuple[str, str], int] = {}
         self.sas: dict[str, wire.IKEv1SA | wire.IKEv2SA | authip.AuthIPSA] = {}
         self.pairs: dict[str, tuple[str, str]] = {}  # root SA -> (initiator, responder)
         self.sent: set[tuple[str, str]] = set()  # (root SA, message) sent at least once
         self.first_child: dict[str, str] = {}  # IKE SA -> its first child SA (the one IKE_AUTH makes)
+        self.auth_sent: dict[str, float] = {}  # root SA -> when its initiator first sent MM5 / IKE_AUTH request
+        up: dict[tuple[str, str], float] = {}  # (peer, root SA) -> when that peer had it established
+        down: dict[tuple[str, str], float] = {}  # (peer, root SA) -> when that peer ended it
         for e in trace.events:
+            if isinstance(e, Outcome) and e.sa == trace.root_of(e.sa):
+                if e.ends == "negotiation" and e.code in ESTABLISHED:
+                    up.setdefault((e.peer, e.sa), e.t)
+                elif e.ends == "sa":
+                    down.setdefault((e.peer, e.sa), e.t)
+            if isinstance(e, Send) and e.sa is not None and e.message in ("MM5", "IKE_AUTH request"):
+                self.auth_sent.setdefault(trace.root_of(e.sa), e.t)
             if isinstance(e, Send) and e.sa is not None:
                 root = self.key_sa(e.sa)
                 if e.message in ("MM1", "AuthIP MM1", "IKE_SA_INIT request"):
@@ -106,6 +124,25 @@ class _Builder:
                 self.sent.add((root, e.message))
                 if e.sa != root and e.sa.startswith("CHILD"):
                     self.first_child.setdefault(root, e.sa)
+        self.up, self.down = up, down
+        self.between: dict[frozenset[str], list[str]] = {}  # the two peers -> their root SAs
+        for root, pair in self.pairs.items():
+            self.between.setdefault(frozenset(pair), []).append(root)
+
+    def first_contact(self, root: str, initiator: str, responder: str) -> bool:
+        """True when ``initiator`` has no other IKE SA with ``responder`` up when it authenticates ``root``.
+
+        charon's ``has_contact()``: an IKE SA between the two, in either role, established and not
+        yet ended at the initiator when it sends MM5 / the IKE_AUTH request.
+        """
+        t = self.auth_sent.get(root, 0.0)
+        for other in self.between.get(frozenset((initiator, responder)), []):
+            if other == root:
+                continue
+            established = self.up.get((initiator, other))
+            if established is not None and established <= t < self.down.get((initiator, other), float("inf")):
+                return False
+        return True
 
     def key_sa(self, sa: str) -> str:
         """The main-mode or IKE SA whose cookies or SPIs a message carries."""
@@ -132,6 +169,7 @@ class _Builder:
         if initiator.protocol == "ikev2":
             sa = wire.IKEv2SA(seed=self.seed, label=root, spi_i=icookie, spi_r=rcookie, initiator=sides[0],
                               responder=sides[1], offers=offers, chosen=index)  # fmt: skip
+            sa.first_contact = self.first_contact(root, initiator.name, responder.name)
         elif initiator.protocol == "authip":
             sa = authip.AuthIPSA(seed=self.seed, label=root, icookie=icookie, rcookie=rcookie, initiator=sides[0],
                                  responder=sides[1], offers=offers, chosen=index, lifetime=int(initiator.mm_lifetime),
@@ -142,6 +180,7 @@ class _Builder:
                               qm_lifetime=int(initiator.qm_lifetime), exchanges=IKEV1_EXCHANGES)  # fmt: skip
             sa.mm5_sent = (root, "MM5") in self.sent
             sa.mm6_sent = (root, "MM6") in self.sent
+            sa.first_contact = self.first_contact(root, initiator.name, responder.name)
         self.sas[root] = sa
         return sa
 
@@ -205,7 +244,7 @@ class _Builder:
         else:
             body = [ctx.notify(me, number, data) for number, data in wire.notifies(detail)]
         encrypted = self.encrypted.get((sender, sa, message, n), bare.startswith("R-U-THERE"))
-        return ctx.informational(me, msg_id, body, encrypted)
+        return ctx.informational(me, msg_id, body, encrypted, self.phase1.get((sender, sa, message, n)))
 
     def _authip(self, sender: str, receiver: str, sa: str, message: str, n: int) -> bytes:
         ctx = self.wire_sa(self.key_sa(sa), sender, receiver)
@@ -248,18 +287,19 @@ class _Builder:
         body: list[pl.Payload]
         if exchange == "IKE_AUTH":
             child = self.first_child.get(root, f"{root}/child")
+            status = ctx.status_notifies(me)  # after TSr, before the notifies the trace names
             if kind == "request":
                 cp = [pl.v2_cp(1, [(1, b"")])] if "CP(CFG_REQUEST)" in detail else []
-                body = [*ctx.authentication(me), *cp, ctx.child_sa(child, me), *ts, *said]
+                body = [*ctx.authentication(me), *cp, ctx.child_sa(child, me), *ts, *status, *said]
             elif any(number == AUTH_FAILED for number, _ in wire.notifies(detail, default=None)):
                 body = said
             elif any(number < STATUS_NOTIFIES and number != NOTIFY_NUMBERS["MS_NOTIFY_STATUS"]
                      for number, _ in wire.notifies(detail, default=None)):  # fmt: skip
-                body = [*ctx.authentication(me), *said]  # the IKE SA is up, its first child SA is not
+                body = [*ctx.authentication(me), *status, *said]  # the IKE SA is up, its first child SA is not
             else:
                 address = _ADDRESS.search(detail)
                 cp = [pl.v2_cp(2, [(1, ipaddress.IPv4Address(address.group(1)).packed)])] if address else []
-                body = [*ctx.authentication(me), *cp, ctx.child_sa(child, me), *ts, *said]
+                body = [*ctx.authentication(me), *cp, ctx.child_sa(child, me), *ts, *status, *said]
         elif exchange == "CREATE_CHILD_SA":
             old = _CHILD.search(detail)
             rekey = [pl.v2_notify(NOTIFY_NUMBERS["REKEY_SA"], 3, ctx.child_spi(old.group(1), me))] if old else []
@@ -275,6 +315,13 @@ class _Builder:
             )
             body = [*delete, *said]
         return ctx.sealed(exchange, flags, msg_id, from_initiator, body, f"{sender}|{sa}|{message}|{n}")
+
+    def port(self, sender: str, receiver: str, sa: str, message: str) -> int:
+        """The UDP port (both ends) of a message: 4500 from IKE_AUTH on when its IKE SA floats, else 500."""
+        if self.infos[sender].protocol != "ikev2" or message.startswith("IKE_SA_INIT"):
+            return wire.IKE_PORT
+        ctx = self.wire_sa(self.key_sa(sa), sender, receiver)
+        return wire.NAT_T_PORT if isinstance(ctx, wire.IKEv2SA) and ctx.floats else wire.IKE_PORT
 
     def _message_id(self, owner: str, sender: str, exchange: str, kind: str, n: int, from_initiator: bool) -> int:
         """IKEv2 message IDs: each side counts the requests it sends; a response repeats its request's.
@@ -326,14 +373,28 @@ def _captures(trace: Trace) -> tuple[dict[str, list[Any]], _Builder]:
     sent: dict[tuple[str, str, str, float], Any] = {}  # a send's frame, until we know it left the machine
     never_left: set[int] = set()
     keyed: set[tuple[str, str]] = set()  # (peer, root SA): the peer has the IKEv1 phase 1 keys
+    phase1: dict[tuple[str, str], str] = {}  # (peer, root SA) -> the last of MM5 / MM6 it sent or could read
+
+    def readable(sender: str, receiver: str, root: str) -> bool:
+        """Whether ``receiver`` decrypts what ``sender`` encrypts under this IKEv1 SA (a wrong pre-shared key: no)."""
+        ctx = builder.wire_sa(root, sender, receiver)
+        if not isinstance(ctx, wire.IKEv1SA):
+            return False
+        sides = {ctx.initiator.name: ctx.initiator, ctx.responder.name: ctx.responder}
+        if sender not in sides or receiver not in sides:
+            return False
+        return ctx.keys(sides[sender]).encryption_key == ctx.keys(sides[receiver]).encryption_key
 
     def frame(sender: PeerInfo, receiver: PeerInfo, sa: str, message: str, corrupt: str | None, t: float) -> Any:
         n = max(exchanges.get((sender.name, sa, message), 1) - 1, 0)  # the latest send of it
         data = builder.payload(sender.name, receiver.name, sa, message, corrupt, n)
+        port = builder.port(sender.name, receiver.name, sa, message)
+        if port == wire.NAT_T_PORT:
+            data = wire.NON_ESP_MARKER + data
         packet = (
             Ether(src=sender.mac, dst=receiver.mac)
             / IP(src=sender.address, dst=receiver.address, id=ip_ids.get((sender.name, sa, message), 0), flags="DF")
-            / UDP(sport=500, dport=500)
+            / UDP(sport=port, dport=port)
             / Raw(data)
         )
         packet.time = EDecimal(int(EPOCH.timestamp())) + EDecimal(repr(t))  # exact: a float would drift by 0.1 us
@@ -347,8 +408,13 @@ def _captures(trace: Trace) -> tuple[dict[str, list[Any]], _Builder]:
                 n = exchanges[key] - 1
                 builder.details[(e.peer, e.sa, e.message, n)] = e.detail  # before any copy arrives
                 builder.encrypted[(e.peer, e.sa, e.message, n)] = (e.peer, trace.root_of(e.sa)) in keyed
+                builder.phase1[(e.peer, e.sa, e.message, n)] = phase1.get((e.peer, trace.root_of(e.sa)), "initial")
                 if e.message in ("MM4", "AuthIP MM4"):  # the responder has the keys once it sent its KE
                     keyed.add((e.peer, trace.root_of(e.sa)))
+                if e.message in ("MM5", "MM6"):
+                    phase1[(e.peer, trace.root_of(e.sa))] = max(
+                        phase1.get((e.peer, trace.root_of(e.sa)), ""), e.message
+                    )
             ip_ids[key] = e.seq & 0xFFFF
             packet = frame(infos[e.peer], infos[e.to], e.sa, e.message, None, e.t)
             out[e.peer].append(packet)
@@ -357,6 +423,9 @@ def _captures(trace: Trace) -> tuple[dict[str, list[Any]], _Builder]:
             out[e.peer].append(frame(infos[e.sender], infos[e.peer], e.sa, e.message, e.corrupted, e.t))
             if e.message in ("MM4", "AuthIP MM4") and e.corrupted is None:  # the initiator, once it has the KE
                 keyed.add((e.peer, trace.root_of(e.sa)))
+            root = trace.root_of(e.sa)
+            if e.message in ("MM5", "MM6") and e.corrupted is None and readable(e.sender, e.peer, root):
+                phase1[(e.peer, root)] = max(phase1.get((e.peer, root), ""), e.message)
         elif isinstance(e, Drop) and e.sa is not None and e.cause in (DropCause.SILENT, DropCause.DOWN):
             if e.reason.startswith(f"{e.sender} is "):  # the sender itself: the datagram never left it
                 packet = sent.pop((e.sender, e.sa, e.message, e.t), None)

@@ -11,8 +11,10 @@ IKEv1 (RFC 2409): MM1 offers every proposal as a transform (encryption with its 
 authentication method, group, life type and duration); MM2 carries the chosen one; both carry the
 vendor IDs of the sender's profile (:mod:`sim.wire.vendors`); MM3 / MM4 the real public values, the
 nonces and, when both sides announced RFC 3947, the NAT-D payloads; MM5 / MM6 IDii / IDir and HASH_I
-/ HASH_R encrypted with Ka under the phase 1 IV chain; quick mode (QM1..QM3) HASH(1..3), the ESP SA
-and the nonces, with the phase 2 IV chain; informational exchanges (notify, delete, R-U-THERE)
+/ HASH_R encrypted with Ka under the phase 1 IV chain (MM5 of a strongSwan initiator's first contact
+also N(INITIAL-CONTACT)); quick mode (QM1..QM3) HASH(1..3), the ESP SA and the nonces (and IDci /
+IDcr when the quick mode's initiator is strongSwan or libreswan), with the phase 2 IV chain;
+informational exchanges (notify, delete, R-U-THERE)
 HASH(1) then the payload, encrypted once the sender has the phase 1 keys. Each peer encrypts with
 its own keys: under pre-shared keys that differ, its bytes do not decrypt with the other peer's
 keys, as on the wire.
@@ -21,7 +23,9 @@ IKEv2 (RFC 7296): IKE_SA_INIT with the SA from the offers (the key-length attrib
 the group asked for, Ni / Nr, the profile's notifies (NAT detection included) and VIDs, a refusal as
 notifies with responder SPI 0; IKE_AUTH, CREATE_CHILD_SA and INFORMATIONAL with an Encrypted payload
 (SK) sealed with SK_e / SK_a: IDi / IDr, AUTH (prf(prf(PSK, "Key Pad for IKEv2"), signed octets) for
-a pre-shared key, each peer with its own key), SA / TSi / TSr, CP, notifies and deletes.
+a pre-shared key, each peer with its own key), SA / TSi / TSr, CP, notifies and deletes; IKE_AUTH
+with the IDr, INITIAL_CONTACT and status notifies of the sender's profile (:mod:`sim.wire.vendors`).
+A strongSwan initiator's IKE SA moves to UDP 4500 after IKE_SA_INIT (:attr:`IKEv2SA.floats`).
 
 Certificate authentication is real (:mod:`sim.wire.certs`): the identity is the certificate's
 subject (ID_DER_ASN1_DN), MM3 / MM4 and IKE_AUTH request (and IKE_SA_INIT response) carry a
@@ -92,7 +96,9 @@ class Side:
         return self.auth == "certificate"
 
 
-IKE_PORT = 500  # ikesim models no NAT: every message travels between ports 500
+IKE_PORT = 500  # ikesim models no NAT: IKE starts on port 500, and IKEv1 stays there
+NAT_T_PORT = 4500  # RFC 3948: where a strongSwan IKEv2 initiator moves after IKE_SA_INIT (see IKEv2SA.floats)
+NON_ESP_MARKER = bytes(4)  # RFC 3948 2.2: an IKE message on port 4500 starts with four zero bytes
 
 
 KEY_LENGTHS: Mapping[str, int] = MappingProxyType(
@@ -233,6 +239,10 @@ def _esp_v1_attributes(suite: Suite, lifetime: int) -> bytes:
     return out
 
 
+# IDci / IDcr: ID_IPV4_ADDR_SUBNET (RFC 2407 4.6.2.1), any protocol and port, 0.0.0.0 / 0.0.0.0.
+ANY_SUBNET_V1: p.Payload = (p.V1_ID, struct.pack("!BBH", 4, 0, 0) + bytes(8))
+
+
 @dataclass
 class _QuickMode:
     ciphertexts: dict[int, bytes] = field(default_factory=dict)  # step -> the message's last ciphertext block
@@ -271,6 +281,7 @@ class IKEv1SA:
         self.dh_seed = stable_bytes(seed, label, "dh", size=32)
         self.mm5_sent = False  # set by the caller: phase 2 IVs chain from the last phase 1 message sent
         self.mm6_sent = False
+        self.first_contact = False  # set by the caller: the initiator has no other IKE SA with the responder
         self._public: dict[str, bytes] = {}
         self._g_xy: bytes | None = None
         self._keys: dict[str, keys.IKEv1Keys] = {}
@@ -419,6 +430,16 @@ class IKEv1SA:
         """MM3 / MM4's CR naming the root the side trusts, when it authenticates with certificates."""
         return [(p.V1_CR, certs.ikev1_certificate_request(self.seed))] if side.uses_certificate() else []
 
+    def initial_contact(self) -> list[p.Payload]:
+        """MM5's N(INITIAL-CONTACT) with the cookie pair as its SPI, or none (:func:`vendors.sends_initial_contact`).
+
+        strongSwan sends it on a first contact (``first_contact``, set by the caller), after
+        HASH_I or SIG (its ID_PROT payload order: ID, CERT, SIG, HASH, CERTREQ, N).
+        """
+        if not (self.first_contact and vendors.sends_initial_contact(self.initiator.profile)):
+            return []
+        return [p.v1_notify(vendors.INITIAL_CONTACT_V1, 1, self.icookie + self.rcookie)]
+
     def mm5(self) -> bytes:
         """IDii and HASH_I (or CERT and SIG_I), encrypted with the initiator's Ka under the phase 1 IV."""
         if "MM5" not in self._phase1:
@@ -426,9 +447,8 @@ class IKEv1SA:
             ident = self.identity(self.initiator)
             args = (self.public(self.initiator), self.public(self.responder), self.icookie, self.rcookie, self.sai_b)
             hash_i = keys.ikev1_hash_i(self.hash, k.skeyid, *args, ident[1])
-            self._phase1["MM5"] = self._sealed(
-                self.initiator, "MM", 0, [ident, *self._authentication(self.initiator, hash_i)], k.encryption_key, k.iv
-            )
+            body = [ident, *self._authentication(self.initiator, hash_i), *self.initial_contact()]
+            self._phase1["MM5"] = self._sealed(self.initiator, "MM", 0, body, k.encryption_key, k.iv)
         return self._phase1["MM5"]
 
     def mm6(self) -> bytes:
@@ -444,19 +464,33 @@ class IKEv1SA:
             )
         return self._phase1["MM6"]
 
-    def _last_phase1_block(self) -> bytes:
-        if self.mm6_sent:
+    def _last_phase1_block(self, last: str | None = None) -> bytes:
+        """The block phase 2 IVs derive from: the end of ``last`` ("MM5", "MM6"), or the phase 1 IV ("initial").
+
+        ``last`` is the sender's last phase 1 message, sent or processed, when its message left
+        (charon confirms an IV only for a message it could read: its informational answering an
+        MM5 it could not decrypt derives from the phase 1 IV, measured in v1-damaged-mm5). None:
+        the last one sent in the whole run, as quick mode takes it.
+        """
+        if last is None:
+            last = "MM6" if self.mm6_sent else "MM5" if self.mm5_sent else "initial"
+        if last == "MM6":
             return self.mm6()[-self.block :]
-        if self.mm5_sent:
+        if last == "MM5":
             return self.mm5()[-self.block :]
         return self.keys(self.initiator).iv  # no encrypted phase 1 message yet: the phase 1 IV (as charon)
 
-    def _phase2_iv(self, message_id: int) -> bytes:
-        return keys.ikev1_phase2_iv(self.hash, self._last_phase1_block(), message_id, self.block)
+    def _phase2_iv(self, message_id: int, last: str | None = None) -> bytes:
+        return keys.ikev1_phase2_iv(self.hash, self._last_phase1_block(last), message_id, self.block)
 
     # quick mode
     def quick(self, label: str, step: int, qm_initiator: Side, qm_responder: Side, message_id: int) -> bytes:
-        """QM1 (HASH(1), SA, Ni), QM2 (HASH(2), SA, Nr) or QM3 (HASH(3)) of quick mode ``label``."""
+        """QM1 (HASH(1), SA, Ni), QM2 (HASH(2), SA, Nr) or QM3 (HASH(3)) of quick mode ``label``.
+
+        QM1 and QM2 end with IDci / IDcr when the quick mode's initiator is a strongSwan or libreswan
+        peer (:func:`vendors.quick_mode_identities`): ID_IPV4_ADDR_SUBNET 0.0.0.0/0 each, ikesim's
+        any-to-any selectors (the TSi / TSr of its IKEv2 captures); the responder returns them.
+        """
         qm = self._quick.setdefault(label, _QuickMode())
         if step in qm.messages:
             return qm.messages[step]
@@ -476,6 +510,8 @@ class IKEv1SA:
             transform = p.v1_transform(1, ESP_TRANSFORMS.get(self.suite.encryption, 12),
                                        _esp_v1_attributes(self.suite, self.qm_lifetime))  # fmt: skip
             body = [p.v1_sa([p.v1_proposal(1, 3, spi, [transform])]), (p.V1_NONCE, ni if step == 1 else nr)]
+            if vendors.quick_mode_identities(qm_initiator.profile):
+                body += [ANY_SUBNET_V1, ANY_SUBNET_V1]
             after = p.chain(body)[1]
             if step == 1:
                 digest = keys.ikev1_quick_mode_hash1(self.hash, k.skeyid_a, message_id, after)
@@ -489,14 +525,19 @@ class IKEv1SA:
         return stable_bytes(self.seed, label, side.name, "spi", size=4)
 
     # informational
-    def informational(self, sender: Side, message_id: int, body: Sequence[p.Payload], encrypted: bool) -> bytes:
-        """An informational exchange: the payloads in clear, or HASH(1) and the payloads encrypted (RFC 2409 5.7)."""
+    def informational(
+        self, sender: Side, message_id: int, body: Sequence[p.Payload], encrypted: bool, last: str | None = None
+    ) -> bytes:
+        """An informational exchange: the payloads in clear, or HASH(1) and the payloads encrypted (RFC 2409 5.7).
+
+        ``last``: the sender's last phase 1 message when it sends this one (see :meth:`_last_phase1_block`).
+        """
         if not encrypted:
             return self._plain("INFO", message_id, body)
         k = self.keys(sender)
         digest = keys.ikev1_informational_hash(self.hash, k.skeyid_a, message_id, p.chain(body)[1])
         return self._sealed(sender, "INFO", message_id, [(p.V1_HASH, digest), *body], k.encryption_key,
-                            self._phase2_iv(message_id))  # fmt: skip
+                            self._phase2_iv(message_id, last))  # fmt: skip
 
     def dpd(self, number: int, sequence: int) -> p.Payload:
         """An R-U-THERE (36136) or R-U-THERE-ACK (36137) notify with its sequence number (RFC 3706 section 5)."""
@@ -605,6 +646,7 @@ class IKEv2SA:
         self.response = b""
         self.request_extras = vendors.ikev2_request_extras(initiator.profile)
         self.response_extras = vendors.ikev2_response_extras(responder.profile, self.request_extras)
+        self.first_contact = False  # set by the caller: the initiator has no other IKE SA with the responder
         self._public: dict[tuple[str, int], bytes] = {}
         self._keys: keys.IKEv2Keys | None = None
 
@@ -631,6 +673,15 @@ class IKEv2SA:
     def keyed(self) -> bool:
         """True once a message needed the keys."""
         return self._keys is not None
+
+    @property
+    def floats(self) -> bool:
+        """True when the IKE SA leaves port 500 for 4500 after IKE_SA_INIT, as a strongSwan initiator does.
+
+        Its messages from IKE_AUTH on, both ways, then travel between ports 4500 with the non-ESP
+        marker before the IKE header (RFC 3948 2.2); IKE_SA_INIT, retries included, stays on 500.
+        """
+        return vendors.ikev2_floats(self.initiator.profile, self.response_extras)
 
     def table_row(self) -> str | None:
         """Wireshark's ikev2_decryption_table row, or None (no keys, or a cipher Wireshark cannot take)."""
@@ -702,7 +753,10 @@ class IKEv2SA:
         """IDi / IDr, then CERT and CERTREQ (certificates: CERT only from a side that has one), then AUTH.
 
         AUTH is the shared key MIC with the side's own key, or an RSA signature (method 1) of the
-        signed octets with its certificate's key (RFC 7296 2.15).
+        signed octets with its certificate's key (RFC 7296 2.15). The initiator's request also
+        carries, in strongSwan's order (``message.c`` ``ike_auth_i_order``): N(INITIAL_CONTACT)
+        after IDi and CERT on a first contact (strongSwan), and IDr before AUTH (strongSwan,
+        libreswan: the responder's identity, as configured).
         """
         initiator = side is self.initiator or side.name == self.initiator.name
         ident = (p.V2_IDI if initiator else p.V2_IDR, self.identity_body(side))
@@ -711,12 +765,34 @@ class IKEv2SA:
             octets = keys.ikev2_signed_octets(self.prf, self.request, self.nr, k.sk_pi, ident[1])
         else:
             octets = keys.ikev2_signed_octets(self.prf, self.response, self.ni, k.sk_pr, ident[1])
+        contact, idr = self._request_extras() if initiator else ([], [])
         if not side.uses_certificate():
-            return [ident, p.v2_auth(2, keys.ikev2_psk_auth(self.prf, side.psk.encode(), octets))]
+            return [ident, *contact, *idr, p.v2_auth(2, keys.ikev2_psk_auth(self.prf, side.psk.encode(), octets))]
         own = self.credentials(side)
         cert = [] if side.certificate == "missing" else [(p.V2_CERT, bytes([p.CERT_X509_SIGNATURE]) + own.der)]
         request = [(p.V2_CERTREQ, certs.ikev2_certificate_request(self.seed))] if initiator else []
-        return [ident, *cert, *request, p.v2_auth(1, certs.ikev2_signature(own.key, octets))]
+        return [ident, *cert, *contact, *request, *idr, p.v2_auth(1, certs.ikev2_signature(own.key, octets))]
+
+    def _request_extras(self) -> tuple[list[p.Payload], list[p.Payload]]:
+        """The initiator's N(INITIAL_CONTACT) and IDr, each as a list of none or one payload."""
+        profile = self.initiator.profile
+        contact = self.first_contact and vendors.sends_initial_contact(profile)
+        idr = vendors.sends_responder_identity(profile)
+        return ([p.v2_notify(vendors.INITIAL_CONTACT)] if contact else [],
+                [(p.V2_IDR, self.identity_body(self.responder))] if idr else [])  # fmt: skip
+
+    def status_notifies(self, side: Side) -> list[p.Payload]:
+        """The status notifies ``side`` puts after TSr in its IKE_AUTH message (:mod:`sim.wire.vendors`).
+
+        strongSwan: MOBIKE_SUPPORTED, NO_ADDITIONAL_ADDRESSES and the others of its request;
+        its response announces MOBIKE back when the request did.
+        """
+        request = vendors.ikev2_auth_request_notifies(self.initiator.profile, self.response_extras)
+        if side.name == self.initiator.name:
+            numbers = request
+        else:
+            numbers = vendors.ikev2_auth_response_notifies(self.responder.profile, request)
+        return [p.v2_notify(number) for number in numbers]
 
     def child_sa(self, label: str, side: Side) -> p.Payload:
         """An ESP proposal with ``side``'s SPI for child SA ``label``."""

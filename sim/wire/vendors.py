@@ -54,6 +54,36 @@ NAT_DETECTION_* notifies' data is computed from the SPIs and addresses by the me
   on a public Windows client capture). No public capture of a Windows IKEv2 responder was
   found: its response carries the NAT detection pair only (RFC 7296 2.23), no VIDs.
 
+What the encrypted messages carry besides what RFC 2409 / RFC 7296 require, and the port they
+travel on (measured with the interop harness, ``make interop``; see docs/fixtures.md):
+
+- strongSwan 5.9.8 IKEv1: MM5 ends with N(INITIAL-CONTACT), the cookie pair as its SPI, when the
+  initiator has no other IKE SA with the peer (``main_mode.c`` ``add_initial_contact()``: a
+  remote identity without wildcards, ``unique`` not ``never``, no ``has_contact()``; recorded
+  ``ID HASH N(INITIAL_CONTACT)``, 108 bytes). Quick mode carries IDci / IDcr in QM1 and QM2
+  (``quick_mode.c`` ``add_ts()``, unconditional; recorded ``HASH SA No ID ID``).
+- libreswan 4.10 IKEv1: no INITIAL-CONTACT in MM5 (measured: pluto's MM5 is ``ID HASH``, 92
+  bytes); IDci / IDcr in QM1 when the connection has subnets (measured, 188 bytes), which
+  ikesim's any-to-any selectors are.
+- strongSwan 5.9.8 IKE_AUTH request (``message.c`` ``ike_auth_i_order``, ``ike_auth.c``,
+  ``ike_mobike.c``; recorded ``IDi N(INIT_CONTACT) IDr AUTH SA TSi TSr N(MOBIKE_SUP)
+  N(NO_ADD_ADDR) N(MULT_AUTH) N(EAP_ONLY) N(MSG_ID_SYN_SUP)``, 288 bytes): IDr (a configured
+  remote identity), INITIAL_CONTACT as for IKEv1, MOBIKE_SUPPORTED and NO_ADDITIONAL_ADDRESSES
+  (``mobike`` defaults to yes; one address), MULTIPLE_AUTH_SUPPORTED only when the IKE_SA_INIT
+  response announced it (absent against pluto, recorded), EAP_ONLY_AUTHENTICATION,
+  IKEV2_MESSAGE_ID_SYNC_SUPPORTED. Response: MOBIKE_SUPPORTED and NO_ADDITIONAL_ADDRESSES after
+  TSr when the request announced MOBIKE (recorded ``IDr AUTH SA TSi TSr N(MOBIKE_SUP)
+  N(NO_ADD_ADDR)``, 240 bytes; none to pluto's request, measured).
+- libreswan 4.10 IKE_AUTH: request ``IDi IDr AUTH SA TSi TSr`` (measured, 240 bytes: no
+  notifies, ``mobike`` and ``initial-contact`` default to no), response ``IDr AUTH SA TSi TSr``.
+- Ports: a strongSwan IKEv2 initiator moves to UDP 4500 for IKE_AUTH and everything after when
+  the IKE_SA_INIT response carried NAT detection, NAT or not (``ike_natd.c`` ``process_i()``:
+  "we switch to port 4500 even if no NAT is detected", with MOBIKE enabled; measured both with
+  and without ``kernel-libipsec``). IKEv1 (strongSwan ``isakmp_natd.c``, libreswan) and a
+  libreswan IKEv2 initiator move only when NAT-D shows a NAT (pluto to pluto stays on 500,
+  measured); ikesim models no NAT. Windows: no source known to ikesim says it moves without NAT.
+- Windows: none of the above is assumed (no public capture of its encrypted messages).
+
 A custom schedule is no implementation: no VIDs and no notifies beyond what the trace names.
 """
 
@@ -103,6 +133,12 @@ NAT_DETECTION_DESTINATION_IP = 16389
 MULTIPLE_AUTH_SUPPORTED = 16404  # RFC 4739
 REDIRECT_SUPPORTED = 16406  # RFC 5685
 CHILDLESS_IKEV2_SUPPORTED = 16418  # RFC 6023
+INITIAL_CONTACT = 16384  # RFC 7296 3.10.1
+MOBIKE_SUPPORTED = 16396  # RFC 4555
+NO_ADDITIONAL_ADDRESSES = 16399  # RFC 4555
+EAP_ONLY_AUTHENTICATION = 16417  # RFC 5998
+IKEV2_MESSAGE_ID_SYNC_SUPPORTED = 16420  # RFC 6311
+INITIAL_CONTACT_V1 = 24578  # RFC 2407 4.6.3.3, IKEv1's (DOI IPsec)
 IKEV2_FRAGMENTATION_SUPPORTED = 16430  # RFC 7383
 SIGNATURE_HASH_ALGORITHMS = 16431  # RFC 7427
 NAT_DETECTION = (NAT_DETECTION_SOURCE_IP, NAT_DETECTION_DESTINATION_IP)
@@ -205,3 +241,42 @@ def ikev2_response_extras(profile: str, request: Sequence[Extra]) -> list[Extra]
     if family == "windows":
         return natd
     return []
+
+
+# --- the encrypted messages -------------------------------------------------------------------
+
+
+def sends_initial_contact(profile: str) -> bool:
+    """True when an initiator of this profile sends INITIAL_CONTACT (MM5, IKE_AUTH) on a first contact."""
+    return _family(profile) == "strongswan"
+
+
+def sends_responder_identity(profile: str) -> bool:
+    """True when an initiator of this profile names the responder (IDr) in its IKE_AUTH request."""
+    return _family(profile) in ("strongswan", "libreswan")
+
+
+def quick_mode_identities(profile: str) -> bool:
+    """True when a quick mode initiated by this profile carries IDci / IDcr (QM1, and QM2 mirrors them)."""
+    return _family(profile) in ("strongswan", "libreswan")
+
+
+def ikev2_auth_request_notifies(profile: str, response: Sequence[Extra]) -> list[int]:
+    """The notifies after TSr of an IKE_AUTH request of this profile, given the IKE_SA_INIT response's extras."""
+    if _family(profile) != "strongswan":
+        return []
+    multiple = [MULTIPLE_AUTH_SUPPORTED] if any(e.notify == MULTIPLE_AUTH_SUPPORTED for e in response) else []
+    return [MOBIKE_SUPPORTED, NO_ADDITIONAL_ADDRESSES, *multiple, EAP_ONLY_AUTHENTICATION,
+            IKEV2_MESSAGE_ID_SYNC_SUPPORTED]  # fmt: skip
+
+
+def ikev2_auth_response_notifies(profile: str, request: Sequence[int]) -> list[int]:
+    """The notifies after TSr of an IKE_AUTH response of this profile, given the request's notifies."""
+    if _family(profile) == "strongswan" and MOBIKE_SUPPORTED in request:
+        return [MOBIKE_SUPPORTED, NO_ADDITIONAL_ADDRESSES]
+    return []
+
+
+def ikev2_floats(initiator_profile: str, response: Sequence[Extra]) -> bool:
+    """True when the IKE SA moves to UDP 4500 after IKE_SA_INIT, NAT or not: a strongSwan initiator, NAT-D answered."""
+    return _family(initiator_profile) == "strongswan" and any(e.notify == NAT_DETECTION_SOURCE_IP for e in response)
