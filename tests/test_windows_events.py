@@ -460,3 +460,21 @@ def test_failure_outcomes_and_net_events_correspond_one_to_one() -> None:
                     and o.ends == "negotiation" and o.code not in (13897, 13909)]  # fmt: skip
         assert [e[next(k for k in e if k.startswith("ike"))]["failureErrorCode"]
                 for e in windows.net_events(trace, peer)] == [o.code for o in failures]  # fmt: skip
+
+
+def test_a_windows_ikev2_gateway_logs_port_4500_once_a_strongswan_client_moved_there() -> None:
+    from helpers import ikev2
+
+    from sim.scenario import Scenario
+
+    data = ikev2({"profile": "strongswan", "policy": {"psk": "wrong"}}, {"policy": {"psk": "right"}})
+    trace = Simulation(Scenario.model_validate(data)).run()
+    (event,) = windows.audit_events(trace, "gateway")
+    values = dict(_data(event))
+    assert (values["LocalKeyModPort"], values["RemoteKeyModPort"]) == ("4500", "4500")  # it failed at IKE_AUTH
+    (net,) = windows.net_events(trace, "gateway")
+    assert (net["header"]["localPort"], net["header"]["remotePort"]) == (4500, 4500)
+    # a Windows client never moves: the same failure against it stays on 500
+    windows_client = Simulation(Scenario.model_validate(ikev2({"policy": {"psk": "wrong"}}))).run()
+    (event,) = windows.audit_events(windows_client, "gateway")
+    assert dict(_data(event))["LocalKeyModPort"] == "500"

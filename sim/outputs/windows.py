@@ -29,7 +29,9 @@ which public source and what is ikesim's choice. In short:
 * Cookies (IKEv2: SPIs) are those of the captures (``stable_bytes(seed, <root SA>, "icookie" |
   "rcookie")``); the ResponderCookie is zeros while the initiator has received nothing from the
   responder on that SA. 4654's MessageID is the quick-mode message ID of the capture (IKEv1 and
-  AuthIP), or the ID of the IKEv2 request that carried the child SA. Ports are 500 (no NAT).
+  AuthIP), or the ID of the IKEv2 request that carried the child SA. Keying module ports are 500,
+  and 4500 from IKE_AUTH on when a strongSwan initiator moved the IKE SA there (as the captures
+  show; ikesim models no NAT, so nothing else moves).
 * FailureReason is the code's Microsoft message, as Windows writes it (the real 4653).
 * The rendered flavour (``rendered=True``) adds ``RenderingInfo`` as ``wevtutil qe
   /f:RenderedXml`` does: the message of adtschema.dll with the values in (and ``%%NNNN`` as text),
@@ -61,7 +63,7 @@ from sim.enums import AuthMethod, EmState, FailurePoint, KeyModule, MmState, QmS
 from sim.outputs.evtx_file import ValueType, evtx_bytes, filetime, records_from_xml
 from sim.outputs.renderer import Renderer
 from sim.trace import Event, Outcome, Recv, Send, Trace
-from sim.wire import certs
+from sim.wire import certs, vendors
 from sim.wire.messages import stable_bytes
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the virtual clock's zero, in every fixture
@@ -73,7 +75,8 @@ TASK_MAIN_MODE, TASK_QUICK_MODE, TASK_EXTENDED_MODE = 12547, 12549, 12550
 TASK_NAMES = {TASK_MAIN_MODE: "IPsec Main Mode", TASK_QUICK_MODE: "IPsec Quick Mode",
               TASK_EXTENDED_MODE: "IPsec Extended Mode"}  # fmt: skip
 ZERO_COOKIE = "0000000000000000"
-IKE_PORT = 500  # ikesim does not model NAT: no 4500
+IKE_PORT = 500
+NATT_PORT = 4500  # a strongSwan IKEv2 initiator moves there after IKE_SA_INIT, NAT or not (sim.wire.vendors)
 
 AUTH_METHODS = {"psk": AuthMethod.PRESHARED_KEY, "certificate": AuthMethod.CERTIFICATE, "eap": AuthMethod.EAP}
 STATE_ENUMS: dict[str, type[MmState | QmState | EmState]] = {
@@ -279,6 +282,7 @@ class _Facts:
     sent: set[tuple[str, str]]  # (peer, root SA): the peer sent at least one message of the SA
     v2_ids: dict[str, int]  # IKEv2 SA label -> the message ID of the first request that carried it
     certified: set[tuple[str, str]] = field(default_factory=set)  # (peer, root SA): it got the other's certificate
+    authenticating: dict[tuple[str, str], float] = field(default_factory=dict)  # (peer, root SA): its first IKE_AUTH
 
 
 _FACTS: WeakKeyDictionary[Trace, _Facts] = WeakKeyDictionary()
@@ -314,7 +318,9 @@ def _facts(trace: Trace) -> _Facts:
                     counters[(root, e.peer)] = count + 1
                     ids[key] = count
                 facts.v2_ids.setdefault(e.sa, ids[key])
-        elif isinstance(e, Recv) and e.sa is not None:
+        if isinstance(e, Send | Recv) and e.sa is not None and e.message.startswith("IKE_AUTH"):
+            facts.authenticating.setdefault((e.peer, trace.root_of(e.sa)), e.t)
+        if isinstance(e, Recv) and e.sa is not None:
             root = trace.root_of(e.sa)
             facts.remote.setdefault((e.peer, root), e.sender)
             facts.received.add((e.peer, root))
@@ -322,6 +328,23 @@ def _facts(trace: Trace) -> _Facts:
                 facts.certified.add((e.peer, root))
     _FACTS[trace] = facts
     return facts
+
+
+def _port(trace: Trace, peer: str, e: Event) -> int:
+    """The keying module port of an event's SA: 4500 once a floating IKEv2 SA reached IKE_AUTH, else 500."""
+    if e.sa is None:
+        return IKE_PORT
+    root = trace.root_of(e.sa)
+    since = _facts(trace).authenticating.get((peer, root))
+    if since is None or e.t < since:
+        return IKE_PORT
+    pair = [f for f in trace.peers if f.name in (peer, _facts(trace).remote.get((peer, root), ""))]
+    initiator = next((f for f in pair if f.role == "initiator"), None)
+    responder = next((f for f in pair if f.role == "responder"), None)
+    if initiator is None or responder is None:
+        return IKE_PORT
+    answered = vendors.ikev2_response_extras(responder.profile, vendors.ikev2_request_extras(initiator.profile))
+    return NATT_PORT if vendors.ikev2_floats(initiator.profile, answered) else IKE_PORT
 
 
 def _remote(trace: Trace, peer: str, e: Event) -> PeerInfo | None:
@@ -569,9 +592,9 @@ def audit_events(trace: Trace, peer: str, *, rendered: bool = False) -> list[ET.
                 "LocalMMPrincipalName": f"CN={peer}" if me.auth == "certificate" else "-",
                 "RemoteMMPrincipalName": f"CN={other.name}" if other and other.auth == "certificate" else "-",
                 "LocalAddress": me.address,
-                "LocalKeyModPort": str(IKE_PORT),
+                "LocalKeyModPort": str(_port(trace, peer, e)),
                 "RemoteAddress": remote,
-                "RemoteKeyModPort": str(IKE_PORT),
+                "RemoteKeyModPort": str(_port(trace, peer, e)),
                 "KeyModName": module,
                 "FailurePoint": point,
                 "FailureReason": reason,
@@ -620,9 +643,9 @@ def audit_events(trace: Trace, peer: str, *, rendered: bool = False) -> list[ET.
                 "LocalEMPrincipalName": "-",
                 "RemoteEMPrincipalName": "-",
                 "LocalAddress": me.address,
-                "LocalKeyModPort": str(IKE_PORT),
+                "LocalKeyModPort": str(_port(trace, peer, e)),
                 "RemoteAddress": remote,
-                "RemoteKeyModPort": str(IKE_PORT),
+                "RemoteKeyModPort": str(_port(trace, peer, e)),
                 "FailurePoint": point,
                 "FailureReason": reason,
                 "EMAuthMethod": param(AUTH_PARAMS[AuthMethod.KERBEROS]),
@@ -707,7 +730,7 @@ def _guid(*parts: object) -> str:
     return "{" + str(uuid.UUID(bytes=stable_bytes(*parts, size=16))) + "}"
 
 
-def _header(t: float, me: PeerInfo, other: PeerInfo | None) -> dict[str, Any]:
+def _header(t: float, me: PeerInfo, other: PeerInfo | None, port: int = IKE_PORT) -> dict[str, Any]:
     """FWPM_NET_EVENT_HEADER3, its 16 members in order, ``flags`` naming the members that are set."""
     names = ["IP_PROTOCOL_SET", "LOCAL_ADDR_SET", "LOCAL_PORT_SET", "REMOTE_PORT_SET", "IP_VERSION_SET"]
     if other is not None:
@@ -719,8 +742,8 @@ def _header(t: float, me: PeerInfo, other: PeerInfo | None) -> dict[str, Any]:
         "ipProtocol": IPPROTO_UDP,
         "localAddrV4": me.address,
         "remoteAddrV4": other.address if other else "0.0.0.0",
-        "localPort": IKE_PORT,
-        "remotePort": IKE_PORT,
+        "localPort": port,
+        "remotePort": port,
         "scopeId": 0,
         "appId": {"size": 0, "data": ""},
         "userId": None,
@@ -750,7 +773,7 @@ def net_events(trace: Trace, peer: str) -> list[dict[str, Any]]:
         other = _remote(trace, peer, o)
         kind = _exchange_kind(o.exchange)
         root = trace.root_of(o.sa)
-        header = _header(o.t, me, other)
+        header = _header(o.t, me, other, _port(trace, peer, o))
         common = {"failureErrorCode": o.code, "failurePoint": _point_value(o.failure_point)}
         module = int(KeyModule[_key_module(me.protocol)])
         cert = stable_bytes(peer, "cert", size=20).hex() if me.auth == "certificate" else ZERO_HASH
