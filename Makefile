@@ -50,6 +50,7 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.strategies
 
 # `ikesim serve` on 127.0.0.0/8 under floods (issue 18): amplification per profile, a new initiator after
 # 20,000 MM1s from 4,000 ports, memory of 10,000 held negotiations. About five minutes; see docs/live.md.

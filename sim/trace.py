@@ -394,9 +394,17 @@ class Trace:
         return "".join(line + "\n" for line in self.jsonl_lines())
 
     def __repr__(self) -> str:
+        # What the run is (its scenario, seed and outcomes), as a failing test or a debugger shows it.
+        count = len(self.raw) // WIDTH if self.raw is not None else len(self.events)
+        outcomes = self.outcomes
+        shown = [
+            f"{o.peer} {o.sa} {o.code} {o.name.removeprefix('ERROR_IPSEC_IKE_').removeprefix('ERROR_IPSEC_')}"
+            + (" (SA ended)" if o.ends == "sa" else "")
+            for o in outcomes[:8]
+        ]
+        said = "; ".join(shown) + (f"; and {len(outcomes) - 8} more" if len(outcomes) > 8 else "")
         cut = f", truncated: {self.truncated}" if self.truncated else ""
-        counts = f"{len(self.events)} events, {len(self.outcomes)} outcomes"
-        return f"<Trace {self.scenario!r} seed {self.seed}: {counts}{cut}>"
+        return f"<Trace {self.scenario!r} seed {self.seed}, {count} events{cut}: {said or 'no outcome'}>"
 
 
 def _dumps(data: dict[str, Any]) -> str:

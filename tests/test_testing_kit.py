@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from test_invariants import check_trace
 
+import sim
 from sim import codes as catalog
 from sim.faults import FAULT_KINDS
-from sim.library import codes_shown
+from sim.library import codes_reported, codes_shown
 from sim.library import scenarios as library
-from sim.scenario import Scenario
+from sim.scenario import Scenario, parse_scenario
 from sim.simulator.engine import Simulation
+from sim.testing import _causes, _space
 from sim.testing import strategies as ikest
 
 pytest_plugins = ["pytester"]
@@ -46,13 +51,6 @@ def test_scenarios_can_be_narrowed(scenario):
     assert {p.profile for p in scenario.peers.values()} == {"strongswan"}
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow])
-@given(ikest.codes(markers=True).filter(lambda e: e.code != 13800), st.data())
-def test_runs_narrowed_by_code_report_that_code(entry, data):
-    trace = data.draw(ikest.runs(code=entry.code))
-    assert entry.code in {o.code for o in trace.outcomes}, trace.source
-
-
 @given(ikest.runs())
 def test_generated_runs_terminate_and_hold_the_engine_invariants(trace):
     simulation = Simulation(trace.source)
@@ -67,9 +65,30 @@ def test_the_library_scenarios_hold_the_same_invariants():
         check_trace(simulation.run(), simulation)
 
 
-def test_every_code_of_the_library_can_be_asked_for():
+def first(strategy):
+    """One example of the strategy, as a test would get it (no search, no shrinking)."""
+    drawn = []
+
+    @settings(max_examples=1, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def draw(value):
+        drawn.append(value)
+
+    draw()
+    return drawn[0]
+
+
+def test_every_code_a_library_scenario_reports_can_be_asked_for_and_the_dropped_ones_are_refused():
+    reported = codes_reported()
     for code in codes_shown():
-        ikest.scenarios(code=code)  # builds, does not raise
+        local = code in _causes.LOCAL_ONLY  # the library's local-* scenarios inject it
+        strategy = ikest.scenarios(code=code, local_faults=local)
+        if code in reported:
+            scenario = first(strategy)
+            assert code in {o.code for o in Simulation(scenario).run().outcomes}, (code, scenario)
+        else:  # shown only on datagrams the peer dropped: no negotiation ends with it
+            with pytest.raises(InvalidArgument, match=f"{code}.*drops the datagram"):
+                first(strategy)
 
 
 def test_a_failure_shrinks_to_a_small_readable_scenario():
@@ -187,3 +206,113 @@ def test_the_hypothesis_entry_point_imports_nothing_heavy_and_from_type_still_wo
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+# --- issue 19: what a failing example shows, and keeps -------------------------------------------
+
+FAILING_RUNS = """
+from hypothesis import given, settings, strategies as st
+from sim.testing import strategies as ikest
+
+@settings(database=None)
+@given(ikest.runs())
+def test_no_peer_ever_goes_unanswered(trace):
+    assert 13813 not in {o.code for o in trace.outcomes}
+
+@settings(database=None)
+@given(st.integers(0, 9))
+def test_the_fixture_under_given(ikesim_run, n):
+    ikesim_run("mm-qm-success")
+    assert n < 5
+"""
+
+
+def test_a_falsifying_run_prints_as_a_python_expression_that_makes_it_again_and_its_traces_are_kept(pytester, tmp_path):
+    pytester.makepyfile(FAILING_RUNS)
+    kept = tmp_path / "kept"
+    result = pytester.runpytest("--ikesim-keep-traces", str(kept), "--tb=native")
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    match = re.search(r"trace=(sim\.run\(.*?\)),\n\)", out, re.S)
+    assert match, out
+    again = eval(match.group(1), {"sim": sim})
+    assert 13813 in {o.code for o in again.outcomes}
+    files = sorted(kept.glob("*unanswered*.jsonl"))
+    assert len(files) == 1, files  # the reported example's run, not the hundred before it
+    assert files[0].read_text() == again.to_jsonl()
+    assert len(list(kept.glob("*fixture_under_given*.jsonl"))) == 1  # ikesim_run's, of that example alone
+    assert "Simulation(" not in out and "Scenario({" not in out
+
+
+def test_a_trace_says_what_it_is():
+    trace = sim.run("mm-wrong-preshared-key")
+    text = repr(trace)
+    assert text.startswith("<Trace 'mm-wrong-preshared-key' seed 0,")
+    assert "gateway MM#1 13801 AUTH_FAIL" in text and "client MM#1 13805 TIMED_OUT" in text
+    assert "SA ended" in repr(sim.run("mm-lifetime-expires"))
+
+
+def test_the_seed_option_reaches_the_strategies_and_the_fixture_trips_no_health_check(pytester):
+    pytester.makepyfile(
+        """
+        from hypothesis import given, strategies as st
+        from sim.testing import strategies as ikest
+
+        @given(ikest.runs(), ikest.scenarios(), ikest.runs(code=13886))
+        def test_the_strategies_use_the_seed(trace, scenario, dead):
+            assert trace.seed == 7 and scenario.seed == 7 and dead.seed == 7
+
+        @given(st.integers(0, 3))
+        def test_the_fixture_under_given(ikesim_run, n):
+            assert ikesim_run("mm-qm-success").seed == 7
+        """
+    )
+    pytester.runpytest("--ikesim-seed", "7").assert_outcomes(passed=2)
+
+
+def test_from_type_knows_every_public_type():
+    from sim.faults import FAULT_KINDS, Fault, FaultModel
+    from sim.protocol.policy import Policy, Proposal
+    from sim.testing.forms import AuditLog, EventStream, JsonlTrace, NetEventLog
+    from sim.trace import Outcome, Trace
+
+    for kind, cls in FAULT_KINDS.items():
+        assert first(st.from_type(cls)).kind == kind
+    for public in (Fault, FaultModel, Outcome, Trace, Policy, Proposal, AuditLog, NetEventLog, JsonlTrace, EventStream):
+        expected = FaultModel if public is Fault else public
+        assert isinstance(first(st.from_type(public)), expected)
+
+
+@given(ikest.faults(), st.data())
+def test_faults_fit_scenario_data_as_they_are(fault, data):
+    scenario = parse_scenario({**data.draw(ikest.scenario_data(max_faults=0)), "faults": [fault]})
+    assert scenario.faults == [fault]
+    drawn = data.draw(ikest.scenario_data(faults=ikest.faults(kinds=["drop", "silence"])))
+    assert all(f["kind"] in ("drop", "silence") for f in drawn.get("faults", []))
+    parse_scenario(drawn)
+
+
+@given(ikest.runs(faults=ikest.faults(kinds=["silence"]), max_faults=1))
+def test_runs_draw_their_faults_from_a_strategy_of_faults(trace):
+    assert all(f.kind == "silence" for f in trace.source.faults)
+
+
+def test_the_classifier_says_the_package_is_a_hypothesis_extension():
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"Framework :: Hypothesis"' in text
+
+
+@settings(max_examples=200, database=None)
+@given(st.binary(min_size=_space.GENE, max_size=_space.GENE))
+def test_the_generated_space_builds_the_scenarios_its_data_says(gene):
+    # Scenarios are put together from validated parts without validating the whole again.
+    key, _ = _space.decode(gene, None, None)
+    assert _space.scenario(key).model_dump() == parse_scenario(_space.key_data(key)).model_dump()
+
+
+def test_the_strategy_benchmark_runs_and_counts_what_it_claims():
+    from bench.strategies import candidates, rate
+
+    assert "runs()" in candidates() and "audit_events(form='evtx')" in candidates()
+    figures = rate(ikest.runs(), examples=5, rounds=1)
+    assert figures["examples"] == 5 and figures["examples_per_s"] > 0

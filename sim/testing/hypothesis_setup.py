@@ -2,7 +2,10 @@
 
 Hypothesis runs the hook while it is being imported, in every process that imports it, ikesim
 used or not: the hook imports nothing of ikesim. Each type is registered when its module has been
-imported (at once if it already is), through a post-import hook on the module's loader.
+imported (at once if it already is), through a post-import hook on the module's loader. The types:
+``Scenario``, ``CodeInfo``, ``Trace``, ``Outcome``, every fault kind (so ``sim.faults.Fault``,
+their union, too), ``Policy`` and ``Proposal``; the fixture forms register themselves when
+``sim.testing.strategies`` is imported.
 """
 
 from __future__ import annotations
@@ -14,17 +17,23 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-# module -> (the public type it defines, the strategy of sim.testing.strategies that draws it)
-TYPES = {"sim.scenario": ("Scenario", "scenarios"), "sim.codes": ("CodeInfo", "codes"), "sim.trace": ("Trace", "runs")}
+# module -> the public types it defines, each with the strategy of sim.testing.strategies that draws it
+TYPES = {
+    "sim.scenario": (("Scenario", "scenarios"),),
+    "sim.codes": (("CodeInfo", "codes"),),
+    "sim.trace": (("Trace", "runs"), ("Outcome", "outcomes")),
+    "sim.faults": (("FaultModel", "faults"),),  # and each kind of FAULT_KINDS: see _register
+    "sim.protocol.policy": (("Policy", "policies"), ("Proposal", "proposals")),
+}
 
 
-def _lazy(name: str) -> Callable[[type], Any]:
+def _lazy(name: str, **arguments: Any) -> Callable[[type], Any]:
     """A strategy resolver that imports ``sim.testing.strategies`` only when the type is first drawn."""
 
     def resolve(_: type) -> Any:
         from sim.testing import strategies
 
-        return getattr(strategies, name)()
+        return getattr(strategies, name)(**arguments)
 
     return resolve
 
@@ -32,8 +41,10 @@ def _lazy(name: str) -> Callable[[type], Any]:
 def _register(module: ModuleType) -> None:
     from hypothesis import strategies as st
 
-    type_name, strategy = TYPES[module.__name__]
-    st.register_type_strategy(getattr(module, type_name), _lazy(strategy))
+    for type_name, strategy in TYPES[module.__name__]:
+        st.register_type_strategy(getattr(module, type_name), _lazy(strategy))
+    for kind, cls in getattr(module, "FAULT_KINDS", {}).items():  # sim.faults: each kind draws faults of it
+        st.register_type_strategy(cls, _lazy("faults", kinds=(kind,)))
 
 
 class _RegisteringLoader(importlib.abc.Loader):
@@ -72,11 +83,11 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 
 def _hypothesis_setup_hook() -> None:
-    """Register strategies for Scenario, CodeInfo and Trace, now or when their modules are imported."""
+    """Register strategies for ikesim's public types, now or when their modules are imported."""
     waiting = False
     for name in TYPES:
         module = sys.modules.get(name)
-        if module is not None and hasattr(module, TYPES[name][0]):
+        if module is not None and hasattr(module, TYPES[name][0][0]):
             _register(module)
         else:
             waiting = True
