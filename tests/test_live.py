@@ -1049,13 +1049,26 @@ def _notify_types(found: dict[int, bytes], payloads: list[tuple[int, bytes]] | N
     return [int.from_bytes(body[2:4], "big") for kind, body in items if kind == wp.V2_N]
 
 
+def test_serve_answers_ike_sa_init_with_the_bytes_the_captures_write_for_its_profile() -> None:
+    from sim.wire import vendors
+
+    for profile in ("strongswan", "windows-ikev2"):  # serve's IKEv2 responders
+        r = _v2(profile=profile)
+        request = V2Client().init()
+        [response] = r.send(0.0, request, CLIENT)
+        offered = [vendors.Extra(n) for n, _ in reader.read_ikev2(request).notifies()]
+        expected = [e.notify for e in vendors.ikev2_response_extras(profile, offered) if e.notify is not None]
+        assert [n for n, _ in reader.read_ikev2(response).notifies()] == expected, profile
+
+
 def test_ikev2_a_client_asking_for_an_inner_address_gets_one_from_the_pool() -> None:
     r = _v2(pool=2)
     client = V2Client()
     [response] = r.send(0.0, client.init(), CLIENT)
     got = reader.read_ikev2(response)
     assert got.spi_r != bytes(8) and got.first(wp.V2_SA) is not None
-    assert [n for n, _ in got.notifies()] == [16388, 16389]  # NAT detection answered
+    # NAT detection answered, then what a strongSwan responder adds (CHILDLESS, MULTIPLE_AUTH), as the captures do
+    assert [n for n, _ in got.notifies()] == [16388, 16389, 16418, 16404]
     [answer] = r.send(0.1, client.auth(response))
     found = client.open(answer)
     assert client.verifies(found)

@@ -41,7 +41,7 @@ from sim.protocol.checks import select_proposal
 from sim.protocol.ikev2 import IKEV2, Ikev2Payload
 from sim.protocol.policy import Policy, Proposal
 from sim.protocol.session import Message, Session
-from sim.wire import dh, keys, reader
+from sim.wire import dh, keys, reader, vendors
 from sim.wire import payloads as p
 from sim.wire.cipher import IKEV2_INTEGRITY, WireCryptoError, ikev2_open, ikev2_seal
 from sim.wire.keys import IKEV2_PRFS, HashName
@@ -129,7 +129,7 @@ class IkeConversation(Conversation):
     g_ir: bytes = b""
     ni: bytes = b""
     nr: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    nat: bool = False  # the request carried NAT detection notifies
+    offered: tuple[int, ...] = ()  # the notify types the request carried (the response answers some)
     response: bytes = b""  # IKE_SA_INIT response as sent: what our AUTH signs (the request: Conversation.kept)
     keys: keys.IKEv2Keys | None = None
     prf: HashName = "sha1"
@@ -194,7 +194,7 @@ class Ikev2Responder(LiveResponder):
         conversation = IkeConversation(address, datagram.spi_i, secrets.token_bytes(8), [], proposed, [], local=local)
         conversation.choices = decided
         conversation.ke_group, conversation.ni = int.from_bytes(ke[:2], "big"), ni
-        conversation.nat = any(n in (NAT_SOURCE, NAT_DESTINATION) for n, _ in datagram.notifies())
+        conversation.offered = tuple(dict.fromkeys(n for n, _ in datagram.notifies()))
         conversation.received[core.INIT_REQUEST] = digest(self._data)
         if conversation.ke_group in mine.accepted_groups() and conversation.ke_group in dh.GROUPS:
             conversation.pair = KeyPair(conversation.ke_group)  # checked now: a bad value is a damaged payload
@@ -442,10 +442,10 @@ class Ikev2Responder(LiveResponder):
             p.v2_transform(1, ENCR_AES_CBC, chosen.encryption_bits), p.v2_transform(2, chosen.prf),
             p.v2_transform(3, chosen.integrity), p.v2_transform(4, chosen.group)])])  # fmt: skip
         body = [sa, p.v2_ke(chosen.group, pair.public), (NONCE, conversation.nr)]
-        if conversation.nat:
-            rc = conversation.rcookie
-            body.append(p.v2_notify(NAT_SOURCE, data=nat_detection(ic, rc, *wire_address(conversation.local))))
-            body.append(p.v2_notify(NAT_DESTINATION, data=nat_detection(ic, rc, *wire_address(conversation.address))))
+        # the profile's notifies and VIDs for what the request offered, as the captures write them
+        extras = vendors.ikev2_response_extras(self.profile, [vendors.Extra(n) for n in conversation.offered])
+        body += vendors.extra_payloads(extras, ic, conversation.rcookie, wire_address(conversation.local),
+                                       wire_address(conversation.address))  # fmt: skip
         conversation.response = p.message(ic, conversation.rcookie, 0x20, IKE_SA_INIT, FLAG_RESPONSE, 0, body)
         skeyseed = keys.ikev2_skeyseed(conversation.prf, conversation.ni, conversation.nr, g_ir)
         conversation.keys = keys.ikev2_keys(conversation.prf, skeyseed, conversation.ni, conversation.nr, ic,

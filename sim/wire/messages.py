@@ -699,17 +699,8 @@ class IKEv2SA:
 
         No NAT: the source hash is of the sender's address and port 500, the destination hash of the receiver's.
         """
-        out = []
-        for extra in extras:
-            if extra.notify is None:
-                out.append(p.v2_vendor_id(extra.data))
-                continue
-            data = extra.data
-            if extra.notify in vendors.NAT_DETECTION:
-                side = sender if extra.notify == vendors.NAT_DETECTION_SOURCE_IP else receiver
-                data = vendors.nat_detection(self.spi_i, spi_r, _packed(side.address), IKE_PORT)
-            out.append(p.v2_notify(extra.notify, data=data))
-        return out
+        source, destination = (_packed(sender.address), IKE_PORT), (_packed(receiver.address), IKE_PORT)
+        return vendors.extra_payloads(extras, self.spi_i, spi_r, source, destination)
 
     def init_request(self, group: int, cookie: bytes | None, flags: int) -> bytes:
         """SA (every offer), KE of ``group``, Ni, the profile's notifies and VIDs; the returned cookie first (2.6)."""

@@ -93,6 +93,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sim.wire import payloads as p
+
 MS_NT5_V9 = bytes.fromhex("1e2b516905991c7d7c96fcbfb587e46100000009")
 NATT_RFC3947 = bytes.fromhex("4a131c81070358455c5728f20e95452f")
 NATT_DRAFT_02N = bytes.fromhex("90cb80913ebb696e086381b5ec427b1f")
@@ -275,6 +277,26 @@ def ikev2_auth_response_notifies(profile: str, request: Sequence[int]) -> list[i
     if _family(profile) == "strongswan" and MOBIKE_SUPPORTED in request:
         return [MOBIKE_SUPPORTED, NO_ADDITIONAL_ADDRESSES]
     return []
+
+
+def extra_payloads(
+    extras: Sequence[Extra], spi_i: bytes, spi_r: bytes, source: tuple[bytes, int], destination: tuple[bytes, int]
+) -> list[p.Payload]:
+    """The notifies and VIDs of an IKE_SA_INIT as payloads; NAT detection hashes the message's SPIs.
+
+    ``source`` and ``destination`` are the packed address and port the message travels from and
+    to (RFC 7296 2.23): the captures and ``ikesim serve`` write them alike.
+    """
+    out = []
+    for extra in extras:
+        if extra.notify is None:
+            out.append(p.v2_vendor_id(extra.data))
+        elif extra.notify in NAT_DETECTION:
+            address = source if extra.notify == NAT_DETECTION_SOURCE_IP else destination
+            out.append(p.v2_notify(extra.notify, data=nat_detection(spi_i, spi_r, *address)))
+        else:
+            out.append(p.v2_notify(extra.notify, data=extra.data))
+    return out
 
 
 def ikev2_floats(initiator_profile: str, response: Sequence[Extra]) -> bool:
