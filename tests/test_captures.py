@@ -433,7 +433,8 @@ def test_ike_sa_init_carries_each_profiles_notifies_and_its_nat_detection_hashes
     ["v1-success", "v1-wrong-psk", "v1-damaged-mm3", "v1-damaged-mm5", "v1-silent-responder", "v1-libreswan-success",
      "v1-libreswan-silent-responder", "v2-success", "v2-wrong-psk", "v2-cipher-mismatch", "v2-dh-no-acceptable-group",
      "v2-invalid-ke-retry", "v2-damaged-ike-auth", "v2-silent-responder", "v2-libreswan-success",
-     "v2-libreswan-silent-responder"],
+     "v2-libreswan-silent-responder", "v1-serve-success", "v2-serve-inner-address", "v2-serve-wrong-psk",
+     "v2-serve-pool-exhausted", "v2-serve-cp-missing", "v2-serve-proposal-mismatch"],
 )  # fmt: skip
 def test_the_clear_messages_are_as_long_as_the_real_daemons(case):
     """MM1..MM4 and IKE_SA_INIT: the VIDs, NAT-D and notifies of strongSwan 5.9.8 and libreswan 4.10, byte for byte."""
