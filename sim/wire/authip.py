@@ -97,7 +97,6 @@ from sim.wire import certs, dh, keys, vendors
 from sim.wire import payloads as p
 from sim.wire.keys import DIGEST_SIZES, HashName
 from sim.wire.messages import (
-    ESP_AUTH,
     ESP_TRANSFORMS,
     KEY_LENGTHS,
     NOTIFY_NUMBERS,
@@ -107,12 +106,14 @@ from sim.wire.messages import (
     Suite,
     block_size,
     cbc_encrypt,
+    esp_v1_attributes,
     notifies,
     stable_bytes,
 )
 
 EXCHANGES: Mapping[str, int] = MappingProxyType({"MM": 243, "QM": 244, "EM": 245, "INFO": 246})  # 2.2.1
 FLAG_ENCRYPTION = 0x01  # RFC 2408 3.1, the only flag AuthIP uses (2.2.1)
+TRANSPORT = 2  # ESP encapsulation mode (RFC 2407 4.5): AuthIP protects host to host
 EM_MESSAGE_ID = 1  # 2.2.1 and 3.1.5
 CRYPTO_CLEAR_IV = 8  # note <8>: Windows' IV in a clear Crypto payload
 
@@ -355,14 +356,6 @@ def _attributes(suite: Suite, lifetime: int) -> bytes:
     return out + p.attribute(11, 1) + p.attribute(12, lifetime)
 
 
-def _esp_attributes(suite: Suite, lifetime: int) -> bytes:
-    out = p.attribute(1, 1) + p.attribute(2, lifetime) + p.attribute(4, 2)  # seconds, transport mode
-    out += p.attribute(5, ESP_AUTH[suite.integrity])
-    if suite.encryption.startswith("aes"):
-        out += p.attribute(6, KEY_LENGTHS[suite.encryption] * 8)
-    return out
-
-
 class AuthIPSA:
     """One AuthIP main-mode SA and the exchanges under it, built as both peers would send them."""
 
@@ -552,7 +545,7 @@ class AuthIPSA:
     def esp_sa(self, label: str, side: Side) -> p.Payload:
         """The ESP proposal (transport mode, the main mode's suite) with ``side``'s SPI."""
         transform = p.v1_transform(1, ESP_TRANSFORMS.get(self.suite.encryption, 12),
-                                   _esp_attributes(self.suite, self.qm_lifetime))  # fmt: skip
+                                   esp_v1_attributes(self.suite, self.qm_lifetime, TRANSPORT))  # fmt: skip
         return p.v1_sa([p.v1_proposal(1, 3, self.esp_spi(label, side), [transform])])
 
     def esp_spi(self, label: str, side: Side) -> bytes:

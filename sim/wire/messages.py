@@ -231,8 +231,9 @@ def _v1_phase1_attributes(suite: Suite, auth: str, lifetime: int) -> bytes:
     return out
 
 
-def _esp_v1_attributes(suite: Suite, lifetime: int) -> bytes:
-    out = p.attribute(1, 1) + p.attribute(2, lifetime) + p.attribute(4, 1)  # seconds, tunnel mode
+def esp_v1_attributes(suite: Suite, lifetime: int, mode: int = 1) -> bytes:
+    """ESP transform attributes (RFC 2407 4.5): life in seconds, ``mode`` (1 tunnel, 2 transport), integrity, key."""
+    out = p.attribute(1, 1) + p.attribute(2, lifetime) + p.attribute(4, mode)
     out += p.attribute(5, ESP_AUTH[suite.integrity])
     if suite.encryption.startswith("aes"):
         out += p.attribute(6, KEY_LENGTHS[suite.encryption] * 8)
@@ -508,7 +509,7 @@ class IKEv1SA:
         else:
             spi = stable_bytes(self.seed, label, sender.name, "spi", size=4)
             transform = p.v1_transform(1, ESP_TRANSFORMS.get(self.suite.encryption, 12),
-                                       _esp_v1_attributes(self.suite, self.qm_lifetime))  # fmt: skip
+                                       esp_v1_attributes(self.suite, self.qm_lifetime))  # fmt: skip
             body = [p.v1_sa([p.v1_proposal(1, 3, spi, [transform])]), (p.V1_NONCE, ni if step == 1 else nr)]
             if vendors.quick_mode_identities(qm_initiator.profile):
                 body += [ANY_SUBNET_V1, ANY_SUBNET_V1]
