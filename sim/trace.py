@@ -1,7 +1,8 @@
 """The trace: ikesim's product, and the only input of every output (schema ``ikesim.trace/1``).
 
-A run appends plain tuples to a flat :class:`EventLog` (cheap); :class:`Trace` turns them into
-typed records (:class:`Send`, :class:`Recv`, :class:`Outcome`...) only when asked. A trace
+A run writes its events into the columns of an :class:`EventLog` (cheap: no object per event);
+:class:`Trace` turns them into typed records (:class:`Send`, :class:`Recv`, :class:`Outcome`...)
+only when asked, and its outcomes without reading the other events. A trace
 holds everything its renderers need: the peers and what they are (:class:`PeerFacts`), every
 datagram each peer sent (lost ones included, with why they were lost) and received, the parent
 SA of every child SA, timers, transitions and outcomes. So a saved JSONL trace, read back with
@@ -13,8 +14,12 @@ Field order is fixed, so the same scenario and seed give byte-identical JSON Lin
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
+import math
+from array import array
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -28,33 +33,259 @@ from sim.protocol.policy import CERTIFICATE_STATES, Proposal
 from sim.protocol.profiles import is_windows
 from sim.protocol.registry import TABLES
 from sim.protocol.session import Outcome as CoreOutcome
+from sim.protocol.session import OutcomeKind, outcome_kind
 
 SCHEMA = "ikesim.trace/1"
 
-WIDTH = 8  # fields per event in the raw log: t, kind, peer, sa, then up to four that depend on the kind
+WIDTH = 8  # fields per event of a raw row (:meth:`EventLog.rows`): t, kind, peer, sa, then four that depend on the kind
+
+# The kinds of event a log holds, and how many references each keeps after its time. The long
+# forms keep the peer and the SA, then what the kind says. The short forms (_..._OF) keep the
+# session the event is about instead of its peer, SA and remote peer: the session holds them, the
+# run keeps it anyway, and the event costs two references instead of four or five.
+(_SEND, _SEND_D, _RETRANSMIT, _RECV, _RECV_C, _DROP, _TIMER, _TRANSITION, _OUTCOME, _OUTCOME_T,
+ _SEND_OF, _RECV_OF, _TRANSITION_OF, _OUTCOME_OF) = range(14)  # fmt: skip
+_REFS = (4, 5, 6, 4, 5, 6, 4, 3, 5, 6, 2, 2, 2, 2)
+_OUTCOME_KINDS = frozenset({_OUTCOME, _OUTCOME_T, _OUTCOME_OF})
+# Events of one instant share a time: ``times`` holds a time once per run of events at it, and the
+# kind of the event that starts a run has this bit set (a negotiation's 33 events have 11 times).
+_NEW_TIME = 0x80
+_KIND = 0x7F
+
+Move = tuple[str, str, str, str]  # a transition: (src, dst, trigger, machine)
+
+# A writer on a hot path (the simulator's) may append the short forms itself: when ``t`` is not
+# ``last``, ``times.append(t)``, ``last = t`` and the kind ORed with KIND_NEW_TIME; then
+# ``kinds.append(KIND_...)`` and ``refs.extend((session, x))``, where the session is a
+# :class:`~sim.protocol.session.Session` and x is
+# - KIND_SEND_OF: the name of a message the session sent, from its endpoint to its peer, under its
+#   label, with no detail;
+# - KIND_RECV_OF: the name of a message that session sent, received undamaged at its peer;
+# - KIND_TRANSITION_OF: the session's move, (src, dst, trigger, machine).
+# - KIND_OUTCOME_OF: the session's report's OutcomeKind, its index and where its references begin
+#   and its time appended to ``outcome_at``, ``outcome_ref`` and ``outcome_t`` first (what
+#   :meth:`EventLog.outcome_of` does).
+KIND_SEND_OF, KIND_RECV_OF, KIND_TRANSITION_OF, KIND_OUTCOME_OF = _SEND_OF, _RECV_OF, _TRANSITION_OF, _OUTCOME_OF
+KIND_NEW_TIME = _NEW_TIME
 
 
-class EventLog(list[Any]):
-    """A run's raw events, ``WIDTH`` fields each, in one flat list.
+class EventLog:
+    """A run's raw events in columns, written as they happen and read as records only when asked.
 
-    A flat list allocates no object per event: with a tuple per event, the cost per event
-    doubled between 330,000 and 3,300,000 events, and the memory per event was twice as high.
+    The times are in an array of doubles, the kinds in bytes, and the rest as references to shared
+    objects in one flat list, as many per event as its kind needs.
+
+    An event costs no object of its own: its strings (peer names, SA labels, message names) are
+    the ones the run already holds, an event about a session refers to the session (which holds
+    its peer, SA and remote peer), a transition is one reference to its (src, dst, trigger,
+    machine) tuple, and an outcome one reference to the interned :class:`OutcomeKind` of what it
+    says, and a time is kept once for a run of events at it. A 33-event negotiation takes about
+    0.7 KB here, against 2.1 KB in a flat list of eight fields per event with a float per event
+    time. Records are made only when they are read.
     """
 
-    __slots__ = ()
+    __slots__ = ("_moves", "kinds", "last", "outcome_at", "outcome_ref", "outcome_t", "refs", "times")
+
+    def __init__(self) -> None:
+        self.times = array("d")  # the virtual time of each run of events at one time
+        self.last = math.nan  # the last time in ``times`` (NaN: none yet; it equals nothing)
+        self.kinds = bytearray()  # the kind of each event (_SEND...), with _NEW_TIME where a run begins
+        self.refs: list[Any] = []  # each event's references, _REFS[kind] of them, event after event
+        self.outcome_at = array("I")  # the index of each outcome event, in order...
+        self.outcome_ref = array("Q")  # ...where its references begin...
+        self.outcome_t = array("d")  # ...and its time
+        self._moves: dict[Move, Move] = {}  # one tuple per distinct transition
+
+    def _at(self, t: float) -> int:
+        """Note an event at ``t``: _NEW_TIME when it begins a run of events at a new time, else 0."""
+        if t == self.last:
+            return 0
+        self.times.append(t)
+        self.last = t
+        return _NEW_TIME
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def send(self, t: float, peer: str, sa: str, message: str, to: str, detail: str | None) -> None:
+        """A peer put a message on the wire."""
+        if detail is None:
+            self.kinds.append(_SEND | self._at(t))
+            self.refs.extend((peer, sa, message, to))
+        else:
+            self.kinds.append(_SEND_D | self._at(t))
+            self.refs.extend((peer, sa, message, to, detail))
+
+    def retransmit(self, t: float, peer: str, sa: str, message: str, to: str, attempt: int, detail: str | None) -> None:
+        """A peer sent a message again (``attempt`` 0: to answer a duplicate)."""
+        self.kinds.append(_RETRANSMIT | self._at(t))
+        self.refs.extend((peer, sa, message, to, attempt, detail))
+
+    def recv(self, t: float, peer: str, sa: str, message: str, sender: str, corrupted: str | None) -> None:
+        """A message reached its peer's machine."""
+        if corrupted is None:
+            self.kinds.append(_RECV | self._at(t))
+            self.refs.extend((peer, sa, message, sender))
+        else:
+            self.kinds.append(_RECV_C | self._at(t))
+            self.refs.extend((peer, sa, message, sender, corrupted))
+
+    def drop(self, t: float, peer: str, sa: str | None, message: str, sender: str, reason: str, cause: Any) -> None:
+        """A message that never reached ``peer``'s machine, or that it refused, and why."""
+        self.kinds.append(_DROP | self._at(t))
+        self.refs.extend((peer, sa, message, sender, reason, cause))
+
+    def timer(self, t: float, peer: str, sa: str | None, name: str, detail: str | None) -> None:
+        """A timer fired, or a peer-level event happened."""
+        self.kinds.append(_TIMER | self._at(t))
+        self.refs.extend((peer, sa, name, detail))
+
+    def transition(self, t: float, peer: str, sa: str, move: Move) -> None:
+        """A machine changed state: ``move`` is (src, dst, trigger, machine), best one shared tuple per move."""
+        self.kinds.append(_TRANSITION | self._at(t))
+        self.refs.extend((peer, sa, move))
+
+    def moved(self, t: float, peer: str, sa: str, src: str, dst: str, trigger: str, machine: str) -> None:
+        """A machine changed state (the move given as its parts)."""
+        key = (src, dst, trigger, machine)
+        move = self._moves.setdefault(key, key)
+        self.transition(t, peer, sa, move)
+
+    def outcome(self, t: float, peer: str, sa: str, kind: OutcomeKind, remote: str, parent: str | None,
+                reported_at: float | None = None) -> None:  # fmt: skip
+        """A terminal report; ``reported_at`` is the time the peer reported it, when it is not ``t``."""
+        self.outcome_at.append(len(self.kinds))
+        self.outcome_ref.append(len(self.refs))
+        self.outcome_t.append(t)
+        if reported_at is None or reported_at == t:
+            self.kinds.append(_OUTCOME | self._at(t))
+            self.refs.extend((peer, sa, kind, remote, parent))
+        else:
+            self.kinds.append(_OUTCOME_T | self._at(t))
+            self.refs.extend((peer, sa, kind, remote, parent, reported_at))
+
+    def outcome_of(self, t: float, session: Any, kind: OutcomeKind) -> None:
+        """A terminal report of ``session`` (its endpoint's, about its SA, its peer the remote), made at ``t``."""
+        self.outcome_at.append(len(self.kinds))
+        self.outcome_ref.append(len(self.refs))
+        self.outcome_t.append(t)
+        self.kinds.append(_OUTCOME_OF | self._at(t))
+        self.refs.extend((session, kind))
+
+    def extend(self, fields: Iterable[Any]) -> None:
+        """Append one event given as its ``WIDTH`` raw fields (the layout :meth:`rows` gives back)."""
+        t, kind, peer, sa, a, b, c, d = fields
+        if kind == "send":
+            self.send(t, peer, sa, a, b, c)
+        elif kind == "retransmit":
+            self.retransmit(t, peer, sa, a, b, c, d)
+        elif kind == "recv":
+            self.recv(t, peer, sa, a, b, c)
+        elif kind == "drop":
+            self.drop(t, peer, sa, a, b, c, d)
+        elif kind == "timer":
+            self.timer(t, peer, sa, a, b)
+        elif kind == "transition":
+            self.moved(t, peer, sa, a, b, c, d)
+        elif kind == "outcome":
+            o: CoreOutcome = a
+            info = outcome_kind(o.role, o.exchange, o.condition, o.code, o.failure_point, o.state, o.ends)
+            self.outcome(t, peer, sa, info, o.remote, o.parent, o.t)
+        else:
+            raise ValueError(f"unknown event kind {kind!r}")
+
+    # --- reading -------------------------------------------------------------------------------
 
     def event_count(self) -> int:
         """How many events the log holds."""
-        return len(self) // WIDTH
+        return len(self.kinds)
+
+    def __len__(self) -> int:
+        """The number of fields of its raw rows, ``WIDTH`` per event (what the flat list it replaces held)."""
+        return len(self.kinds) * WIDTH
+
+    def _offset(self, start: int) -> tuple[int, int]:
+        """Where the references of the ``start``-th event begin, and how many times the events before it have."""
+        if not start:
+            return 0, 0
+        kinds = self.kinds
+        refs = sum((kinds.count(k, 0, start) + kinds.count(k | _NEW_TIME, 0, start)) * n for k, n in enumerate(_REFS))
+        return refs, sum(kinds.count(k | _NEW_TIME, 0, start) for k in range(len(_REFS)))
 
     def rows(self, start: int = 0) -> Iterator[tuple[Any, ...]]:
-        """The events from the ``start``-th on, as tuples of ``WIDTH`` fields."""
-        for i in range(start * WIDTH, len(self), WIDTH):
-            yield tuple(self[i : i + WIDTH])
+        """The events from the ``start``-th on, as tuples of ``WIDTH`` fields (an outcome's fifth is a core Outcome)."""
+        times, refs, kinds = self.times, self.refs, self.kinds
+        at, ti = self._offset(start)
+        t = times[ti - 1] if ti else math.nan
+        for i in range(start, len(kinds)):
+            k = kinds[i]
+            if k & _NEW_TIME:
+                t = times[ti]
+                ti += 1
+                k &= _KIND
+            n = _REFS[k]
+            r = refs[at : at + n]
+            at += n
+            if k == _SEND_OF:
+                session = r[0]
+                yield (t, "send", session.endpoint.name, session.label, r[1], session.peer, None, None)
+            elif k == _RECV_OF:
+                origin = r[0]
+                yield (t, "recv", origin.peer, origin.label, r[1], origin.endpoint.name, None, None)
+            elif k == _TRANSITION_OF:
+                session = r[0]
+                src, dst, trigger, machine = r[1]
+                yield (t, "transition", session.endpoint.name, session.label, src, dst, trigger, machine)
+            elif k == _SEND:
+                yield (t, "send", r[0], r[1], r[2], r[3], None, None)
+            elif k == _SEND_D:
+                yield (t, "send", r[0], r[1], r[2], r[3], r[4], None)
+            elif k == _RETRANSMIT:
+                yield (t, "retransmit", *r)
+            elif k == _RECV:
+                yield (t, "recv", r[0], r[1], r[2], r[3], None, None)
+            elif k == _RECV_C:
+                yield (t, "recv", r[0], r[1], r[2], r[3], r[4], None)
+            elif k == _DROP:
+                yield (t, "drop", *r)
+            elif k == _TIMER:
+                yield (t, "timer", r[0], r[1], r[2], r[3], None, None)
+            elif k == _TRANSITION:
+                src, dst, trigger, machine = r[2]
+                yield (t, "transition", r[0], r[1], src, dst, trigger, machine)
+            else:
+                _, _, peer, sa, kind, remote, parent, reported = self._outcome(i, at - n, t)
+                yield (t, "outcome", peer, sa, kind.core(reported, peer, sa, remote, parent), None, None, None)
 
     def last_time(self) -> float:
         """The virtual time of the last event (0 when there is none)."""
-        return float(self[-WIDTH]) if self else 0.0
+        return self.times[-1] if self.times else 0.0
+
+    def _outcome(self, i: int, at: int, t: float) -> tuple[int, float, str, str, OutcomeKind, str, str | None, float]:
+        """(index, time, peer, sa, kind, remote, parent, time reported) of outcome event ``i``, at ``t``.
+
+        Its references begin at ``at``.
+        """
+        k = self.kinds[i] & _KIND
+        refs = self.refs
+        if k == _OUTCOME_OF:
+            session, kind = refs[at], refs[at + 1]
+            parent = session.parent.label if session.parent is not None else None
+            return i, t, session.endpoint.name, session.label, kind, session.peer, parent, t
+        if k == _OUTCOME:
+            peer, sa, kind, remote, parent = refs[at : at + 5]
+            return i, t, peer, sa, kind, remote, parent, t
+        peer, sa, kind, remote, parent, reported = refs[at : at + 6]
+        return i, t, peer, sa, kind, remote, parent, reported
+
+    def outcome_refs(self) -> Iterator[tuple[int, float, str, str, OutcomeKind, str, str | None, float]]:
+        """(index, time, peer, sa, kind, remote, parent, time reported) of each outcome, in order."""
+        for i, at, t in zip(self.outcome_at, self.outcome_ref, self.outcome_t, strict=True):
+            yield self._outcome(i, at, t)
+
+    def core_outcomes(self) -> list[CoreOutcome]:
+        """The core's outcome objects, in order, made from the log."""
+        return [kind.core(reported, peer, sa, remote, parent)
+                for _, _, peer, sa, kind, remote, parent, reported in self.outcome_refs()]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +463,127 @@ def _time(t: float) -> float:
     return round(t, 6)
 
 
+# An outcome record's fields from role to reason: role, exchange, ends, code, name, hex, failure_point,
+# state, keying_module, condition, reason.
+_Fields = tuple[str, str, str, int, str, str, str, str, str, str, str]
+_FIELDS: dict[OutcomeKind, _Fields] = {}  # an outcome kind -> its record's fields, made once
+
+
+def _outcome_fields(kind: OutcomeKind) -> _Fields:
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        code = kind.code
+        fields = _FIELDS[kind] = (
+            kind.role.name.lower(), kind.exchange, kind.ends.value, int(code), code.info.name, code.info.hex,
+            kind.failure_point.wire_name, kind.state, TABLES[kind.exchange].keying_module.name, kind.condition.key,
+            kind.condition.value.text,
+        )  # fmt: skip
+    return fields
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while records are made in bulk (they make no cycles).
+
+    Each collection rescans every object of a run (its sessions, its log): making the 400,000
+    outcome records of 100,000 negotiations cost five times as much with the collector on.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _outcome_records(log: EventLog) -> list[Outcome]:
+    """The outcome records of a log, read from its outcomes alone (a loop written for speed: one per report)."""
+    kinds, refs = log.kinds, log.refs
+    out: list[Outcome] = []
+    append = out.append
+    known = _FIELDS.get
+    last_t, last_rounded = -1.0, -1.0
+    for i, at, t in zip(log.outcome_at, log.outcome_ref, log.outcome_t, strict=True):
+        if kinds[i] & _KIND == _OUTCOME_OF:
+            session, kind = refs[at], refs[at + 1]
+            peer, sa, remote = session.endpoint.name, session.label, session.peer
+            parent = session.parent.label if session.parent is not None else None
+        else:
+            _, _, peer, sa, kind, remote, parent, t = log._outcome(i, at, t)
+        fields = known(kind) or _outcome_fields(kind)
+        if t != last_t:  # reports of one instant share their rounded time
+            last_t, last_rounded = t, round(t, 6)
+        append(Outcome(last_rounded, i + 1, peer, sa, *fields, remote, parent))
+    return out
+
+
+def _records(log: EventLog, parents: dict[str, str]) -> Iterator[Event]:
+    """Every event of a log as its typed record, in order (what :func:`record` makes of each row)."""
+    times, kinds, refs = log.times, log.kinds, log.refs
+    at = ti = 0
+    t = exact = math.nan
+    get_parent = parents.get
+    for i, k in enumerate(kinds):
+        if k & _NEW_TIME:
+            exact = times[ti]
+            t = round(exact, 6)
+            ti += 1
+            k &= _KIND
+        seq = i + 1
+        if k == _SEND_OF:
+            session, message = refs[at], refs[at + 1]
+            at += 2
+            sa = session.label
+            yield Send(t, seq, session.endpoint.name, sa, message, session.peer, None, get_parent(sa))
+        elif k == _RECV_OF:
+            origin, message = refs[at], refs[at + 1]
+            at += 2
+            sa = origin.label
+            yield Recv(t, seq, origin.peer, sa, message, origin.endpoint.name, None, get_parent(sa))
+        elif k == _TRANSITION_OF:
+            session, (src, dst, trigger, machine) = refs[at], refs[at + 1]
+            at += 2
+            yield Transition(t, seq, session.endpoint.name, session.label, machine, src, dst, trigger)
+        elif k in _OUTCOME_KINDS:
+            _, _, peer, sa, kind, remote, parent, reported = log._outcome(i, at, exact)
+            at += _REFS[k]
+            yield Outcome(_time(reported), seq, peer, sa, *_outcome_fields(kind), remote, parent)
+        elif k == _SEND:
+            peer, sa, message, to = refs[at : at + 4]
+            at += 4
+            yield Send(t, seq, peer, sa, message, to, None, get_parent(sa))
+        elif k == _RECV:
+            peer, sa, message, sender = refs[at : at + 4]
+            at += 4
+            yield Recv(t, seq, peer, sa, message, sender, None, get_parent(sa))
+        elif k == _TRANSITION:
+            peer, sa, (src, dst, trigger, machine) = refs[at : at + 3]
+            at += 3
+            yield Transition(t, seq, peer, sa, machine, src, dst, trigger)
+        elif k == _SEND_D:
+            peer, sa, message, to, detail = refs[at : at + 5]
+            at += 5
+            yield Send(t, seq, peer, sa, message, to, detail or None, get_parent(sa))
+        elif k == _RECV_C:
+            peer, sa, message, sender, corrupted = refs[at : at + 5]
+            at += 5
+            yield Recv(t, seq, peer, sa, message, sender, corrupted or None, get_parent(sa))
+        elif k == _RETRANSMIT:
+            peer, sa, message, to, attempt, detail = refs[at : at + 6]
+            at += 6
+            cause = "timer" if attempt else "duplicate received"
+            yield Retransmit(t, seq, peer, sa, message, to, attempt, cause, detail or None, get_parent(sa))
+        elif k == _DROP:
+            peer, sa, message, sender, reason, cause = refs[at : at + 6]
+            at += 6
+            yield Drop(t, seq, peer, sa, message, sender, reason, str(cause), get_parent(sa))
+        else:  # _TIMER
+            peer, sa, name, detail = refs[at : at + 4]
+            at += 4
+            yield Timer(t, seq, peer, sa, name, detail or None)
+
+
 def outcome_record(seq: int, o: CoreOutcome) -> Outcome:
     """The trace record of a core outcome."""
     code = o.code
@@ -309,23 +661,45 @@ class Trace:
         self.truncated = truncated  # why the run stopped at a limit, or None
         self.raw = raw  # the raw log of a run; None for a trace read back
         self.parents = parents if parents is not None else {}
-        self.raw_outcomes = raw_outcomes  # the core's outcome objects of a run; None for a trace read back
+        self._raw_outcomes = raw_outcomes
         self._final_states = final_states
         self.source = source  # the Scenario a run was made from, for replaying it; renderers never read it
         if records is not None:
             self.__dict__["events"] = records
 
+    @property
+    def raw_outcomes(self) -> list[CoreOutcome] | None:
+        """The core's outcome objects of a run, in order (made from its log when asked); None for a trace read back."""
+        if self._raw_outcomes is None and self.raw is not None:
+            self._raw_outcomes = self.raw.core_outcomes()
+        return self._raw_outcomes
+
+    @raw_outcomes.setter
+    def raw_outcomes(self, value: list[CoreOutcome] | None) -> None:
+        self._raw_outcomes = value
+
     @cached_property
     def events(self) -> list[Event]:
         """Every event, in order, as typed records with the fields of their JSONL lines."""
         assert self.raw is not None
-        parents = self.parents
-        return [record(i, r, parents) for i, r in enumerate(self.raw.rows(), start=1)]
+        with _collector_paused():
+            return list(_records(self.raw, self.parents))
+
+    def _event_stream(self) -> Iterable[Event]:
+        """The records in order: the list when it is made already, else made one by one and not kept."""
+        made = self.__dict__.get("events")
+        if made is not None or self.raw is None:
+            return made if made is not None else self.events
+        return _records(self.raw, self.parents)
 
     @cached_property
     def outcomes(self) -> list[Outcome]:
-        """The terminal reports, in order."""
-        return [e for e in self.events if isinstance(e, Outcome)]
+        """The terminal reports, in order (read from the log's outcomes alone, never from every event)."""
+        made = self.__dict__.get("events")
+        if made is not None or self.raw is None:
+            return [e for e in self.events if isinstance(e, Outcome)]
+        with _collector_paused():
+            return _outcome_records(self.raw)
 
     @cached_property
     def final_states(self) -> dict[tuple[str, str], str]:
@@ -386,7 +760,7 @@ class Trace:
     def jsonl_lines(self) -> Iterator[str]:
         """The trace as JSON Lines, header first."""
         yield _dumps(self.header())
-        for event in self.events:
+        for event in self._event_stream():  # a long run's records are made one by one, not all kept
             yield _dumps(event.as_json())
 
     def to_jsonl(self) -> str:
@@ -395,7 +769,7 @@ class Trace:
 
     def __repr__(self) -> str:
         # What the run is (its scenario, seed and outcomes), as a failing test or a debugger shows it.
-        count = len(self.raw) // WIDTH if self.raw is not None else len(self.events)
+        count = self.raw.event_count() if self.raw is not None else len(self.events)
         outcomes = self.outcomes
         shown = [
             f"{o.peer} {o.sa} {o.code} {o.name.removeprefix('ERROR_IPSEC_IKE_').removeprefix('ERROR_IPSEC_')}"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sim.conditions import Condition
 from sim.enums import Role
+from sim.protocol.exchanges import ESTABLISHED
 from sim.protocol.policy import Policy, Proposal
 
 if TYPE_CHECKING:
@@ -56,7 +57,11 @@ def own_credentials(mine: Policy) -> Condition | None:
 
 def children_of(parent: Session, table: str) -> int:
     """How many negotiations of one table have begun under an SA."""
-    return sum(1 for c in parent.children or () if c.table.name == table)
+    count = 0
+    for child in parent.children or ():
+        if child.compiled.table.name == table:
+            count += 1
+    return count
 
 
 def quick_mode_limit(mine: Policy, session: Session) -> Condition | None:
@@ -70,7 +75,9 @@ def quick_mode_limit(mine: Policy, session: Session) -> Condition | None:
 
 def next_quick_mode(ep: Endpoint, main: Session, quick_table: str) -> None:
     """An initiator negotiates its quick modes one after the other under its main-mode SA."""
-    if main.role is Role.INITIATOR and main.established and children_of(main, quick_table) < ep.policy.quick_modes:
+    if main.role is not Role.INITIATOR or main.state not in ESTABLISHED:
+        return
+    if children_of(main, quick_table) < ep.policy.quick_modes:
         ep.initiate(ep.now, quick_table, main.peer, main)
 
 

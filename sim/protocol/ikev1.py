@@ -173,7 +173,7 @@ def check(ep: Endpoint, session: Session, msg: Message | None, received: str | N
 
 def on_established(ep: Endpoint, session: Session) -> None:
     """After main mode the initiator runs its quick modes, one after the other."""
-    main = session if session.table is MAIN_MODE else session.parent
+    main = session if session.compiled.table is MAIN_MODE else session.parent
     if main is not None:
         checks.next_quick_mode(ep, main, QUICK_MODE.name)
 

@@ -19,11 +19,12 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sim.codes import IkeCode
-from sim.conditions import CORRUPTION_CONDITIONS, Condition
+from sim.conditions import CORRUPTION_CONDITIONS, Condition, ConditionInfo
 from sim.enums import DropCause, FailurePoint, Role, state_wire_name
 from sim.protocol.checks import pool_address
 from sim.protocol.exchanges import ESTABLISHED
@@ -62,8 +63,10 @@ class EffectSink(Protocol):
     def timers_changed(self, session: Session, wake: float | None) -> None:
         """Wake the session at ``wake`` (None: the time asked for before stands); it may now keep a run going or not.
 
-        A driver calls :meth:`Endpoint.handle_timer` at ``wake``; a wake-up that a later, earlier
-        one superseded is harmless (the endpoint ignores it).
+        Called when the session needs an earlier wake-up, or when whether it keeps a run going
+        (:meth:`Session.keeps_run_going`) has changed since the driver last heard of it. A driver
+        calls :meth:`Endpoint.handle_timer` at ``wake``; a wake-up that a later, earlier one
+        superseded is harmless (the endpoint ignores it).
         """
 
 
@@ -113,8 +116,8 @@ def _trigger_of(name: str) -> str:
 class Message:
     """One IKE message in flight; ``body`` is the sender's policy (it stands for the payloads)."""
 
-    __slots__ = ("body", "child", "condition", "corrupt", "detail", "fresh", "ikev2", "name", "parent", "receiver",
-                 "sa", "sender", "trigger", "unreadable")  # fmt: skip
+    __slots__ = ("body", "child", "condition", "corrupt", "detail", "fresh", "ikev2", "name", "origin", "parent",
+                 "receiver", "sa", "sender", "trigger", "unreadable")  # fmt: skip
 
     def __init__(
         self,
@@ -126,8 +129,12 @@ class Message:
         parent: str | None = None,
         condition: Condition | None = None,
         trigger: str | None = None,
+        origin: Session | None = None,
     ) -> None:
         self.name = name
+        # The session that sent it, where it was made from one: its endpoint's name, its label and its
+        # peer are this message's sender, SA and receiver (a trace may keep the session for all three).
+        self.origin = origin
         self.trigger = trigger or _TRIGGERS.get(name) or _trigger_of(name)
         self.sa = sa
         self.sender = sender
@@ -146,7 +153,7 @@ class Message:
     def copy(self) -> Message:
         """A separate copy (a corrupted or replayed message must not change the original)."""
         twin = Message(self.name, self.sa, self.sender, self.receiver, self.body, self.parent, self.condition,
-                       self.trigger)  # fmt: skip
+                       self.trigger, self.origin)  # fmt: skip
         twin.corrupt, twin.child, twin.detail, twin.ikev2 = self.corrupt, self.child, self.detail, self.ikev2
         twin.fresh, twin.unreadable = self.fresh, self.unreadable
         return twin
@@ -173,6 +180,66 @@ class Outcome:
     parent: str | None = None  # the SA a child SA was negotiated under
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class OutcomeKind:
+    """What a report says, apart from who made it, when, and about which SA: one object per combination.
+
+    Made only by :func:`outcome_kind`, which keeps one of each, so that a run of a million
+    negotiations holds a handful of these, not an :class:`Outcome` per report.
+    """
+
+    role: Role
+    exchange: str
+    condition: Condition
+    code: IkeCode
+    failure_point: FailurePoint
+    state: str
+    ends: Ends
+
+    def core(self, t: float, peer: str, sa: str, remote: str, parent: str | None) -> Outcome:
+        """The full report of one peer about one SA."""
+        return Outcome(t, peer, self.role, sa, self.exchange, self.condition, self.code, self.failure_point,
+                       self.state, self.ends, remote, parent)  # fmt: skip
+
+
+_OUTCOME_KINDS: dict[tuple[Any, ...], OutcomeKind] = {}
+_WIRE_NAMES: dict[int, str] = {}
+# (id of a row with a fixed report, its table, the source state, the role) -> what the report says
+_FIXED_KINDS: dict[tuple[int, str, str, Role], OutcomeKind] = {}
+_SHOWN: dict[tuple[str, str, str | None], str] = {}
+
+
+def _shown_state(table: Table, source: str, dest: str | None) -> str:
+    """The IKEEXT state a report shows: where the row leaves the session, or where it was if that is terminal."""
+    key = (table.name, source, dest)
+    name = _SHOWN.get(key)
+    if name is None:
+        shown = table.state(source if dest is None else dest)
+        state = shown if not shown.terminal else table.state(source)
+        assert state.ikeext is not None
+        name = _SHOWN[key] = _wire_name(state.ikeext)
+    return name
+
+
+def _wire_name(state: Any) -> str:
+    """The C name of an IKEEXT state, made once per state (keyed by the member: states of two enums compare equal)."""
+    name = _WIRE_NAMES.get(id(state))
+    if name is None:
+        name = _WIRE_NAMES[id(state)] = state_wire_name(state)
+    return name
+
+
+def outcome_kind(
+    role: Role, exchange: str, condition: Condition, code: int, point: FailurePoint, state: str, ends: Ends
+) -> OutcomeKind:
+    """The one :class:`OutcomeKind` of this combination."""
+    key = (role, exchange, id(condition), code, point, state, ends)  # id: a plain Enum hashes in Python
+    kind = _OUTCOME_KINDS.get(key)
+    if kind is None:
+        kind = _OUTCOME_KINDS[key] = OutcomeKind(role, exchange, condition, IkeCode(code), point, state, ends)
+    return kind
+
+
 class Session:
     """One SA negotiation (and, once established, the SA) at one peer."""
 
@@ -196,6 +263,7 @@ class Session:
         "schedule",
         "sent_at",
         "state",
+        "told",
         "verdict",
         "waiting",
         "wake_at",
@@ -224,6 +292,7 @@ class Session:
         self.ended_with: Condition | None = None  # the condition of its last report
         self.alarms: list[tuple[float, str, bool]] | None = None  # (when, trigger, background), in order
         self.wake_at = INF  # the wake-up it has asked its driver for: it asks again only for an earlier one
+        self.told = False  # whether its driver last heard that it keeps a run going
         self.children: list[Session] | None = None
         self.local_code: IkeCode | None = None  # the code of the local fault that stopped it, if one did
 
@@ -235,7 +304,7 @@ class Session:
     @property
     def ended(self) -> bool:
         """True once the session is in a terminal state."""
-        return self.table.state(self.state).terminal
+        return self.state in self.compiled.terminal
 
     @property
     def established(self) -> bool:
@@ -265,9 +334,31 @@ class Session:
             self.endpoint.sink.transition(self, source, row.dest, trigger)
 
     def guard_ok(self, msg: Message | None) -> bool:
-        """True when the input passes every check; the failed check is kept as the verdict."""
-        self.verdict = self.endpoint.check(self, msg)
-        return self.verdict is None
+        """True when the input passes every check; the failed check is kept as the verdict.
+
+        The checks are :meth:`Endpoint.check`'s, written out here: this guard runs on every input.
+        """
+        ep = self.endpoint
+        protocol = ep.protocol
+        received: str | None
+        if msg is not None:
+            received = msg.name
+            sending = protocol.next_message.get(msg.name)
+            if msg.corrupt:  # a damaged first message a responder opened an SA for (_opens_damaged)
+                self.verdict = CORRUPTION_CONDITIONS[msg.corrupt]
+                return False
+        else:
+            received = None
+            sending = protocol.first_sent.get(self.compiled.table.name)
+        faults = ep.local_faults
+        if faults:
+            for name in (received, sending):
+                if name is not None and name in faults:
+                    self.local_code = faults[name]
+                    self.verdict = Condition.LOCAL_FAULT
+                    return False
+        self.verdict = verdict = protocol.check(ep, self, msg, received, sending)
+        return verdict is None
 
     def guard_accepted(self, msg: Message | None) -> bool:
         """True when the peer's answer carries no failure (a notify travels as ``msg.condition``)."""
@@ -313,14 +404,26 @@ class Session:
     def act_send(self, name: str, msg: Message | None, source: str, row: Row) -> None:
         """Send a message that expects an answer, and arm its retransmission timer."""
         ep = self.endpoint
-        self.last_sent = out = ep.make_message(self, name, msg)
+        parent = self.parent
+        out = Message(name, self.label, ep.name, self.peer, ep.policy, parent.label if parent is not None else None,
+                      origin=self)  # fmt: skip
+        decorate = ep.protocol.decorate  # what Endpoint.make_message does, without the call
+        if decorate is not None:
+            decorate(ep, self, out, msg)
+        self.last_sent = out
         ep.sink.send(self, out, 0)
-        self.schedule = schedule = ep.schedule_for(self, name)
+        schedule = ep.schedule
+        if schedule is not None and (
+            schedule.variant is not None or (self.role is Role.RESPONDER and self.state not in ESTABLISHED)
+        ):
+            schedule = ep.schedule_for(self, name)  # else it is the endpoint's own: schedule_for() would say so
+        self.schedule = schedule
         if schedule is not None:
-            self.sent_at = ep.now
+            self.sent_at = now = ep.now
             self.resend_index = 0
             self.waiting = True
-            self._arm(self.sent_at + (schedule.resend_at[0] if schedule.resend_at else schedule.give_up_at))
+            self.deadline = now + (schedule.resend_at[0] if schedule.resend_at else schedule.give_up_at)
+            ep.timers_changed(self)
 
     def act_reply(self, name: str, msg: Message | None, source: str, row: Row) -> None:
         """Send the last message of a negotiation; kept, to answer a duplicate of what it answers.
@@ -330,7 +433,13 @@ class Session:
         ep = self.endpoint
         if self.waiting:
             self.act_disarm("", msg, source, row)
-        self.last_sent = out = ep.make_message(self, name, msg)
+        parent = self.parent
+        out = Message(name, self.label, ep.name, self.peer, ep.policy, parent.label if parent is not None else None,
+                      origin=self)  # fmt: skip
+        decorate = ep.protocol.decorate
+        if decorate is not None:
+            decorate(ep, self, out, msg)
+        self.last_sent = out
         ep.sink.send(self, out, 0)
 
     def act_answer(self, name: str, msg: Message | None, source: str, row: Row) -> None:
@@ -356,7 +465,8 @@ class Session:
         """Stop waiting for an answer."""
         self.waiting = False
         if self.deadline != INF:
-            self._arm(INF)
+            self.deadline = INF
+            self.endpoint.timers_changed(self)
 
     def act_notify(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """Tell the peer why we rejected, where the protocol has a notify for it.
@@ -374,7 +484,7 @@ class Session:
                 ep.windows and msg is not None and msg.sender in ep.windows_peers and verdict.value.code is not None
             )
             said = verdict if status else notify[2]
-            out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=said, trigger=trigger)
+            out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=said, trigger=trigger, origin=self)
             out.detail = f"N({notify[0]})"
             if status and notify[1] != MS_NOTIFY_STATUS:
                 out.detail += f" N(MS_NOTIFY_STATUS {int(verdict.value.code or 0)})"
@@ -412,7 +522,7 @@ class Session:
         reason = row.report if isinstance(row.report, Condition) else None
         if reason not in (Condition.NAP_REAUTH_SUCCEEDED, Condition.SIMULTANEOUS_REKEY):
             reason = Condition.QM_EXPIRED if self.table.sa_kind == "child" else Condition.MM_EXPIRED
-        out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=reason, trigger=trigger)
+        out = Message(name, self.label, ep.name, self.peer, ep.policy, condition=reason, trigger=trigger, origin=self)
         out.detail = "D"
         ep.sink.send(self, out, 0)
 
@@ -447,6 +557,12 @@ class Session:
         self.endpoint.timers_changed(self)
 
 
+# Shared empty containers for endpoints that never need their own (see Endpoint.__init__): never written.
+_NEVER_WRITTEN: dict[Any, Any] = {}
+_NOTHING_HALF_OPEN: set[str] = set()
+_NO_ADDRESSES: list[int] = []
+
+
 class Endpoint:
     """One peer's IKE service: its policy, its sessions by SA label, and the sink of its effects.
 
@@ -464,10 +580,12 @@ class Endpoint:
         "labels",
         "leases",
         "local_faults",
+        "moved",
         "name",
         "now",
         "policy",
         "protocol",
+        "reported",
         "responder",
         "schedule",
         "seed",
@@ -491,11 +609,11 @@ class Endpoint:
         responder: ResponderRules = EVERY_REPLY,
         seed: int = 0,
         windows: bool = False,
-        windows_peers: frozenset[str] = frozenset(),
+        windows_peers: AbstractSet[str] = frozenset(),
     ) -> None:
         self.name = name
         self.policy = policy
-        self.local_faults = local_faults or {}
+        self.local_faults = local_faults or _NEVER_WRITTEN
         self.responder = responder  # what its implementation's responder resends on its own
         self.seed = seed  # the run's seed: random parts of retransmission schedules are drawn from it
         self.windows = windows  # a Windows peer: its vendor IDs say so, and it tells Windows peers the status
@@ -506,12 +624,26 @@ class Endpoint:
         self.compiled = compiled
         self.sessions: dict[str, Session] = {}
         self.sink: EffectSink = sink if sink is not None else Recorder()
+        # The sink's fast hooks, where it has them (the simulator's): a transition as the compiled row's
+        # shared move, and an outcome as its interned kind, with no object made per report. A sink that
+        # has them keeps them as attributes (record_move, record_outcome_kind), so that every endpoint
+        # shares one bound method; a sink without them hears transition() and outcome().
+        self.moved: Callable[[Session, tuple[str, str, str, str]], None] | None = getattr(sink, "record_move", None)
+        self.reported: Callable[[Session, OutcomeKind, str | None], None] | None = getattr(
+            sink, "record_outcome_kind", None
+        )
         self.now = 0.0
-        self.established_by_peer: dict[str, int] = {}
-        self.first_seen: dict[str, deque[float]] = {}
-        self.half_open: set[str] = set()  # responder negotiations between a first message accepted and their end
-        self.leases: dict[str, int] = {}  # IKE SA label -> index of the inner address it holds
-        self.free_addresses = list(range(policy.address_pool or 0))  # a heap: the lowest free address first
+        # What only some peers need is made only for them; the others share one empty container that
+        # nothing writes (a peer of a million has no rate limit, no address pool, nothing half open).
+        # Established main-mode SAs per peer: counted only where max_mm_per_peer reads the count.
+        self.established_by_peer: dict[str, int] = {} if policy.max_mm_per_peer is not None else _NEVER_WRITTEN
+        # First messages per peer in the last second: kept only where rate_limit reads them.
+        self.first_seen: dict[str, deque[float]] = {} if policy.rate_limit is not None else _NEVER_WRITTEN
+        # Responder negotiations between a first message accepted and their end: made at the first (admit()).
+        self.half_open: set[str] = _NOTHING_HALF_OPEN
+        pool = policy.address_pool or 0
+        self.leases: dict[str, int] = {} if pool else _NEVER_WRITTEN  # IKE SA label -> index of its inner address
+        self.free_addresses = list(range(pool)) if pool else _NO_ADDRESSES  # a heap: the lowest free address first
         self.healthy = policy.nap_health == "healthy"
 
     # --- what the driver calls ---------------------------------------------------------------
@@ -549,11 +681,12 @@ class Endpoint:
                 self._notify_damaged(msg)
             return
         session = self.sessions.get(msg.sa)
+        protocol = self.protocol
         if (
             session is not None
-            and session.ended
             and self.responder.forgets_ended
-            and msg.name != self.protocol.delete_answer
+            and session.ended
+            and msg.name != protocol.delete_answer
         ):
             if not self._forgets(msg):  # the implementation deleted that SA: its label names nothing any more
                 self.sink.drop(self, msg, f"no SA {msg.sa} here (deleted when it ended)", DropCause.NO_SA)
@@ -563,16 +696,21 @@ class Endpoint:
             session = self._open(msg)
             if session is None:
                 return
-        if self.protocol.keys_from_psk and session.last_sent is not None and self._unreadable(session, msg):
+        if (
+            protocol.keys_from_psk
+            and session.last_sent is not None
+            and msg.body.psk != self.policy.psk  # else _unreadable() is False: the keys agree
+            and self._unreadable(session, msg)
+        ):
             self._drop_damaged(msg, "cannot decrypt it, the keys differ (a wrong pre-shared key)")
             if msg.trigger != "recv_NOTIFY":
                 self._notify_damaged(msg)  # encrypted with its own keys: the peer cannot read it either
             return
         session.heard = True
-        if msg.name == self.protocol.delete_answer and session.ended:
+        if msg.name == protocol.delete_answer and session.ended:
             return  # the answer to our delete: the SA is already gone
         try:
-            session.fire(msg.trigger, msg)
+            session.compiled.fire(session, msg.trigger, msg)
         except IllegalInput as refused:
             self.sink.drop(self, msg, f"not accepted in state {refused.state}", DropCause.REFUSED)
 
@@ -601,13 +739,22 @@ class Endpoint:
         self.timers_changed(session)
 
     def timers_changed(self, session: Session) -> None:
-        """Ask the driver for an earlier wake-up if the session needs one; tell it in any case."""
-        when = session.next_deadline()
+        """Ask the driver for an earlier wake-up if the session needs one; tell it whether it keeps the run going.
+
+        The driver hears of it only when something it keeps changed: an earlier wake-up, or whether the
+        session keeps a run going (:meth:`Session.keeps_run_going`) since it last heard.
+        """
+        when = session.deadline if session.deadline < session.expires_at else session.expires_at  # next_deadline()
+        alarms = session.alarms
+        if alarms and alarms[0][0] < when:
+            when = alarms[0][0]
+        keeps = session.waiting or (alarms is not None and any(not background for _, _, background in alarms))
         if when < session.wake_at:
             session.wake_at = when
             self.sink.timers_changed(session, when)
-        else:
+        elif keeps != session.told:  # else the driver knows all it would hear
             self.sink.timers_changed(session, None)
+        session.told = keeps
 
     def _on_deadline(self, session: Session) -> None:
         """The session's deadline has come: retransmit, give up, or check liveness."""
@@ -732,7 +879,7 @@ class Endpoint:
             return None
         if schedule.variant is not None:
             schedule = schedule.drawn(f"{self.seed}|{self.name}|{session.label}|{name}")
-        if session.role is not Role.RESPONDER or session.established:
+        if session.role is not Role.RESPONDER or session.state in ESTABLISHED:
             return schedule  # its own requests (a liveness check on an SA it answered) it resends like anyone
         rules = self.responder
         resends = self.protocol.responder_retransmits and (rules.resends is None or name in rules.resends)
@@ -748,7 +895,7 @@ class Endpoint:
     def make_message(self, session: Session, name: str, received: Message | None = None) -> Message:
         """A message of this session to its peer."""
         parent = session.parent.label if session.parent is not None else None
-        out = Message(name, session.label, self.name, session.peer, self.policy, parent)
+        out = Message(name, session.label, self.name, session.peer, self.policy, parent, origin=session)
         if self.protocol.decorate is not None:
             self.protocol.decorate(self, session, out, received)
         return out
@@ -757,7 +904,9 @@ class Endpoint:
         """Every check that applies before this input is accepted: None when it passes."""
         protocol = self.protocol
         received = msg.name if msg is not None else None
-        sending = protocol.next_message.get(received) if received else protocol.first_sent.get(session.table.name)
+        sending = (
+            protocol.next_message.get(received) if received else protocol.first_sent.get(session.compiled.table.name)
+        )
         if msg is not None and msg.corrupt:  # a damaged first message a responder opened an SA for (_opens_damaged)
             return CORRUPTION_CONDITIONS[msg.corrupt]
         faults = self.local_faults
@@ -789,6 +938,8 @@ class Endpoint:
             return Condition.MM_LIMIT
         if policy.dos_threshold is not None and not cookie and len(self.half_open) >= policy.dos_threshold:
             return Condition.DOS_COOKIE_SENT
+        if self.half_open is _NOTHING_HALF_OPEN:
+            self.half_open = set()
         self.half_open.add(session.label)
         return None
 
@@ -796,8 +947,11 @@ class Endpoint:
         """Append the outcome a terminal row stands for."""
         point: FailurePoint | None = None
         condition: Condition | None
+        fixed: tuple[int, str, str, Role] | None = None
         if isinstance(row.report, Condition):
             condition = row.report
+            # What it says follows from the row (of its table), its source and the role.
+            fixed = (id(row), session.compiled.table.name, source, session.role)
         elif row.report == VERDICT:
             condition = session.verdict
         elif row.report == PARENT:
@@ -808,32 +962,38 @@ class Endpoint:
                 point = FailurePoint.PEER
         assert condition is not None, (row, session.label)
         session.ended_with = condition
-        info = condition.value
+        info: ConditionInfo = condition._value_  # .value, without the enum's descriptor call
         code = session.local_code if condition is Condition.LOCAL_FAULT else info.code
         assert code is not None
-        table = session.table
-        shown = table.state(table.next_state(source, row))
-        state = shown if not shown.terminal else table.state(source)
-        assert state.ikeext is not None
+        table = session.compiled.table
         if row.ends is Ends.NEGOTIATION:
             self.half_open.discard(session.label)
-        if session.ended:
+        if self.leases and session.ended:
             self.release_address(session.label)
-        outcome = Outcome(self.now, self.name, session.role, session.label, table.name, condition, IkeCode(code),
-                          info.point if point is None else point, state_wire_name(state.ikeext), row.ends,
-                          session.peer, session.parent.label if session.parent is not None else None)  # fmt: skip
-        self.sink.outcome(outcome)
+        kind = _FIXED_KINDS.get(fixed) if fixed is not None else None
+        if kind is None:
+            kind = outcome_kind(session.role, table.name, condition, code, info.point if point is None else point,
+                                _shown_state(table, source, row.dest), row.ends)  # fmt: skip
+            if fixed is not None and condition is not Condition.LOCAL_FAULT:
+                _FIXED_KINDS[fixed] = kind
+        parent = session.parent.label if session.parent is not None else None
+        if self.reported is not None:
+            self.reported(session, kind, parent)
+        else:
+            self.sink.outcome(kind.core(self.now, self.name, session.label, session.peer, parent))
 
     def on_established(self, session: Session) -> None:
         """Start an established SA's lifetime and liveness, then the protocol's next step."""
-        kind = session.table.sa_kind
+        kind = session.compiled.table.sa_kind
         policy = self.policy
         if kind != "extended":
             session.expires_at = self.now + (policy.mm_lifetime if kind == "main" else policy.qm_lifetime)
             self.timers_changed(session)
         if kind == "main":
-            self.established_by_peer[session.peer] = self.established_by_peer.get(session.peer, 0) + 1
-            self.arm_liveness(session)
+            if policy.max_mm_per_peer is not None:  # counted only where a limit reads the count
+                self.established_by_peer[session.peer] = self.established_by_peer.get(session.peer, 0) + 1
+            if policy.liveness_interval is not None:
+                self.arm_liveness(session)
         self.protocol.on_established(self, session)
 
     def arm_liveness(self, session: Session) -> None:

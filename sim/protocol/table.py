@@ -94,7 +94,9 @@ def row(
 
 Guard = Callable[[Any, Any], bool]
 Action = Callable[[Any, str, Any, str, Row], None]
-Entry = tuple[Guard | None, Row, tuple[tuple[Action, str], ...]]
+Move = tuple[str, str, str, str]  # a change of state as the trace records it: (src, dst, trigger, machine)
+# (guard, row, actions, the state it leaves the session in or None, the move it records or None)
+Entry = tuple[Guard | None, Row, tuple[tuple[Action, str], ...], str | None, Move | None]
 
 
 @dataclass(frozen=True)
@@ -159,29 +161,47 @@ def _bind(ops: type, r: Row) -> tuple[Guard | None, tuple[tuple[Action, str], ..
 class CompiledTable:
     """The hot-path executor: one dict lookup, then the guards of the candidate rows in order."""
 
-    __slots__ = ("index", "ops", "table")
+    __slots__ = ("by_state", "index", "ops", "table", "terminal")
 
     def __init__(self, table: Table, ops: type) -> None:
         self.table = table
         self.ops = ops  # the session class whose guards and actions the rows name
+        self.terminal = frozenset(s.name for s in table.states if s.terminal)  # the states no input leaves
         index: dict[tuple[str, str], list[Entry]] = {}
         for r in table.rows:
             guard, actions = _bind(ops, r)
             for source in r.sources:
-                index.setdefault((source, r.trigger), []).append((guard, r, actions))
+                # The move a row records, made once: (src, dst, trigger, machine); None: the row keeps the state.
+                move = (source, r.dest, r.trigger, table.name) if r.dest is not None and r.dest != source else None
+                index.setdefault((source, r.trigger), []).append((guard, r, actions, r.dest, move))
         self.index = index
+        # The same entries as state -> input -> entries: fire() looks up two strings, and makes no key tuple.
+        self.by_state: dict[str, dict[str, list[Entry]]] = {}
+        for (source, trigger), entries in index.items():
+            self.by_state.setdefault(source, {})[trigger] = entries
 
     def fire(self, session: Any, trigger: str, msg: Any = None) -> Row:
-        """Apply one input to a session; raise :class:`IllegalInput` (state unchanged) if it is not accepted."""
+        """Apply one input to a session; raise :class:`IllegalInput` (state unchanged) if it is not accepted.
+
+        A change of state goes to the endpoint's fast ``moved`` hook as the row's shared move where
+        the sink has one, else to the sink's ``transition`` (what ``Session.on_transition`` does).
+        """
         source = session.state
-        entries = self.index.get((source, trigger))
+        inputs = self.by_state.get(source)
+        entries = inputs.get(trigger) if inputs is not None else None
         if entries is None:
             raise IllegalInput(self.table.name, source, trigger)
-        for guard, r, actions in entries:
+        for guard, r, actions, dest, move in entries:
             if guard is None or guard(session, msg):
-                if r.dest is not None:
-                    session.state = r.dest
-                session.on_transition(source, r, trigger)
+                if dest is not None:
+                    session.state = dest
+                    if move is not None:
+                        endpoint = session.endpoint
+                        moved = endpoint.moved
+                        if moved is not None:
+                            moved(session, move)
+                        else:
+                            endpoint.sink.transition(session, source, dest, trigger)
                 for action, arg in actions:
                     action(session, arg, msg, source, r)
                 return r

@@ -8,19 +8,23 @@ know IKE: protocol behaviour lives in the tables and the endpoints.
 from __future__ import annotations
 
 import gc
+import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
+from heapq import heappush
 
 from sim.codes import IkeCode
 from sim.enums import DropCause
 from sim.faults import FaultModel, MessageFault, PartitionFault
-from sim.protocol.profiles import PROFILES, is_windows
+from sim.protocol.profiles import PROFILES, ResponderRules, is_windows
 from sim.protocol.registry import COMPILED, PROTOCOLS
-from sim.protocol.session import Endpoint, Message, Outcome, Session
+from sim.protocol.schedule import Schedule
+from sim.protocol.session import Endpoint, Message, Outcome, OutcomeKind, Session, outcome_kind
 from sim.scenario import Scenario
 from sim.simulator.clock import EventQueue
 from sim.simulator.network import Network
-from sim.trace import WIDTH, EventLog, Trace
+from sim.trace import KIND_NEW_TIME, KIND_OUTCOME_OF, KIND_RECV_OF, KIND_SEND_OF, KIND_TRANSITION_OF, EventLog, Trace
 
 DEFAULT_MAX_EVENTS = 1_000_000  # trace events a run may record when the scenario sets no limit...
 EVENTS_PER_NEGOTIATION = 200  # ...or this many per negotiation its initiators start, if that is more
@@ -29,47 +33,116 @@ EVENTS_PER_NEGOTIATION = 200  # ...or this many per negotiation its initiators s
 class Effects:
     """The simulator's :class:`~sim.protocol.session.EffectSink`: records each effect in the trace as it happens.
 
-    Sends go on the network; a wake-up a session asks for is a heap entry (a session asks again
-    only for an earlier time), and the sessions that wait for an answer keep the run going.
+    Sends go on the network; a wake-up a session asks for is an entry of the clock (the heap, or
+    its calendar when far ahead; a session asks again only for an earlier time), and the sessions
+    that wait for an answer keep the run going. Besides the sink's methods it has the core's fast
+    hooks (``record_move``, ``record_outcome_kind``), which take a transition and an outcome as the
+    shared objects the compiled tables hold, and it writes the common events in the log's short
+    forms itself (:data:`sim.trace.KIND_SEND_OF`...), without a call of the log's.
     """
 
-    __slots__ = ("busy", "network", "outcomes", "queue", "raw", "wake_cb")
+    __slots__ = ("_kind", "_refs", "_time", "arrive", "busy", "network", "queue", "raw", "record_move",
+                 "record_outcome_kind", "wake")  # fmt: skip
 
-    def __init__(self, raw: EventLog, queue: EventQueue, network: Network, wake_cb: Callable[[Session], None]) -> None:
+    def __init__(
+        self,
+        raw: EventLog,
+        queue: EventQueue,
+        network: Network,
+        wake_cb: Callable[[Session], None],
+        arrive: Callable[[Message], None],
+    ) -> None:
         self.raw = raw
-        self.outcomes: list[Outcome] = []  # the core's outcome objects, in order
         self.queue = queue
         self.network = network
-        self.wake_cb = wake_cb  # bound once: a bound method made at each push cost 48 bytes per pending event
+        self.arrive = arrive  # what a message's arrival calls (bound once)
+        self.wake = queue.waker(wake_cb)  # (when, session): one call per wake-up asked for, far ones in the calendar
         self.busy: set[Session] = set()  # sessions waiting for an answer (or a foreground alarm)
+        # The log's columns, for the common events written here without a call of the log's own.
+        self._time, self._kind, self._refs = raw.times.append, raw.kinds.append, raw.refs.extend
+        # The core's fast hooks (Endpoint.moved, Endpoint.reported), bound once: every endpoint shares them.
+        self.record_move = self._moved
+        self.record_outcome_kind = self._reported
 
     def send(self, session: Session, msg: Message, attempt: int) -> None:
         """Record the send and put the message on the network."""
         now = self.queue.now
-        if attempt == 0:
-            self.raw.extend((now, "send", msg.sender, msg.sa, msg.name, msg.receiver, msg.detail, None))
+        if (
+            attempt == 0
+            and msg.detail is None
+            and msg.origin is session  # the short form: the session holds the sender, the SA and the receiver
+            and msg.sa is session.label
+            and msg.sender is session.endpoint.name
+            and msg.receiver is session.peer
+        ):
+            raw = self.raw
+            if now == raw.last:
+                self._kind(KIND_SEND_OF)
+            else:  # the first event at this time
+                self._time(now)
+                raw.last = now
+                self._kind(KIND_SEND_OF | KIND_NEW_TIME)
+            self._refs((session, msg.name))
+        elif attempt == 0:
+            self.raw.send(now, msg.sender, msg.sa, msg.name, msg.receiver, msg.detail)
         else:
-            self.raw.extend((now, "retransmit", msg.sender, msg.sa, msg.name, msg.receiver, max(attempt, 0),
-                             msg.detail))  # fmt: skip
-        self.network.send(now, msg)
+            self.raw.retransmit(now, msg.sender, msg.sa, msg.name, msg.receiver, max(attempt, 0), msg.detail)
+        network = self.network
+        if network.plain:  # nothing on the way but the latency: Network.send's fast path, its arrival scheduled here
+            queue = self.queue
+            queue._seq = seq = queue._seq + 1
+            heappush(queue._heap, (now + network.latency, seq, self.arrive, msg, False))
+            queue.foreground += 1
+        else:
+            network.send(now, msg)
 
     def transition(self, session: Session, source: str, dest: str, trigger: str) -> None:
         """Record the change of state."""
-        self.raw.extend((self.queue.now, "transition", session.endpoint.name, session.label, source, dest, trigger,
-                         session.compiled.table.name))  # fmt: skip
+        self.raw.moved(self.queue.now, session.endpoint.name, session.label, source, dest, trigger,
+                       session.compiled.table.name)  # fmt: skip
+
+    def _moved(self, session: Session, move: tuple[str, str, str, str]) -> None:
+        """Record the change of state ``move``: (src, dst, trigger, machine), one tuple per row of a compiled table."""
+        raw, now = self.raw, self.queue.now
+        if now == raw.last:
+            self._kind(KIND_TRANSITION_OF)
+        else:  # the first event at this time
+            self._time(now)
+            raw.last = now
+            self._kind(KIND_TRANSITION_OF | KIND_NEW_TIME)
+        self._refs((session, move))
 
     def outcome(self, outcome: Outcome) -> None:
         """Record the outcome."""
-        self.outcomes.append(outcome)
-        self.raw.extend((self.queue.now, "outcome", outcome.peer, outcome.sa, outcome, None, None, None))
+        kind = outcome_kind(outcome.role, outcome.exchange, outcome.condition, outcome.code, outcome.failure_point,
+                            outcome.state, outcome.ends)  # fmt: skip
+        self.raw.outcome(self.queue.now, outcome.peer, outcome.sa, kind, outcome.remote, outcome.parent, outcome.t)
+
+    def _reported(self, session: Session, kind: OutcomeKind, parent: str | None) -> None:
+        """Record the outcome of ``session`` (what it says is ``kind``), at the time its endpoint reported it."""
+        now, reported_at = self.queue.now, session.endpoint.now
+        if reported_at == now:  # the short form: the session holds the peer, the SA, the remote peer and the parent
+            raw = self.raw  # what EventLog.outcome_of() does, without the call
+            raw.outcome_at.append(len(raw.kinds))
+            raw.outcome_ref.append(len(raw.refs))
+            raw.outcome_t.append(now)
+            if now == raw.last:
+                self._kind(KIND_OUTCOME_OF)
+            else:  # the first event at this time
+                self._time(now)
+                raw.last = now
+                self._kind(KIND_OUTCOME_OF | KIND_NEW_TIME)
+            self._refs((session, kind))
+        else:
+            self.raw.outcome(now, session.endpoint.name, session.label, kind, session.peer, parent, reported_at)
 
     def timer(self, session: Session, name: str, detail: str | None = None) -> None:
         """Record that a timer fired."""
-        self.raw.extend((self.queue.now, "timer", session.endpoint.name, session.label, name, detail, None, None))
+        self.raw.timer(self.queue.now, session.endpoint.name, session.label, name, detail)
 
     def drop(self, endpoint: Endpoint, msg: Message, reason: str, cause: DropCause) -> None:
         """Record a message the endpoint would not accept."""
-        self.raw.extend((self.queue.now, "drop", endpoint.name, msg.sa, msg.name, msg.sender, reason, cause))
+        self.raw.drop(self.queue.now, endpoint.name, msg.sa, msg.name, msg.sender, reason, cause)
 
     def timers_changed(self, session: Session, wake: float | None) -> None:
         """Wake the session when it asks; note whether it keeps the run going.
@@ -77,17 +150,37 @@ class Effects:
         Wake-ups never keep a run alive by themselves (a superseded one would); sessions that
         wait for an answer do, through ``busy``.
         """
-        if session.keeps_run_going():
-            self.busy.add(session)
+        alarms = session.alarms
+        if session.waiting or (alarms is not None and any(not background for _, _, background in alarms)):
+            self.busy.add(session)  # what Session.keeps_run_going() says, without the call
         else:
             self.busy.discard(session)
         if wake is not None:
-            self.queue.at(wake, self.wake_cb, session, background=True)
+            self.wake(wake, session)
 
     def forget(self, ep: Endpoint) -> None:
         """A crashed endpoint's sessions keep nothing going."""
         for session in ep.sessions.values():
             self.busy.discard(session)
+
+
+class _PeersOf(AbstractSet[str]):
+    """The peers of a run that are instances of some scenario peers (no set of their names: there may be a million)."""
+
+    __slots__ = ("base_of", "bases")
+
+    def __init__(self, base_of: dict[str, str], bases: frozenset[str]) -> None:
+        self.base_of = base_of  # run name -> scenario peer
+        self.bases = bases
+
+    def __contains__(self, name: object) -> bool:
+        return self.base_of.get(name) in self.bases  # type: ignore[call-overload]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, base in self.base_of.items() if base in self.bases)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _parents_of(ep: Endpoint) -> dict[str, str]:
@@ -108,36 +201,52 @@ class Simulation:
         self.names = {name: scenario.instances_of(name) for name in scenario.peers}
         self.peers = {n: scenario.peers[base] for base, group in self.names.items() for n in group}
         self.base_of = {n: base for base, group in self.names.items() for n in group}
-        self.faults = [one for fault in scenario.faults for one in fault.for_instances(self.names)]
-        self.network = Network(scenario.network, self.rng, self._schedule_arrival, self._net_report, self.queue.at,
-                               self.base_of)  # fmt: skip
+        # Arrivals are scheduled with the callback bound once (a bound method made at each push cost 48
+        # bytes per pending event).
+        self._arrive_cb = self._arrive
+        self.network = Network(scenario.network, self.rng, self.queue.scheduler(self._arrive_cb), self._net_report,
+                               self.queue.at, self.base_of)  # fmt: skip
         self.endpoints: dict[str, Endpoint] = {}
+        self._timing: dict[str, tuple[Schedule | None, ResponderRules]] = {}
         # Who announces Windows in its vendor IDs (a Windows responder tells those the status itself).
-        self.windows_peers = frozenset(n for n, spec in self.peers.items() if is_windows(spec.profile, spec.protocol))
+        self.windows_peers = _PeersOf(
+            self.base_of, frozenset(b for b, spec in scenario.peers.items() if is_windows(spec.profile, spec.protocol))
+        )
         self._local_faults: dict[str, dict[str, IkeCode]] = {}  # peer -> message -> the code its machine fails with
         self._timed: list[tuple[float, str, str]] | None = []  # peer events to schedule at start (None: started)
-        for fault in self.faults:
+        # Each fault is installed once: a fault that names a scenario peer reaches every instance
+        # of it through the host methods below (no copy of the fault per instance).
+        for fault in scenario.faults:
             fault.install(self)
         self._ended_sessions: dict[tuple[str, str], str] = {}
-        # Bound once: a bound method made at each push cost 48 bytes per pending event.
-        self._arrive_cb = self._arrive
         self._started = False
-        self.effects = Effects(self.raw, self.queue, self.network, self._wake)
+        self._feed: Iterator[tuple[float, int, str]] = iter(())  # the initiators' first starts not yet in the heap
+        self.effects = Effects(self.raw, self.queue, self.network, self._wake, self._arrive_cb)
         self.truncated: str | None = None
-        for name in self.peers:
-            self.endpoints[name] = self._endpoint(name)
+        collecting = gc.isenabled()
+        gc.disable()  # a peer per instance: the collector would rescan the growing set again and again
+        try:
+            for name in self.peers:
+                self.endpoints[name] = self._endpoint(name)
+        finally:
+            if collecting:
+                gc.enable()
 
     # --- set-up ------------------------------------------------------------------------------
 
     def _endpoint(self, name: str) -> Endpoint:
         spec = self.peers[name]
-        profile = PROFILES[spec.profile]
-        options = dict(spec.retransmit)
-        schedule = profile.schedule(options)
+        base = self.base_of[name]
+        timing = self._timing.get(base)
+        if timing is None:  # one schedule and one set of responder rules per scenario peer, shared by its instances
+            profile = PROFILES[spec.profile]
+            options = dict(spec.retransmit)
+            timing = self._timing[base] = (profile.schedule(options), profile.responder_rules(options))
+        schedule, responder = timing
         protocol = PROTOCOLS[spec.protocol]
         local_faults = self._local_faults.get(name)
         return Endpoint(name, spec.policy, schedule, self._label, protocol, COMPILED, self.effects, local_faults,
-                        responder=profile.responder_rules(options), seed=self.seed,
+                        responder=responder, seed=self.seed,
                         windows=name in self.windows_peers, windows_peers=self.windows_peers)  # fmt: skip
 
     def _label(self, prefix: str) -> str:
@@ -157,17 +266,27 @@ class Simulation:
             return
         self._started = True
         queue = self.queue
-        for name, peer in self.peers.items():
-            if peer.role == "initiator":
-                queue.at(peer.start, self._start, (name, 0))
+        # Each initiator's first start takes its place in the order now (the sequence numbers a start
+        # per initiator would have had), but enters the heap only when the one before it has run:
+        # a million peers never put a million starts in the heap, and every event runs when it did.
+        firsts = []
+        first = queue.reserve(sum(len(group) for base, group in self.names.items()
+                                  if self.scenario.peers[base].role == "initiator"))  # fmt: skip
+        for base, group in self.names.items():
+            spec = self.scenario.peers[base]
+            if spec.role == "initiator":
+                firsts.append((spec.start, first, group))
+                first += len(group)
+        firsts.sort(key=lambda f: (f[0], f[1]))  # the order the heap would give them: by time, then sequence
+        self._feed = ((when, seq + i, name) for when, seq, group in firsts for i, name in enumerate(group))
+        self._feed_next()
         timed, self._timed = self._timed or [], None
         for when, target, action in timed:  # after the initiators: at equal times they go first
             self._schedule(when, target, action)
 
     def inject(self, fault: FaultModel) -> None:
         """Add a fault while the run is under way (its times must not lie in the past)."""
-        for one in fault.for_instances(self.names):
-            one.install(self)
+        fault.install(self)
 
     # --- what faults ask of the simulation (sim.faults.FaultHost) ----------------------------
 
@@ -176,25 +295,34 @@ class Simulation:
         self.network.add_rule(fault)
 
     def add_partition(self, fault: PartitionFault) -> None:
-        """Cut links for a time window."""
-        self.network.partitions.append(fault)
+        """Cut links for a time window (between every instance of the peers it lists)."""
+        listed = None if fault.peers is None else frozenset(n for p in fault.peers for n in self.run_names(p))
+        self.network.add_partition(fault.start, fault.end, listed)
 
     def silence(self, peer: str, at: float | None, after_message: str | None) -> None:
-        """Silence a peer from a time, or once it has sent a message."""
-        self.network.silence(peer, at, after_message)
+        """Silence a peer (each instance of it) from a time, or once it has sent a message."""
+        for name in self.run_names(peer):
+            self.network.silence(name, at, after_message)
 
     def add_local_fault(self, peer: str, message: str, code: int) -> None:
         """A fault of the peer's machine: part of the machine from the start, so only from the scenario."""
         if self.endpoints:
             raise ValueError("a local fault is part of the peer's machine from the start: give it in the scenario")
-        self._local_faults.setdefault(peer, {})[message] = IkeCode(code)
+        fault = IkeCode(code)
+        for name in self.run_names(peer):
+            self._local_faults.setdefault(name, {})[message] = fault
 
     def at(self, when: float, peer: str, action: str) -> None:
-        """At ``when``, crash or restart the peer, or give every SA it has the input ``action``."""
-        if self._timed is not None:
-            self._timed.append((when, peer, action))
-        else:
-            self._schedule(when, peer, action)
+        """At ``when``, crash or restart the peer (each instance), or give every SA it has the input ``action``."""
+        for name in self.run_names(peer):
+            if self._timed is not None:
+                self._timed.append((when, name, action))
+            else:
+                self._schedule(when, name, action)
+
+    def run_names(self, peer: str) -> list[str]:
+        """The peers of the run a fault naming ``peer`` applies to: each instance of a scenario peer, or that peer."""
+        return self.names.get(peer) or [peer]
 
     def _schedule(self, when: float, peer: str, action: str) -> None:
         if action == "crash":
@@ -262,13 +390,32 @@ class Simulation:
     def _run(self) -> Trace:
         self.start()
         queue = self.queue
-        raw = self.raw
+        heap = queue._heap
+        pop = heapq.heappop
+        busy = self.effects.busy
+        limits = self.scenario.limits
+        until, max_time = limits.until, limits.max_time
         max_events = self.max_events
-        max_fields = max_events * WIDTH
-        while self._pending():
-            _, callback, arg, _ = queue.pop()
-            callback(arg)
-            if len(raw) > max_fields:
+        kinds = self.raw.kinds
+        far_times = queue._far_times
+        wake = self._wake
+        while heap or far_times:  # step() and _pending(), inlined: this loop runs once per event
+            far = bool(far_times) and (not heap or far_times[0] <= heap[0][0]) and queue.far_first()
+            when = far_times[0] if far else heap[0][0]
+            if queue.foreground == 0 and not busy and (until is None or when > until):
+                break  # nothing in flight and nobody waiting: only lifetimes, idle timers and rekeys remain
+            if when > max_time:
+                self.truncated = f"max_time {max_time:g} s reached"
+                break
+            if far:
+                wake(queue.pop_far()[1])
+            else:
+                when, _, callback, arg, background = pop(heap)
+                if not background:
+                    queue.foreground -= 1
+                queue.now = when
+                callback(arg)
+            if len(kinds) > max_events:
                 self.truncated = f"max_events {max_events} reached"
                 break
         return self.trace()
@@ -285,7 +432,6 @@ class Simulation:
             truncated=self.truncated,
             raw=raw,
             parents=self.parents(),
-            raw_outcomes=self.effects.outcomes,
             final_states=self._final_states,
             source=self.scenario,
         )
@@ -309,31 +455,51 @@ class Simulation:
 
     # --- events ------------------------------------------------------------------------------
 
+    def _feed_next(self) -> None:
+        """Put the next initiator's first start in the heap, with the sequence number it was given."""
+        following = next(self._feed, None)
+        if following is not None:
+            when, seq, name = following
+            self.queue.at_seq(when, seq, self._start, (name, 0))
+
     def _start(self, arg: tuple[str, int]) -> None:
         name, index = arg
+        if index == 0:
+            self._feed_next()  # the next first start, before anything this one schedules
         spec = self.peers[name]
         if index + 1 < spec.connections:  # each start schedules the next: the heap stays small
             self.queue.at(spec.start + (index + 1) * spec.interval, self._start, (name, index + 1))
         if name not in self.network.down:
             self._initiate(name)
 
-    def _schedule_arrival(self, when: float, msg: Message) -> None:
-        self.queue.at(when, self._arrive_cb, msg)
-
     def _arrive(self, msg: Message) -> None:
         now = self.queue.now
         receiver = msg.receiver
         network = self.network
-        if receiver in network.down:
-            self.raw.extend(
-                (now, "drop", receiver, msg.sa, msg.name, msg.sender, f"{receiver} is down", DropCause.DOWN)
-            )
+        if (network.down or network.silent_from) and receiver in network.down:
+            self.raw.drop(now, receiver, msg.sa, msg.name, msg.sender, f"{receiver} is down", DropCause.DOWN)
             return
-        if network.silent(receiver, now):
-            self.raw.extend((now, "drop", receiver, msg.sa, msg.name, msg.sender, f"{receiver} is silent",
-                             DropCause.SILENT))  # fmt: skip
+        if network.silent_from and network.silent(receiver, now):
+            self.raw.drop(now, receiver, msg.sa, msg.name, msg.sender, f"{receiver} is silent", DropCause.SILENT)
             return
-        self.raw.extend((now, "recv", receiver, msg.sa, msg.name, msg.sender, msg.corrupt, None))
+        raw = self.raw
+        origin = msg.origin
+        if (
+            msg.corrupt is None
+            and origin is not None  # the short form: the sending session holds the sender, the SA and the receiver
+            and msg.sa is origin.label
+            and receiver is origin.peer
+            and msg.sender is origin.endpoint.name
+        ):
+            if now == raw.last:
+                raw.kinds.append(KIND_RECV_OF)
+            else:  # the first event at this time
+                raw.times.append(now)
+                raw.last = now
+                raw.kinds.append(KIND_RECV_OF | KIND_NEW_TIME)
+            raw.refs.extend((origin, msg.name))
+        else:
+            raw.recv(now, receiver, msg.sa, msg.name, msg.sender, msg.corrupt)
         self.endpoints[receiver].receive(now, msg)
 
     def _wake(self, session: Session) -> None:
@@ -348,14 +514,14 @@ class Simulation:
         for label, session in ep.sessions.items():
             self._ended_sessions[(name, label)] = f"{session.state} (lost in crash)"
         self._lost_parents.update(_parents_of(ep))
-        self.network.down.add(name)
+        self.network.crash(name)
         self.effects.forget(ep)
-        self.raw.extend((now, "timer", name, None, "crash", f"{len(ep.sessions)} SAs lost", None, None))
+        self.raw.timer(now, name, None, "crash", f"{len(ep.sessions)} SAs lost")
         self.endpoints[name] = self._endpoint(name)  # the state the peer restarts with: empty
 
     def _restart(self, name: str) -> None:
-        self.network.down.discard(name)
-        self.raw.extend((self.queue.now, "timer", name, None, "restart", None, None, None))
+        self.network.restart(name)
+        self.raw.timer(self.queue.now, name, None, "restart", None)
         if self.peers[name].role == "initiator":
             self._initiate(name)
 
@@ -364,9 +530,9 @@ class Simulation:
         if name in self.network.down:
             return
         ep = self.endpoints[name]
-        self.raw.extend((self.queue.now, "timer", name, None, trigger.replace("_", " "), None, None, None))
+        self.raw.timer(self.queue.now, name, None, trigger.replace("_", " "), None)
         ep.fire_all(self.queue.now, trigger)
 
     def _net_report(self, msg: Message, reason: str, cause: DropCause) -> None:
         """The network lost a message: record it at its receiver, with why."""
-        self.raw.extend((self.queue.now, "drop", msg.receiver, msg.sa, msg.name, msg.sender, reason, cause))
+        self.raw.drop(self.queue.now, msg.receiver, msg.sa, msg.name, msg.sender, reason, cause)

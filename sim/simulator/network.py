@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sim.enums import DropCause
-from sim.faults import Delivery, MessageFault, PartitionFault
+from sim.faults import Delivery, MessageFault
 from sim.scenario import NetworkSpec
 
 # The network reports each message it lost through this callback: (message, reason, cause).
@@ -45,14 +45,16 @@ class Network:
     """Carries messages from peer to peer through the faults of a scenario."""
 
     __slots__ = (
+        "_cuts",
         "_held",
         "_rules",
         "_silence_after",
         "base_of",
         "deliver",
         "down",
+        "latency",
         "later",
-        "partitions",
+        "plain",
         "report",
         "rng",
         "silent_from",
@@ -75,15 +77,42 @@ class Network:
         self.report = report
         self.later = later  # schedules a callback of the network's own
         self._rules: list[_Rule] = []
-        self.partitions: list[PartitionFault] = []
+        # Partitions: (start, end, the peers of the run it cuts off from each other, None: all), a set
+        # so that a partition naming a peer of many instances costs the same per message as any other.
+        self._cuts: list[tuple[float, float, frozenset[str] | None]] = []
         self.silent_from: dict[str, float] = {}
         self._silence_after: dict[str, str | None] = {}
-        self.down: set[str] = set()  # crashed peers
+        self.down: set[str] = set()  # crashed peers (changed through crash() and restart())
         self._held: dict[tuple[str, str], list[tuple[Any, float]]] = {}
+        self.latency = spec.latency
+        self.plain = True  # nothing between the peers but latency: the fast path of send()
+        self._check_plain()
+
+    def _check_plain(self) -> None:
+        """Note whether every message simply arrives after the latency (no fault, loss, jitter, crash or silence)."""
+        spec = self.spec
+        self.plain = not (self._rules or self._cuts or self.silent_from or self._silence_after or self.down
+                           or spec.loss or spec.jitter)  # fmt: skip
+
+    def crash(self, peer: str) -> None:
+        """The peer is down: nothing reaches or leaves it until it restarts."""
+        self.down.add(peer)
+        self.plain = False
+
+    def restart(self, peer: str) -> None:
+        """The peer is up again."""
+        self.down.discard(peer)
+        self._check_plain()
 
     def add_rule(self, fault: MessageFault) -> None:
         """Apply a message fault to the messages it matches from now on."""
         self._rules.append(_Rule(fault, self.base_of))
+        self.plain = False
+
+    def add_partition(self, start: float, end: float, peers: frozenset[str] | None) -> None:
+        """Cut the links between these peers (all peers: None) from ``start`` until ``end``."""
+        self._cuts.append((start, end, peers))
+        self.plain = False
 
     def silence(self, peer: str, at: float | None, after_message: str | None) -> None:
         """Silence a peer from a time, or once it has sent a message."""
@@ -91,6 +120,7 @@ class Network:
             self.silent_from[peer] = min(at, self.silent_from.get(peer, at))
         else:
             self._silence_after[peer] = after_message
+        self.plain = False
 
     def silent(self, peer: str, now: float) -> bool:
         """True when the peer is silenced at this time."""
@@ -104,13 +134,16 @@ class Network:
                 return f"{peer} is down", DropCause.DOWN
             if self.silent(peer, now):
                 return f"{peer} is silent", DropCause.SILENT
-        for p in self.partitions:
-            if p.cuts(now, sender, receiver):
-                return f"network partition until {p.end:g} s", DropCause.LOST
+        for start, end, listed in self._cuts:
+            if start <= now < end and (listed is None or (sender in listed and receiver in listed)):
+                return f"network partition until {end:g} s", DropCause.LOST
         return None
 
     def send(self, now: float, msg: Any) -> None:
         """Put a message on the wire at time ``now``."""
+        if self.plain:  # a scenario without faults, loss or jitter pays for none of them
+            self.deliver(now + self.spec.latency, msg)
+            return
         blocked = self.blocked(now, msg.sender, msg.receiver)
         if blocked is not None:
             self.report(msg, *blocked)

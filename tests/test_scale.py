@@ -1,0 +1,163 @@
+"""Work grows linearly with the size of a run: counted in function calls and container sizes, never timed.
+
+A fault on a peer with many instances used to be copied once per instance; a partition naming
+such a peer was checked by scanning a list of every instance for each message. Doubling the
+instances must double the work, no more.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from sim.faults import FAULT_KINDS
+from sim.scenario import parse_scenario
+from sim.simulator.engine import Simulation
+
+
+def _fault_on_client(kind: str) -> dict[str, Any]:
+    fault = FAULT_KINDS[kind].example()
+    for key in ("peer", "from"):
+        if key in fault:
+            fault[key] = "client"
+    if kind == "partition":
+        fault["peers"] = ["client", "gateway"]
+    return fault
+
+
+def _scenario(instances: int, kind: str) -> Any:
+    protocol = FAULT_KINDS[kind].example_protocol
+    return parse_scenario(
+        {
+            "name": "scale",
+            "peers": {
+                "client": {"role": "initiator", "protocol": protocol, "instances": instances},
+                "gateway": {"role": "responder", "protocol": protocol},
+            },
+            "faults": [_fault_on_client(kind)],
+        }
+    )
+
+
+def _calls(job: Any) -> int:
+    """Python and C function calls made while ``job()`` runs."""
+    count = 0
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        job()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def _setup(scenario: Any) -> Simulation:
+    simulation = Simulation(scenario)
+    simulation.start()
+    return simulation
+
+
+@pytest.mark.parametrize("kind", sorted(FAULT_KINDS))
+def test_setting_up_a_fault_on_an_instanced_peer_is_linear(kind: str) -> None:
+    small, large = _scenario(200, kind), _scenario(400, kind)
+    ratio = _calls(lambda: _setup(large)) / _calls(lambda: _setup(small))
+    assert ratio < 2.1, f"{kind}: twice the instances cost {ratio:.2f} times the set-up calls"
+
+
+@pytest.mark.parametrize("kind", ["partition", "silence", "crash", "local", "drop"])
+def test_running_with_a_fault_on_an_instanced_peer_is_linear(kind: str) -> None:
+    small, large = _scenario(100, kind), _scenario(200, kind)
+    ratio = _calls(lambda: Simulation(large).run()) / _calls(lambda: Simulation(small).run())
+    assert ratio < 2.1, f"{kind}: twice the instances cost {ratio:.2f} times the calls of the run"
+
+
+def test_a_partition_naming_an_instanced_peer_is_one_set_not_a_list_per_instance() -> None:
+    simulation = Simulation(_scenario(300, "partition"))
+    [(_, _, listed)] = simulation.network._cuts
+    assert isinstance(listed, frozenset) and len(listed) == 301  # every client instance and the gateway
+
+
+def test_a_fault_on_an_instanced_peer_is_installed_once_not_copied_per_instance() -> None:
+    scenario = _scenario(300, "crash")
+    simulation = Simulation(scenario)
+    # one crash per instance is scheduled, from the one fault of the scenario
+    assert len(simulation._timed or ()) == 300
+    assert {peer for _, peer, _ in simulation._timed or ()} == set(simulation.names["client"])
+
+
+# --- the clock: far wake-ups in a calendar, first starts fed one at a time ------------------------
+
+
+def _fleet(peers: int, batch: int = 100) -> Any:
+    specs: dict[str, Any] = {
+        f"c{i}": {"role": "initiator", "instances": batch, "start": i * 0.1, "connect": "gateway"}
+        for i in range(peers // batch)
+    }
+    specs["gateway"] = {"role": "responder"}
+    return parse_scenario({"name": "fleet", "peers": specs})
+
+
+def test_the_calendar_and_the_heap_together_give_a_single_heaps_order() -> None:
+    import heapq
+    import random
+
+    from sim.simulator.clock import FAR, EventQueue
+
+    rng = random.Random(7)
+    for _ in range(200):
+        _one_random_schedule(rng, FAR, EventQueue(), heapq)
+
+
+def _one_random_schedule(rng: Any, far: float, queue: Any, heapq: Any) -> None:
+    popped: list[int] = []
+    reference: list[tuple[float, int]] = []  # what one heap of (time, order of scheduling) gives
+    expected: list[int] = []
+    wake = queue.waker(popped.append)
+    tick = queue.scheduler(popped.append)
+
+    def take() -> None:
+        _, callback, arg, _ = queue.pop()
+        callback(arg)
+        expected.append(heapq.heappop(reference)[1])
+
+    for i in range(40):
+        when = queue.now + rng.choice([0.0, 1.0, far, far + 1.0, 2 * far])
+        heapq.heappush(reference, (when, i))
+        (wake if rng.random() < 0.6 else tick)(when, i)
+        if rng.random() < 0.3:  # take some on the way: later ones are scheduled from a later now
+            take()
+    while queue:
+        take()
+    assert popped == expected
+
+
+def test_lifetimes_wait_in_the_calendar_not_in_the_heap() -> None:
+    from sim.simulator.clock import FAR
+
+    simulation = Simulation(_fleet(3_000))  # 30 batches 0.1 s apart: the first deadlines (1 s) come and go
+    simulation.run()
+    queue = simulation.queue
+    assert queue._far_count >= 4 * 2_000  # a lifetime per SA at each peer (hours away) once its deadline passed...
+    assert all(when - queue.now < FAR for when, *_ in queue._heap)  # ...and the heap holds none of them
+    assert len(queue._far_times) <= 4 * 30  # one bucket per distinct time: a batch shares its times
+
+
+def test_a_thousand_initiators_put_one_start_at_a_time_in_the_heap() -> None:
+    simulation = Simulation(_fleet(1_000, batch=1_000))
+    simulation.start()
+    assert len(simulation.queue) == 1  # the next start goes in when this one runs
+
+
+def test_initiators_share_the_containers_only_responders_need() -> None:
+    simulation = Simulation(_fleet(200))
+    clients = [ep for name, ep in simulation.endpoints.items() if name != "gateway"]
+    for attribute in ("established_by_peer", "first_seen", "half_open", "leases", "free_addresses"):
+        assert len({id(getattr(ep, attribute)) for ep in clients}) == 1, attribute  # one shared empty container
+    assert len({id(ep.schedule) for ep in clients}) == len({ep.name.rsplit("-", 1)[0] for ep in clients})
