@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, given, settings
+
 
 def two_peers(
     client: dict[str, Any] | None = None,
@@ -64,3 +66,16 @@ def leases(trace: Any) -> list[tuple[str, str, float, float]]:
             start.clear()
     out += [(address, sa, t, math.inf) for sa, (address, t) in start.items()]
     return out
+
+
+def first(strategy: Any) -> Any:
+    """One example of the strategy, as a test would get it (no search, no shrinking)."""
+    drawn = []
+
+    @settings(max_examples=1, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def draw(value: Any) -> None:
+        drawn.append(value)
+
+    draw()
+    return drawn[0]

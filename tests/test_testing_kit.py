@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, find, given, settings
+from helpers import first
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from test_invariants import check_trace
@@ -63,19 +64,6 @@ def test_the_library_scenarios_hold_the_same_invariants():
     for scenario in library():
         simulation = Simulation(scenario)
         check_trace(simulation.run(), simulation)
-
-
-def first(strategy):
-    """One example of the strategy, as a test would get it (no search, no shrinking)."""
-    drawn = []
-
-    @settings(max_examples=1, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def draw(value):
-        drawn.append(value)
-
-    draw()
-    return drawn[0]
 
 
 def test_every_code_a_library_scenario_reports_can_be_asked_for_and_the_dropped_ones_are_refused():

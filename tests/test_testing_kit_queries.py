@@ -14,6 +14,7 @@ from collections import Counter
 
 import evtx
 import pytest
+from helpers import first
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -32,19 +33,6 @@ ONCE = settings(database=None, max_examples=50)
 ROLES = ("initiator", "responder")
 # Conditions the peer records on a datagram it drops (damaged, or refused keeping no state).
 DROPPED = {c.key for c in CORRUPTION_CONDITIONS.values()} | {"rate_limited", "dos_cookie_sent"}
-
-
-def first(strategy):
-    """One example of the strategy, as a test would get it (no search, no shrinking)."""
-    drawn = []
-
-    @settings(max_examples=1, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def draw(value):
-        drawn.append(value)
-
-    draw()
-    return drawn[0]
 
 
 def test_every_catalog_code_at_each_role_is_reached_as_asked_or_refused_saying_why():
