@@ -22,7 +22,7 @@ from sim.faults import Fault
 from sim.protocol.policy import Policy
 from sim.protocol.profiles import PROFILES
 from sim.schema_types import CodeRef, PositiveTime, Strict, catalog_code
-from sim.trace import PeerFacts
+from sim.trace import MAX_TIME, PeerFacts
 
 
 def _scalar(hint: Any) -> type | None:
@@ -115,7 +115,7 @@ class NetworkSpec(Strict):
 class LimitsSpec(Strict):
     """Bounds every run stays within."""
 
-    max_time: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 86400.0
+    max_time: Annotated[float, Field(gt=0, le=MAX_TIME, allow_inf_nan=False)] = 86400.0
     max_events: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="trace events at most; none: 1,000,000 or 200 per negotiation, whichever is more"
     )
@@ -251,7 +251,7 @@ class Scenario(Strict):
         peer = self.peers[name]
         if peer.connect:
             return peer.connect
-        return next(n for n, p in self.peers.items() if p.role == "responder")
+        return next((n for n, p in self.peers.items() if p.role == "responder"), "")  # "": none (reported elsewhere)
 
 
 SA_LABEL = re.compile(r"^(MM|QM|EM|IKE|CHILD)#[1-9][0-9]*$")

@@ -942,6 +942,11 @@ _OUTCOME_VALUES: dict[str, frozenset[str]] = {
 }
 
 
+# The latest time ikesim's virtual clock runs to (about 63 years): every fixture can stamp it (a
+# pcap's 32-bit seconds from the clock's zero, 2026-01-01, end in 2106).
+MAX_TIME = 2_000_000_000.0
+
+
 def _unknown_value(record: Event) -> str | None:
     """What in an outcome is none of the values ikesim writes (every renderer looks them up), or None."""
     if not isinstance(record, Outcome):
@@ -990,6 +995,8 @@ def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
         parsed = _parse_record(data)
         if isinstance(parsed, str):
             problems.append(f"line {number}: {parsed}")
+        elif not 0 <= parsed.t <= MAX_TIME:
+            problems.append(f"line {number}: t: {parsed.t} is outside ikesim's clock (0 to {MAX_TIME:.0f} s)")
         elif parsed.seq != len(records) + 1:
             problems.append(f"line {number}: seq: {parsed.seq}, expected {len(records) + 1}")
         elif header is not None and (stranger := _stranger(parsed, header[1]) or _unknown_value(parsed)) is not None:

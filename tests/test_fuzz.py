@@ -747,3 +747,26 @@ def test_regression_an_ike_sa_init_whose_ke_names_group_0_gets_invalid_ke_payloa
     [(answer, _)] = r.datagram(0.0, bytes(init), ("192.0.2.1", 500))
     assert reader.read_ikev2(answer).notifies() == [(17, (14).to_bytes(2, "big"))]  # INVALID_KE_PAYLOAD, group 14
     assert r.negotiations() == 0 and r.per_address == {}
+
+
+def test_regression_initiators_without_a_responder_and_expectations_are_a_scenario_error():
+    """Found by make fuzz: expectations of initiators with no responder raised StopIteration from the loader."""
+    data = {"name": "x", "peers": {"a": {"role": "initiator"}, "b": {"role": "initiator"}},
+            "expect": {"a": {"MM#1": "TIMED_OUT"}}}  # fmt: skip
+    with pytest.raises(ScenarioError):
+        parse_scenario(data, "x.toml")
+
+
+def test_regression_a_time_beyond_the_clock_is_a_trace_error_and_a_scenario_error():
+    """Found by make fuzz: a trace time past 2106 was accepted, then the pcap renderer failed on it."""
+    from sim.trace import MAX_TIME, TraceError, read_trace
+
+    lines = sim.run("mm-qm-success").to_jsonl().splitlines(keepends=True)
+    record = json.loads(lines[2])
+    record["t"] = 2527741696.0
+    lines[2] = json.dumps(record) + "\n"
+    with pytest.raises(TraceError, match="outside ikesim's clock"):
+        read_trace(lines)
+    with pytest.raises(ScenarioError):
+        parse_scenario({"name": "x", "peers": {"a": {"role": "initiator"}, "b": {"role": "responder"}},
+                        "limits": {"max_time": MAX_TIME * 2}}, "x.toml")  # fmt: skip
