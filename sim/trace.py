@@ -18,20 +18,20 @@ import gc
 import json
 import math
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 from sim._version import __version__
 from sim.codes import all_codes
 from sim.enums import STATE_ENUM_PREFIX, FailurePoint, KeyModule, state_wire_name
 from sim.errors import IkesimError
 from sim.protocol.policy import CERTIFICATE_STATES, Proposal
-from sim.protocol.profiles import is_windows
-from sim.protocol.registry import TABLES
+from sim.protocol.profiles import PROFILES, is_windows
+from sim.protocol.registry import PROTOCOLS, TABLES
 from sim.protocol.session import Outcome as CoreOutcome
 from sim.protocol.session import OutcomeKind, outcome_kind
 
@@ -497,14 +497,17 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _outcome_records(log: EventLog) -> list[Outcome]:
-    """The outcome records of a log, read from its outcomes alone (a loop written for speed: one per report)."""
+def _outcome_records(log: EventLog, start: int = 0, stop: int | None = None) -> Iterator[Outcome]:
+    """The outcome records of a log from the ``start``-th to before the ``stop``-th, made one by one, none kept.
+
+    Read from its outcomes alone, never from the other events (a loop written for speed: one per report).
+    """
     kinds, refs = log.kinds, log.refs
-    out: list[Outcome] = []
-    append = out.append
     known = _FIELDS.get
     last_t, last_rounded = -1.0, -1.0
-    for i, at, t in zip(log.outcome_at, log.outcome_ref, log.outcome_t, strict=True):
+    positions = range(start, len(log.outcome_at) if stop is None else stop)
+    for n in positions:
+        i, at, t = log.outcome_at[n], log.outcome_ref[n], log.outcome_t[n]
         if kinds[i] & _KIND == _OUTCOME_OF:
             session, kind = refs[at], refs[at + 1]
             peer, sa, remote = session.endpoint.name, session.label, session.peer
@@ -514,8 +517,66 @@ def _outcome_records(log: EventLog) -> list[Outcome]:
         fields = known(kind) or _outcome_fields(kind)
         if t != last_t:  # reports of one instant share their rounded time
             last_t, last_rounded = t, round(t, 6)
-        append(Outcome(last_rounded, i + 1, peer, sa, *fields, remote, parent))
-    return out
+        yield Outcome(last_rounded, i + 1, peer, sa, *fields, remote, parent)
+
+
+class Outcomes(Sequence[Outcome]):
+    """A run's outcome records, as a read-only sequence made from its log when read: none is kept.
+
+    A run of a million negotiations has four million reports; a list of their records would take
+    0.8 GB that a reader who counts them, or looks for one, never needs. Each record is made
+    when it is read (by index, slice or iteration), and equal records compare equal, so the
+    sequence compares equal to a list of the same records.
+    """
+
+    __slots__ = ("_count", "_log")
+
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
+        self._count = len(log.outcome_at)  # the reports when the trace was read: a run going on adds none here
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Outcome: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Outcome]: ...
+
+    def __getitem__(self, index: int | slice) -> Outcome | list[Outcome]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._count)
+            if step == 1:
+                return list(_outcome_records(self._log, start, max(start, stop)))
+            return [self[i] for i in range(start, stop, step)]
+        position = index + self._count if index < 0 else index
+        if not 0 <= position < self._count:
+            raise IndexError("outcome index out of range")
+        return next(_outcome_records(self._log, position, position + 1))
+
+    def __iter__(self) -> Iterator[Outcome]:
+        return _outcome_records(self._log, 0, self._count)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Outcomes | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a list, so unhashable like one
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+    def find(self, peer: str, sa: str, ends: str) -> Outcome | None:
+        """The record one peer made for one SA, found without making the others."""
+        log = self._log
+        for n, (_, _, p, label, kind, _, _, _) in enumerate(log.outcome_refs()):
+            if n == self._count:
+                break
+            if p == peer and label == sa and kind.ends.value == ends:
+                return self[n]
+        return None
 
 
 def _records(log: EventLog, parents: dict[str, str]) -> Iterator[Event]:
@@ -693,13 +754,16 @@ class Trace:
         return _records(self.raw, self.parents)
 
     @cached_property
-    def outcomes(self) -> list[Outcome]:
-        """The terminal reports, in order (read from the log's outcomes alone, never from every event)."""
+    def outcomes(self) -> Sequence[Outcome]:
+        """The terminal reports, in order.
+
+        Of a run, an :class:`Outcomes` sequence that makes each record from the log's outcomes when it
+        is read (never from every event, and none kept); a list where the records are made already.
+        """
         made = self.__dict__.get("events")
         if made is not None or self.raw is None:
             return [e for e in self.events if isinstance(e, Outcome)]
-        with _collector_paused():
-            return _outcome_records(self.raw)
+        return Outcomes(self.raw)
 
     @cached_property
     def final_states(self) -> dict[tuple[str, str], str]:
@@ -734,7 +798,10 @@ class Trace:
 
     def outcome(self, peer: str, sa: str, ends: str = "negotiation") -> Outcome | None:
         """The outcome one peer reported for one SA, or None."""
-        for o in self.outcomes:
+        outcomes = self.outcomes
+        if isinstance(outcomes, Outcomes):
+            return outcomes.find(peer, sa, ends)
+        for o in outcomes:
             if o.peer == peer and o.sa == sa and o.ends == ends:
                 return o
         return None
@@ -901,6 +968,9 @@ def _parse_peer(peer: object) -> PeerFacts | str:
     if unknown:
         return f"unknown key {sorted(unknown)[0]!r}"
     values: dict[str, Any] = {k: peer[k] for k in _PEER_KEYS}
+    for key, known in (("role", ("initiator", "responder")), ("protocol", PROTOCOLS), ("profile", PROFILES)):
+        if values[key] not in known:  # every renderer looks these up
+            return f"{key}: {values[key]!r} is not one of {', '.join(known)}"
     if "proposals" in peer:
         proposals = [_parse_proposal(x) for x in peer["proposals"]] if isinstance(peer["proposals"], list) else [None]
         if not proposals or any(x is None for x in proposals):
@@ -970,11 +1040,24 @@ def _stranger(record: Event, peers: tuple[PeerFacts, ...]) -> str | None:
     return None
 
 
+def _unknown_message(record: Event, peers: tuple[PeerFacts, ...]) -> str | None:
+    """What names a message its peer's protocol does not have (the captures build each one), or None."""
+    message = getattr(record, "message", None)
+    if message is None:
+        return None
+    protocol = next((p.protocol for p in peers if p.name == record.peer), None)
+    spec = PROTOCOLS.get(protocol) if protocol is not None else None
+    if spec is not None and message not in spec.payloads:
+        return f"message: {message!r} is not a message of {protocol}"
+    return None
+
+
 def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
     """A trace from its JSON Lines; :class:`TraceError` names every problem with its line."""
     problems: list[str] = []
     header: tuple[dict[str, Any], tuple[PeerFacts, ...]] | None = None
     records: list[Event] = []
+    read = 0  # event lines read, refused ones included: each takes its place in the sequence
     number = 0
     for number, line in enumerate(lines, start=1):
         if len(problems) >= MAX_PROBLEMS:
@@ -993,13 +1076,22 @@ def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
             header = parsed_header
             continue
         parsed = _parse_record(data)
+        read += 1
         if isinstance(parsed, str):
             problems.append(f"line {number}: {parsed}")
         elif not 0 <= parsed.t <= MAX_TIME:
             problems.append(f"line {number}: t: {parsed.t} is outside ikesim's clock (0 to {MAX_TIME:.0f} s)")
-        elif parsed.seq != len(records) + 1:
-            problems.append(f"line {number}: seq: {parsed.seq}, expected {len(records) + 1}")
-        elif header is not None and (stranger := _stranger(parsed, header[1]) or _unknown_value(parsed)) is not None:
+        elif parsed.seq != read:
+            problems.append(f"line {number}: seq: {parsed.seq}, expected {read}")
+        elif (
+            header is not None
+            and (
+                stranger := _stranger(parsed, header[1])
+                or _unknown_value(parsed)
+                or _unknown_message(parsed, header[1])
+            )
+            is not None
+        ):
             problems.append(f"line {number}: {stranger}")
         else:
             records.append(parsed)

@@ -161,3 +161,30 @@ def test_initiators_share_the_containers_only_responders_need() -> None:
     for attribute in ("established_by_peer", "first_seen", "half_open", "leases", "free_addresses"):
         assert len({id(getattr(ep, attribute)) for ep in clients}) == 1, attribute  # one shared empty container
     assert len({id(ep.schedule) for ep in clients}) == len({ep.name.rsplit("-", 1)[0] for ep in clients})
+
+
+def test_reading_the_outcomes_of_a_run_keeps_no_record() -> None:
+    import gc
+
+    from sim.trace import Outcome, Outcomes
+
+    trace = Simulation(_fleet(300)).run()
+    outcomes = trace.outcomes
+    assert isinstance(outcomes, Outcomes) and len(outcomes) == 4 * 300
+    assert sum(1 for _ in outcomes) == 1_200
+    gc.collect()
+    assert not any(isinstance(o, Outcome) for o in gc.get_objects())  # read, and none kept
+    made = list(outcomes)
+    assert trace.outcomes is outcomes
+    # What the sequence says is what a list of its records says.
+    assert outcomes == made and made == list(outcomes) and outcomes[-1] == made[-1]
+    assert outcomes[10:20] == made[10:20] and outcomes[::400] == made[::400]
+    with pytest.raises(IndexError):
+        outcomes[1_200]
+    last = made[-1]
+    assert trace.outcome(last.peer, last.sa) == last
+    assert trace.outcome(last.peer, "MM#999999") is None
+    # A trace whose records are made already gives the same records as a list.
+    trace.events  # noqa: B018
+    del trace.__dict__["outcomes"]
+    assert trace.outcomes == made and isinstance(trace.outcomes, list)

@@ -105,6 +105,27 @@ def test_a_malformed_trace_is_refused_with_its_line(mutate, needle):
     assert needle in str(refused.value) and str(refused.value).startswith("t.jsonl: ")
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        # Found by `make fuzz`: the captures build every message, so a name its protocol lacks is refused.
+        ('"message":"IKE_SA_INIT request"', '"message":""', "line 3: message: '' is not a message of ikev2"),
+        ('"message":"IKE_SA_INIT request"', '"message":"0IKE_SA_INIT request"', "is not a message of ikev2"),
+        ('"protocol":"ikev2"', '"protocol":"ikev3"', "header: peers.0: protocol: 'ikev3' is not one of"),
+        ('"role":"initiator","protocol"', '"role":"bystander","protocol"', "peers.0: role: 'bystander' is not one"),
+        ('"profile":"windows-ikev2"', '"profile":"windows-11"', "peers.0: profile: 'windows-11' is not one"),
+    ],
+)
+def test_a_trace_naming_what_ikesim_does_not_have_is_refused_once_per_line(old, new, needle):
+    lines = _lines(sim.run("ikev2-success-with-inner-address").to_jsonl())
+    first = next(i for i, line in enumerate(lines) if old in line)
+    lines[first] = lines[first].replace(old, new, 1)
+    with pytest.raises(TraceError) as refused:
+        read_trace(lines, "t.jsonl")
+    problems = str(refused.value).splitlines()
+    assert needle in problems[0] and len(problems) == 1  # a refused line keeps its place: no seq errors after it
+
+
 def test_the_cli_refuses_a_malformed_trace_with_exit_2_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"schema": "something/else"}) + "\n", encoding="utf-8")
