@@ -34,6 +34,7 @@ from sim.protocol.profiles import PROFILES, is_windows
 from sim.protocol.registry import PROTOCOLS, TABLES
 from sim.protocol.session import Outcome as CoreOutcome
 from sim.protocol.session import OutcomeKind, outcome_kind
+from sim.wire.messages import detail_problem
 
 SCHEMA = "ikesim.trace/1"
 
@@ -1052,6 +1053,13 @@ def _unknown_message(record: Event, peers: tuple[PeerFacts, ...]) -> str | None:
     return None
 
 
+def _bad_detail(record: Event) -> str | None:
+    """What in a record's detail the captures cannot build, or None."""
+    detail = getattr(record, "detail", None)
+    problem = detail_problem(detail) if detail else None
+    return f"detail: {problem}" if problem is not None else None
+
+
 def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
     """A trace from its JSON Lines; :class:`TraceError` names every problem with its line."""
     problems: list[str] = []
@@ -1089,6 +1097,7 @@ def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
                 stranger := _stranger(parsed, header[1])
                 or _unknown_value(parsed)
                 or _unknown_message(parsed, header[1])
+                or _bad_detail(parsed)
             )
             is not None
         ):

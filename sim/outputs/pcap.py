@@ -69,9 +69,7 @@ def exchange_of(message: str, protocol: str) -> int:
     return table["INFO"]
 
 
-_KEI_GROUP = re.compile(r"KEi group (\d+)")
 _CHILD = re.compile(r"\b(CHILD#\d+)\b")
-_ADDRESS = re.compile(r"INTERNAL_IP4_ADDRESS=([0-9.]+)")
 AUTH_FAILED = 24
 STATUS_NOTIFIES = 16384  # notify types from 16384 on are status, not errors (RFC 7296 section 3.10.1)
 ESTABLISHED = (13897, 13909)  # the outcomes of a negotiation that succeeded: NEG_STATUS_END, NEG_STATUS_EXTENDED_END
@@ -275,7 +273,7 @@ class _Builder:
         cookie = stable_bytes(self.seed, root, "cookie", size=16)
         if exchange == "IKE_SA_INIT":
             if kind == "request":
-                found = _KEI_GROUP.search(detail)
+                found = wire.DETAIL_KEI_GROUP.search(detail)
                 group = int(found.group(1)) if found else ctx.offers[0].dh_group
                 return ctx.init_request(group, cookie if "N(COOKIE)" in detail else None, flags)
             if detail.startswith("N("):
@@ -297,7 +295,7 @@ class _Builder:
                      for number, _ in wire.notifies(detail, default=None)):  # fmt: skip
                 body = [*ctx.authentication(me), *status, *said]  # the IKE SA is up, its first child SA is not
             else:
-                address = _ADDRESS.search(detail)
+                address = wire.DETAIL_ADDRESS.search(detail)
                 cp = [pl.v2_cp(2, [(1, ipaddress.IPv4Address(address.group(1)).packed)])] if address else []
                 body = [*ctx.authentication(me), *cp, ctx.child_sa(child, me), *ts, *status, *said]
         elif exchange == "CREATE_CHILD_SA":

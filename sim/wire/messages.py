@@ -151,6 +151,29 @@ NOTIFY_NUMBERS: Mapping[str, int] = MappingProxyType(
 )
 R_U_THERE, R_U_THERE_ACK = 36136, 36137  # RFC 3706 section 5
 _NOTIFY = re.compile(r"N\(([^)]*)\)")
+DETAIL_KEI_GROUP = re.compile(r"KEi group (\d+)")  # the group of an IKE_SA_INIT request's KE
+DETAIL_ADDRESS = re.compile(r"INTERNAL_IP4_ADDRESS=([0-9.]+)")  # the inner address a CFG_REPLY assigns
+_NOTIFY_DATA_BITS = {"MS_NOTIFY_STATUS": 32, "INVALID_KE_PAYLOAD": 16}
+
+
+def detail_problem(detail: str) -> str | None:
+    """What in a trace detail the wire cannot build (a number too big for its field, an unknown group...), or None."""
+    for token in _NOTIFY.findall(detail):
+        name, _, value = token.partition(" ")
+        bits = _NOTIFY_DATA_BITS.get(name)
+        if bits is not None and value and (not value.isdecimal() or int(value) >= 1 << bits):
+            return f"N({token}): expected a number below 2**{bits}"
+        if name == "INVALID_KE_PAYLOAD" and value and int(value) not in dh.GROUPS:
+            return f"N({token}): group {value} is not a Diffie-Hellman group ikesim implements"
+    for group in DETAIL_KEI_GROUP.findall(detail):
+        if int(group) not in dh.GROUPS:
+            return f"KEi group {group}: not a Diffie-Hellman group ikesim implements"
+    for address in DETAIL_ADDRESS.findall(detail):
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            return f"INTERNAL_IP4_ADDRESS={address}: not an IPv4 address"
+    return None
 
 
 def notifies(detail: str, cookie: bytes = b"", default: str | None = "NO-PROPOSAL-CHOSEN") -> list[tuple[int, bytes]]:
@@ -165,9 +188,9 @@ def notifies(detail: str, cookie: bytes = b"", default: str | None = "NO-PROPOSA
     for token in tokens:
         name, _, value = token.partition(" ")
         data = b""
-        if name == "MS_NOTIFY_STATUS" and value.isdigit():
+        if name == "MS_NOTIFY_STATUS" and value.isdecimal():
             data = int(value).to_bytes(4, "big")
-        elif name == "INVALID_KE_PAYLOAD" and value.isdigit():
+        elif name == "INVALID_KE_PAYLOAD" and value.isdecimal():
             data = int(value).to_bytes(2, "big")
         elif name == "COOKIE":
             data = cookie
