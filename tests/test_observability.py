@@ -70,8 +70,11 @@ def unjustified(trace: Trace) -> list[str]:
             own = [r for r, _ in received if r.peer == e.peer and r.sa in family]
             timers = [t for t in trace.events if isinstance(t, Timer) and t.peer == e.peer and t.t == e.t
                       and (t.sa is None or t.sa in family)]  # fmt: skip
-            notified = [(r, d) for r, d in received if r.peer == e.peer and r.sa == e.sa and carried(d)
-                        and about_the_sa(d, e.sa)]
+            notified = [
+                (r, d)
+                for r, d in received
+                if r.peer == e.peer and r.sa == e.sa and carried(d) and about_the_sa(d, e.sa)
+            ]
             failed = e.code not in (13897, 13909)  # a success is the peer's own reading of what it got
             if failed and notified and notified[-1][0].t == e.t:  # it failed on a notify: the notify must say it
                 if e.code not in carried(notified[-1][1]):

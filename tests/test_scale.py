@@ -146,7 +146,8 @@ def test_lifetimes_wait_in_the_calendar_not_in_the_heap() -> None:
     queue = simulation.queue
     assert queue._far_count >= 4 * 2_000  # a lifetime per SA at each peer (hours away) once its deadline passed...
     assert all(when - queue.now < FAR for when, *_ in queue._heap)  # ...and the heap holds none of them
-    assert len(queue._far_times) <= 4 * 30  # one bucket per distinct time: a batch shares its times
+    lifetimes = [when for when in queue._far_times if when - queue.now >= FAR]
+    assert len(lifetimes) <= 4 * 30  # one bucket per distinct time: a batch shares its times
 
 
 def test_a_thousand_initiators_put_one_start_at_a_time_in_the_heap() -> None:
@@ -188,3 +189,20 @@ def test_reading_the_outcomes_of_a_run_keeps_no_record() -> None:
     trace.events  # noqa: B018
     del trace.__dict__["outcomes"]
     assert trace.outcomes == made and isinstance(trace.outcomes, list)
+
+
+def test_a_negotiation_that_completes_is_never_woken_again_before_its_lifetime(monkeypatch) -> None:
+    # Its retransmission deadlines were superseded when the answers came: the run skips their
+    # wake-ups without a call (30 batches over 3 s, so the first deadlines, 1 s on, come and go).
+    from sim.protocol.session import Endpoint
+
+    woken = []
+    original = Endpoint.handle_timer
+
+    def handle_timer(ep: Endpoint, now: float, session: Any) -> None:
+        woken.append(session)
+        original(ep, now, session)
+
+    monkeypatch.setattr(Endpoint, "handle_timer", handle_timer)
+    trace = Simulation(_fleet(3_000)).run()
+    assert len(trace.outcomes) == 4 * 3_000 and woken == []

@@ -63,10 +63,12 @@ class EffectSink(Protocol):
     def timers_changed(self, session: Session, wake: float | None) -> None:
         """Wake the session at ``wake`` (None: the time asked for before stands); it may now keep a run going or not.
 
-        Called when the session needs an earlier wake-up, or when whether it keeps a run going
-        (:meth:`Session.keeps_run_going`) has changed since the driver last heard of it. A driver
-        calls :meth:`Endpoint.handle_timer` at ``wake``; a wake-up that a later, earlier one
-        superseded is harmless (the endpoint ignores it).
+        Called when the session needs an earlier wake-up, or a later one once it waits for nothing
+        (its SA is up: the wake-up it asked for while negotiating would find nothing to do), or when
+        whether it keeps a run going (:meth:`Session.keeps_run_going`, then ``session.told``) has
+        changed since the driver last heard of it. A driver calls :meth:`Endpoint.handle_timer` at
+        ``wake``; a wake-up that a later call superseded is harmless (the endpoint ignores it, and
+        a driver may skip it: it is superseded when ``session.wake_at`` is later than its time).
         """
 
 
@@ -749,12 +751,16 @@ class Endpoint:
         if alarms and alarms[0][0] < when:
             when = alarms[0][0]
         keeps = session.waiting or (alarms is not None and any(not background for _, _, background in alarms))
-        if when < session.wake_at:
+        asked = session.wake_at
+        if when < asked or (not keeps and asked < when):
+            # An earlier wake-up; or one for a session that waits for nothing now (its SA is up) and would be
+            # woken for nothing: it asks for the time it needs instead, and the driver skips the other.
             session.wake_at = when
-            self.sink.timers_changed(session, when)
+            session.told = keeps
+            self.sink.timers_changed(session, when if when < INF else None)
         elif keeps != session.told:  # else the driver knows all it would hear
+            session.told = keeps
             self.sink.timers_changed(session, None)
-        session.told = keeps
 
     def _on_deadline(self, session: Session) -> None:
         """The session's deadline has come: retransmit, give up, or check liveness."""

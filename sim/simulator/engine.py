@@ -150,9 +150,8 @@ class Effects:
         Wake-ups never keep a run alive by themselves (a superseded one would); sessions that
         wait for an answer do, through ``busy``.
         """
-        alarms = session.alarms
-        if session.waiting or (alarms is not None and any(not background for _, _, background in alarms)):
-            self.busy.add(session)  # what Session.keeps_run_going() says, without the call
+        if session.told:  # what Session.keeps_run_going() says: its endpoint has just worked it out
+            self.busy.add(session)
         else:
             self.busy.discard(session)
         if wake is not None:
@@ -221,7 +220,8 @@ class Simulation:
         self._ended_sessions: dict[tuple[str, str], str] = {}
         self._started = False
         self._feed: Iterator[tuple[float, int, str]] = iter(())  # the initiators' first starts not yet in the heap
-        self.effects = Effects(self.raw, self.queue, self.network, self._wake, self._arrive_cb)
+        self._wake_cb = self._wake  # bound once: the run tells a wake-up by its callback
+        self.effects = Effects(self.raw, self.queue, self.network, self._wake_cb, self._arrive_cb)
         self.truncated: str | None = None
         collecting = gc.isenabled()
         gc.disable()  # a peer per instance: the collector would rescan the growing set again and again
@@ -398,7 +398,7 @@ class Simulation:
         max_events = self.max_events
         kinds = self.raw.kinds
         far_times = queue._far_times
-        wake = self._wake
+        wake = self._wake_cb
         while heap or far_times:  # step() and _pending(), inlined: this loop runs once per event
             far = bool(far_times) and (not heap or far_times[0] <= heap[0][0]) and queue.far_first()
             when = far_times[0] if far else heap[0][0]
@@ -408,13 +408,18 @@ class Simulation:
                 self.truncated = f"max_time {max_time:g} s reached"
                 break
             if far:
-                wake(queue.pop_far()[1])
+                when, session = queue.pop_far()
+                if (
+                    session.wake_at <= when
+                ):  # else superseded: what Endpoint.handle_timer() would find, without the calls
+                    wake(session)
             else:
                 when, _, callback, arg, background = pop(heap)
                 if not background:
                     queue.foreground -= 1
                 queue.now = when
-                callback(arg)
+                if callback is not wake or arg.wake_at <= when:
+                    callback(arg)
             if len(kinds) > max_events:
                 self.truncated = f"max_events {max_events} reached"
                 break
