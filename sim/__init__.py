@@ -34,8 +34,12 @@ def load_trace(path: str) -> Trace:
     return _load(path)
 
 
-def run(scenario: Scenario | dict[str, object] | str, seed: int | None = None) -> Trace:
-    """Run a scenario (an object, its data, a path or a library name) and return its trace."""
+def run(scenario: Scenario | dict[str, object] | str, seed: int | None = None, *, events: bool = True) -> Trace:
+    """Run a scenario (an object, its data, a path or a library name) and return its trace.
+
+    ``events=False`` keeps the outcomes alone (the other events are counted, not kept): for runs
+    of many peers whose reports are all that is read.
+    """
     from sim.scenario import Scenario as _Scenario
     from sim.scenario import parse_scenario
     from sim.simulator.engine import Simulation
@@ -46,7 +50,7 @@ def run(scenario: Scenario | dict[str, object] | str, seed: int | None = None) -
         scenario = parse_scenario(scenario)
     if not isinstance(scenario, _Scenario):
         raise TypeError(f"run() takes a Scenario, its data, a path or a name, not {type(scenario).__name__}")
-    return Simulation(scenario, seed).run()
+    return Simulation(scenario, seed, events=events).run()
 
 
 def __getattr__(name: str) -> object:

@@ -85,7 +85,9 @@ class EventLog:
     time. Records are made only when they are read.
     """
 
-    __slots__ = ("_moves", "kinds", "last", "outcome_at", "outcome_ref", "outcome_t", "refs", "times")
+    __slots__ = ("_moves", "kinds", "last", "outcome_at", "outcome_ref", "outcome_t", "refs", "times", "unkept")
+
+    keeps_events: ClassVar[bool] = True  # False: an :class:`OutcomeLog`, which keeps the outcomes alone
 
     def __init__(self) -> None:
         self.times = array("d")  # the virtual time of each run of events at one time
@@ -96,6 +98,7 @@ class EventLog:
         self.outcome_ref = array("Q")  # ...where its references begin...
         self.outcome_t = array("d")  # ...and its time
         self._moves: dict[Move, Move] = {}  # one tuple per distinct transition
+        self.unkept = 0  # events counted and not kept (an OutcomeLog's); writers may add to it themselves
 
     def _at(self, t: float) -> int:
         """Note an event at ``t``: _NEW_TIME when it begins a run of events at a new time, else 0."""
@@ -200,6 +203,10 @@ class EventLog:
         """How many events the log holds."""
         return len(self.kinds)
 
+    def events_seen(self) -> int:
+        """How many events the run has had: those the log holds and those it counted without keeping."""
+        return len(self.kinds) + self.unkept
+
     def __len__(self) -> int:
         """The number of fields of its raw rows, ``WIDTH`` per event (what the flat list it replaces held)."""
         return len(self.kinds) * WIDTH
@@ -287,6 +294,43 @@ class EventLog:
         """The core's outcome objects, in order, made from the log."""
         return [kind.core(reported, peer, sa, remote, parent)
                 for _, _, peer, sa, kind, remote, parent, reported in self.outcome_refs()]  # fmt: skip
+
+
+class OutcomeLog(EventLog):
+    """A log that keeps a run's outcomes alone and counts its other events: for runs whose events nobody reads.
+
+    A fleet of a million negotiations needs its 4,000,000 reports, not its 33,000,000 events. The
+    outcomes are numbered among the events kept (their ``seq`` runs 1, 2, 3...), and a trace of
+    such a run renders what its outcomes say: its text summary and JSON Lines, not its captures.
+    """
+
+    __slots__ = ()
+
+    keeps_events: ClassVar[bool] = False
+
+    def send(self, t: float, peer: str, sa: str, message: str, to: str, detail: str | None) -> None:
+        """Count it."""
+        self.unkept += 1
+
+    def retransmit(self, t: float, peer: str, sa: str, message: str, to: str, attempt: int, detail: str | None) -> None:
+        """Count it."""
+        self.unkept += 1
+
+    def recv(self, t: float, peer: str, sa: str, message: str, sender: str, corrupted: str | None) -> None:
+        """Count it."""
+        self.unkept += 1
+
+    def drop(self, t: float, peer: str, sa: str | None, message: str, sender: str, reason: str, cause: Any) -> None:
+        """Count it."""
+        self.unkept += 1
+
+    def timer(self, t: float, peer: str, sa: str | None, name: str, detail: str | None) -> None:
+        """Count it."""
+        self.unkept += 1
+
+    def transition(self, t: float, peer: str, sa: str, move: Move) -> None:
+        """Count it."""
+        self.unkept += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -827,9 +871,9 @@ class Trace:
 
     def jsonl_lines(self) -> Iterator[str]:
         """The trace as JSON Lines, header first."""
-        yield _dumps(self.header())
+        yield json_line(self.header())
         for event in self._event_stream():  # a long run's records are made one by one, not all kept
-            yield _dumps(event.as_json())
+            yield json_line(event.as_json())
 
     def to_jsonl(self) -> str:
         """The whole trace as one JSON Lines string."""
@@ -849,8 +893,14 @@ class Trace:
         return f"<Trace {self.scenario!r} seed {self.seed}, {count} events{cut}: {said or 'no outcome'}>"
 
 
-def _dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+# Characters that end a line for str.splitlines() and many JSON Lines readers, which JSON leaves raw.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def json_line(data: dict[str, Any]) -> str:
+    """One JSON Lines record: compact, UTF-8 text kept, and no character any reader takes for a line break."""
+    line = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return line if line.isascii() else line.translate(_LINE_BREAKS)
 
 
 # --- reading a trace back -------------------------------------------------------------------

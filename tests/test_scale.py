@@ -206,3 +206,23 @@ def test_a_negotiation_that_completes_is_never_woken_again_before_its_lifetime(m
     monkeypatch.setattr(Endpoint, "handle_timer", handle_timer)
     trace = Simulation(_fleet(3_000)).run()
     assert len(trace.outcomes) == 4 * 3_000 and woken == []
+
+
+@pytest.mark.parametrize("name", ["mm-peer-stops-responding", "ikev2-gateway-fleet-logon-rush", "authip-damaged-em1"])
+def test_a_run_that_keeps_its_outcomes_alone_reports_what_the_whole_run_reports(name: str) -> None:
+    import sim
+    from sim.library import load_scenario
+
+    whole, lean = sim.run(name), sim.run(name, events=False)
+    said = [(o.t, o.peer, o.sa, o.code, o.state, o.ends, o.remote, o.parent) for o in whole.outcomes]
+    assert said and [(o.t, o.peer, o.sa, o.code, o.state, o.ends, o.remote, o.parent) for o in lean.outcomes] == said
+    assert [o.seq for o in lean.outcomes] == list(range(1, len(said) + 1))  # numbered among the events kept
+    assert lean.raw is not None and whole.raw is not None
+    assert lean.raw.event_count() == len(said) and lean.raw.events_seen() == whole.raw.event_count()
+    assert [e.kind for e in lean.events] == ["outcome"] * len(said)
+    # A limit on events counts every event, kept or not: both runs stop at the same one.
+    scenario = load_scenario(name)
+    limited = scenario.model_copy(update={"limits": scenario.limits.model_copy(update={"max_events": 20})})
+    cut_whole, cut_lean = Simulation(limited).run(), Simulation(limited, events=False).run()
+    assert cut_whole.truncated == cut_lean.truncated == "max_events 20 reached"
+    assert [(o.peer, o.sa, o.code) for o in cut_lean.outcomes] == [(o.peer, o.sa, o.code) for o in cut_whole.outcomes]

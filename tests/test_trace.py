@@ -145,3 +145,15 @@ def test_the_cli_refuses_a_malformed_trace_with_exit_2_and_writes_nothing(tmp_pa
 def test_a_missing_trace_file_is_a_clear_error(tmp_path):
     with pytest.raises(TraceError, match="cannot read it"):
         load_trace(tmp_path / "nowhere.jsonl")
+
+
+def test_a_name_with_a_unicode_line_break_stays_on_its_line():
+    # Found by `make fuzz`: U+0085 in a scenario name was written raw, and str.splitlines() (and
+    # many JSON Lines readers) broke the header line in two when reading the trace back.
+    text = sim.run("authip-damaged-em1").to_jsonl()
+    renamed = text.replace('"scenario":"authip', '"scenario":"\\u0085\\u2028\\u2029authip', 1)
+    trace = read_trace(renamed.splitlines())
+    assert trace.scenario.startswith("\x85\u2028\u2029")
+    written = trace.to_jsonl()
+    assert len(written.splitlines()) == len(text.splitlines()) and "\\u0085\\u2028\\u2029" in written
+    assert read_trace(written.splitlines()).to_jsonl() == written

@@ -11,13 +11,13 @@ socket, every other by the IKE socket.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO, cast
 
 from sim.live.crypto import NON_ESP_MARKER
 from sim.live.responder import Address, LiveResponder, Reply
+from sim.trace import json_line
 
 
 class ResponderProtocol(asyncio.DatagramProtocol):
@@ -91,7 +91,7 @@ def line_writer(out: TextIO = sys.stdout, kinds: frozenset[str] | None = None) -
 
     def write(event: dict[str, Any]) -> None:
         if kinds is None or event["kind"] in kinds:
-            out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+            out.write(json_line(event) + "\n")
             out.flush()
 
     return write

@@ -24,7 +24,16 @@ from sim.protocol.session import Endpoint, Message, Outcome, OutcomeKind, Sessio
 from sim.scenario import Scenario
 from sim.simulator.clock import EventQueue
 from sim.simulator.network import Network
-from sim.trace import KIND_NEW_TIME, KIND_OUTCOME_OF, KIND_RECV_OF, KIND_SEND_OF, KIND_TRANSITION_OF, EventLog, Trace
+from sim.trace import (
+    KIND_NEW_TIME,
+    KIND_OUTCOME_OF,
+    KIND_RECV_OF,
+    KIND_SEND_OF,
+    KIND_TRANSITION_OF,
+    EventLog,
+    OutcomeLog,
+    Trace,
+)
 
 DEFAULT_MAX_EVENTS = 1_000_000  # trace events a run may record when the scenario sets no limit...
 EVENTS_PER_NEGOTIATION = 200  # ...or this many per negotiation its initiators start, if that is more
@@ -41,7 +50,7 @@ class Effects:
     forms itself (:data:`sim.trace.KIND_SEND_OF`...), without a call of the log's.
     """
 
-    __slots__ = ("_kind", "_refs", "_time", "arrive", "busy", "network", "queue", "raw", "record_move",
+    __slots__ = ("_kind", "_refs", "_time", "arrive", "busy", "keeps", "network", "queue", "raw", "record_move",
                  "record_outcome_kind", "wake")  # fmt: skip
 
     def __init__(
@@ -61,13 +70,16 @@ class Effects:
         # The log's columns, for the common events written here without a call of the log's own.
         self._time, self._kind, self._refs = raw.times.append, raw.kinds.append, raw.refs.extend
         # The core's fast hooks (Endpoint.moved, Endpoint.reported), bound once: every endpoint shares them.
-        self.record_move = self._moved
+        self.keeps = raw.keeps_events  # False: only outcomes are kept, the other events counted
+        self.record_move = self._moved if self.keeps else self._counted
         self.record_outcome_kind = self._reported
 
     def send(self, session: Session, msg: Message, attempt: int) -> None:
         """Record the send and put the message on the network."""
         now = self.queue.now
-        if (
+        if not self.keeps:  # an OutcomeLog: counted, not kept
+            self.raw.unkept += 1
+        elif (
             attempt == 0
             and msg.detail is None
             and msg.origin is session  # the short form: the session holds the sender, the SA and the receiver
@@ -111,6 +123,10 @@ class Effects:
             raw.last = now
             self._kind(KIND_TRANSITION_OF | KIND_NEW_TIME)
         self._refs((session, move))
+
+    def _counted(self, session: Session, move: tuple[str, str, str, str]) -> None:
+        """Count a change of state that an OutcomeLog does not keep."""
+        self.raw.unkept += 1
 
     def outcome(self, outcome: Outcome) -> None:
         """Record the outcome."""
@@ -189,12 +205,13 @@ def _parents_of(ep: Endpoint) -> dict[str, str]:
 class Simulation:
     """One run of one scenario with one seed."""
 
-    def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, events: bool = True) -> None:
+        """A run of ``scenario``; ``events=False`` keeps its outcomes alone (an :class:`~sim.trace.OutcomeLog`)."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.rng = random.Random(self.seed)
         self.queue = EventQueue()
-        self.raw = EventLog()
+        self.raw = EventLog() if events else OutcomeLog()
         self._lost_parents: dict[str, str] = {}  # the parents of child SAs that crashed peers lost
         self._counters: dict[str, int] = {}
         self.names = {name: scenario.instances_of(name) for name in scenario.peers}
@@ -358,7 +375,7 @@ class Simulation:
             return False
         _, callback, arg, _ = self.queue.pop()
         callback(arg)
-        if self.raw.event_count() > self.max_events:
+        if self.raw.events_seen() > self.max_events:
             self.truncated = f"max_events {self.max_events} reached"
         return True
 
@@ -396,7 +413,8 @@ class Simulation:
         limits = self.scenario.limits
         until, max_time = limits.until, limits.max_time
         max_events = self.max_events
-        kinds = self.raw.kinds
+        raw = self.raw
+        kinds = raw.kinds
         far_times = queue._far_times
         wake = self._wake_cb
         while heap or far_times:  # step() and _pending(), inlined: this loop runs once per event
@@ -420,7 +438,7 @@ class Simulation:
                 queue.now = when
                 if callback is not wake or arg.wake_at <= when:
                     callback(arg)
-            if len(kinds) > max_events:
+            if len(kinds) + raw.unkept > max_events:  # EventLog.events_seen(), without the call
                 self.truncated = f"max_events {max_events} reached"
                 break
         return self.trace()
@@ -489,7 +507,9 @@ class Simulation:
             return
         raw = self.raw
         origin = msg.origin
-        if (
+        if not self.effects.keeps:
+            raw.unkept += 1
+        elif (
             msg.corrupt is None
             and origin is not None  # the short form: the sending session holds the sender, the SA and the receiver
             and msg.sa is origin.label

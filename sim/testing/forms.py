@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from sim.testing._causes import logged  # imports no engine: the engine loads when a run is drawn
-from sim.trace import Event, Outcome, Recv, Trace
+from sim.trace import Event, Outcome, Recv, Trace, json_line
 
 __all__ = [
     "AuditLog",
@@ -300,7 +299,7 @@ class EventStream:
     def jsonl_lines(self) -> Iterator[str]:
         """The events as JSON Lines, one object each (no header: a live feed has none)."""
         for e in self.events:
-            yield json.dumps(e.as_json(), ensure_ascii=False, separators=(",", ":"))
+            yield json_line(e.as_json())
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         _pretty_call(p, "sim.testing.forms.EventStream.of", self.runs, offsets=self.offsets)
