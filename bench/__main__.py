@@ -98,15 +98,17 @@ def _rss_kb() -> int:
 SHORT_RUN = 10_000  # fleets up to this size are run five times and their median kept: one run is too brief to trust
 
 
-def fleet(peers: int, traced: bool = False) -> dict[str, Any]:
+def fleet(peers: int, traced: bool = False, events: bool = True) -> dict[str, Any]:
     """A fleet run: set-up, run, ``trace.outcomes``; CPU and wall seconds, peak RSS; ``traced``: the bytes kept.
+
+    ``events=False``: the run keeps its outcomes alone (``sim.run(..., events=False)``).
 
     A short fleet is run five times (the run of median cost is kept); peak RSS is the process's.
     """
     warm = Simulation(fleet_scenario(200)).run()  # one-time costs (imports, caches, the catalog) are not the fleet's
     assert _completed(warm.outcomes) == 200
     del warm
-    runs = [_fleet_once(peers, traced) for _ in range(5 if peers <= SHORT_RUN and not traced else 1)]
+    runs = [_fleet_once(peers, traced, events) for _ in range(5 if peers <= SHORT_RUN and not traced else 1)]
     out = sorted(runs, key=lambda r: r["cpu_s"])[len(runs) // 2]
     out["runs"] = len(runs)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -114,7 +116,7 @@ def fleet(peers: int, traced: bool = False) -> dict[str, Any]:
     return out
 
 
-def _fleet_once(peers: int, traced: bool) -> dict[str, Any]:
+def _fleet_once(peers: int, traced: bool, events: bool = True) -> dict[str, Any]:
     sc = fleet_scenario(peers)
     gc.collect()
     rss_before = _rss_kb()
@@ -122,7 +124,7 @@ def _fleet_once(peers: int, traced: bool) -> dict[str, Any]:
         tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0] if traced else 0
     w0, c0 = time.perf_counter(), _cpu()
-    simulation = Simulation(sc)
+    simulation = Simulation(sc, events=events)
     c1 = _cpu()
     trace = simulation.run()
     c2 = _cpu()
@@ -135,6 +137,7 @@ def _fleet_once(peers: int, traced: bool) -> dict[str, Any]:
     sas = 2 * peers  # one main-mode SA and one quick-mode SA per negotiation, each held at both peers
     out: dict[str, Any] = {
         "peers": peers,
+        "events_kept": events,
         "negotiations": peers,
         "cpu_s": round(c3 - c0, 3),
         "wall_s": round(w3 - w0, 3),
@@ -143,7 +146,7 @@ def _fleet_once(peers: int, traced: bool) -> dict[str, Any]:
         "outcomes_s": round(c3 - c2, 3),
         "negotiations_per_s": round(peers / (c3 - c0)),
         "us_per_negotiation": round((c3 - c0) / peers * 1e6, 1),
-        "trace_events": trace.raw.event_count() if trace.raw is not None else len(trace.events),
+        "trace_events": trace.raw.events_seen() if trace.raw is not None else len(trace.events),
         "outcomes": len(outcomes),
         "peak_rss_mb_run": round(rss_run / 1024),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -156,7 +159,7 @@ def _fleet_once(peers: int, traced: bool) -> dict[str, Any]:
         out |= {
             "traced_kept_mb": round(kept / 2**20, 1),
             "traced_peak_mb": round((peak - base) / 2**20, 1),
-            "bytes_per_sa": round(kept / sas),  # the trace kept and the outcome records made
+            "bytes_per_sa": round(kept / sas),  # the trace kept, once its outcomes are read
             "bytes_per_sa_run": round(kept_run / sas),  # the trace kept, no record made
             "bytes_per_peer": round(kept / (peers + 1)),
             "bytes_per_negotiation": round(kept / peers),
@@ -165,9 +168,10 @@ def _fleet_once(peers: int, traced: bool) -> dict[str, Any]:
     return out
 
 
-def fleet_in_subprocess(peers: int, traced: bool = False) -> dict[str, Any]:
+def fleet_in_subprocess(peers: int, traced: bool = False, events: bool = True) -> dict[str, Any]:
     """:func:`fleet` in a fresh interpreter, so that peak RSS is this run's alone."""
-    args = [sys.executable, "-m", "bench", "fleet", str(peers), *(["--tracemalloc"] if traced else [])]
+    args = [sys.executable, "-m", "bench", "fleet", str(peers), *(["--tracemalloc"] if traced else []),
+            *([] if events else ["--outcomes-only"])]  # fmt: skip
     done = subprocess.run(args, check=True, capture_output=True, text=True, cwd=Path(__file__).parents[1])
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -443,7 +447,7 @@ def logon_rush(scale: int = 250) -> dict[str, Any]:
         "cookies_sent": cookies,
         "no_inner_address_13899": sum(1 for o in mine if o.code == 13899),
         "per_peer_limit_13882": sum(1 for o in mine if o.code == 13882),
-        "trace_events": trace.raw.event_count() if trace.raw is not None else len(trace.events),
+        "trace_events": trace.raw.events_seen() if trace.raw is not None else len(trace.events),
     }
 
 
@@ -675,9 +679,10 @@ def main(argv: list[str] | None = None) -> int:
     one = sub.add_parser("fleet", help="one fleet run; prints its JSON")
     one.add_argument("peers", type=int)
     one.add_argument("--tracemalloc", action="store_true")
+    one.add_argument("--outcomes-only", action="store_true", help="keep the outcomes alone (events=False)")
     args = parser.parse_args(argv)
     if args.command == "fleet":
-        print(json.dumps(fleet(args.peers, traced=args.tracemalloc)))
+        print(json.dumps(fleet(args.peers, traced=args.tracemalloc, events=not args.outcomes_only)))
         return 0
 
     results: dict[str, Any] = {
@@ -693,6 +698,9 @@ def main(argv: list[str] | None = None) -> int:
         row = fleet_in_subprocess(n)
         results["fleet"].append(row)
         print("fleet, N peers, one MM+QM each, outcomes read:", row)
+    results["fleet_outcomes_only"] = [fleet_in_subprocess(n, events=False) for n in sizes[1:]]
+    for row in results["fleet_outcomes_only"]:
+        print("fleet, outcomes kept alone (events=False):", row)
     results["memory"] = fleet_in_subprocess(100_000, traced=True)
     print("memory, 100,000 peers under tracemalloc:", results["memory"])
     results["engine_vs_bare"] = engine_against_bare()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,7 +23,7 @@ from sim.faults import Fault
 from sim.protocol.policy import Policy
 from sim.protocol.profiles import PROFILES
 from sim.schema_types import CodeRef, PositiveTime, Strict, catalog_code
-from sim.trace import MAX_TIME, PeerFacts
+from sim.trace import MAX_TIME, PeerFacts, RunPeers
 
 
 def _scalar(hint: Any) -> type | None:
@@ -221,30 +222,19 @@ class Scenario(Strict):
         count = self.peers[name].instances
         return [f"{name}-{i}" for i in range(1, count + 1)] if count > 1 else [name]
 
-    def peer_facts(self) -> tuple[PeerFacts, ...]:
-        """What a trace records of each peer of a run, in the order of the scenario."""
-        out: list[PeerFacts] = []
+    def peer_facts(self, names: Mapping[str, Sequence[str]] | None = None) -> RunPeers:
+        """What a trace records of each peer of a run, in the order of the scenario.
+
+        ``names``: each scenario peer's names in the run (:meth:`instances_of`), where the run has them already.
+        """
+        groups = []
         for base, spec in self.peers.items():
             policy = spec.policy
-            proposals = tuple(policy.proposals)
-            out += [
-                PeerFacts(
-                    name,
-                    spec.role,
-                    spec.protocol,
-                    spec.profile,
-                    policy.auth,
-                    proposals,
-                    policy.dh_groups,
-                    policy.psk,
-                    policy.request_address,
-                    policy.mm_lifetime,
-                    policy.qm_lifetime,
-                    policy.certificate,
-                )
-                for name in self.instances_of(base)
-            ]
-        return tuple(out)
+            facts = PeerFacts(base, spec.role, spec.protocol, spec.profile, policy.auth, tuple(policy.proposals),
+                              policy.dh_groups, policy.psk, policy.request_address, policy.mm_lifetime,
+                              policy.qm_lifetime, policy.certificate)  # fmt: skip
+            groups.append((facts, names[base] if names is not None else self.instances_of(base)))
+        return RunPeers(groups)
 
     def target_of(self, name: str) -> str:
         """The responder an initiator talks to."""

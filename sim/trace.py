@@ -23,13 +23,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, overload
+from typing import Any, ClassVar, get_args, overload
 
 from sim._version import __version__
 from sim.codes import all_codes
 from sim.enums import STATE_ENUM_PREFIX, FailurePoint, KeyModule, state_wire_name
 from sim.errors import IkesimError
-from sim.protocol.policy import CERTIFICATE_STATES, Proposal
+from sim.protocol.policy import CERTIFICATE_STATES, AuthMethod, Encryption, Group, Integrity, Proposal
 from sim.protocol.profiles import PROFILES, is_windows
 from sim.protocol.registry import PROTOCOLS, TABLES
 from sim.protocol.session import Outcome as CoreOutcome
@@ -361,6 +361,60 @@ class PeerFacts:
     def windows(self) -> bool:
         """True when the peer runs Windows, and so writes audit and WFP events."""
         return is_windows(self.profile, self.protocol)
+
+
+class RunPeers(Sequence[PeerFacts]):
+    """The peers of a run as its trace lists them: each instance's facts made when read, none kept.
+
+    A fleet of a million instances of a few scenario peers needs its few facts, not a million:
+    each group is a scenario peer's facts and the names its instances have in the run.
+    """
+
+    __slots__ = ("_groups", "_len")
+
+    def __init__(self, groups: Iterable[tuple[PeerFacts, Sequence[str]]]) -> None:
+        self._groups = tuple(groups)
+        self._len = sum(len(names) for _, names in self._groups)
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, index: int) -> PeerFacts: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PeerFacts]: ...
+
+    def __getitem__(self, index: int | slice) -> PeerFacts | list[PeerFacts]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._len))]
+        position = index + self._len if index < 0 else index
+        if not 0 <= position < self._len:
+            raise IndexError("peer index out of range")
+        for facts, names in self._groups:
+            if position < len(names):
+                return _named(facts, names[position])
+            position -= len(names)
+        raise AssertionError("unreachable")
+
+    def __iter__(self) -> Iterator[PeerFacts]:
+        for facts, names in self._groups:
+            for name in names:
+                yield _named(facts, name)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RunPeers | tuple | list):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a tuple of the same facts, and a sequence: unhashable
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+def _named(facts: PeerFacts, name: str) -> PeerFacts:
+    return facts if facts.name == name else dataclasses.replace(facts, name=name)
 
 
 # --- typed records --------------------------------------------------------------------------
@@ -747,7 +801,7 @@ class Trace:
         self,
         scenario: str,
         seed: int,
-        peers: tuple[PeerFacts, ...],
+        peers: Sequence[PeerFacts],
         *,
         description: str = "",
         end: float = 0.0,
@@ -1000,12 +1054,20 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+_ENCRYPTIONS, _INTEGRITIES, _GROUPS = get_args(Encryption), get_args(Integrity), get_args(Group)
+_AUTH_METHODS = get_args(AuthMethod)
+
+
+def _group(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value in _GROUPS
+
+
 def _parse_proposal(value: object) -> Proposal | None:
+    """A proposal of the header, with the values a policy may have (the captures build each), or None."""
     if not isinstance(value, dict) or set(value) != set(_PROPOSAL_KEYS):
         return None
-    if not (_is_str(value["encryption"]) and _is_str(value["integrity"])):
-        return None
-    if not isinstance(value["dh_group"], int) or isinstance(value["dh_group"], bool):
+    encryption, integrity = value["encryption"], value["integrity"]
+    if encryption not in _ENCRYPTIONS or integrity not in _INTEGRITIES or not _group(value["dh_group"]):
         return None
     return Proposal(value["encryption"], value["integrity"], value["dh_group"])
 
@@ -1019,18 +1081,21 @@ def _parse_peer(peer: object) -> PeerFacts | str:
     if unknown:
         return f"unknown key {sorted(unknown)[0]!r}"
     values: dict[str, Any] = {k: peer[k] for k in _PEER_KEYS}
-    for key, known in (("role", ("initiator", "responder")), ("protocol", PROTOCOLS), ("profile", PROFILES)):
+    for key, known in (("role", ("initiator", "responder")), ("protocol", PROTOCOLS), ("profile", PROFILES),
+                       ("auth", _AUTH_METHODS)):  # fmt: skip
         if values[key] not in known:  # every renderer looks these up
             return f"{key}: {values[key]!r} is not one of {', '.join(known)}"
     if "proposals" in peer:
         proposals = [_parse_proposal(x) for x in peer["proposals"]] if isinstance(peer["proposals"], list) else [None]
         if not proposals or any(x is None for x in proposals):
-            return "proposals: expected a list of objects with encryption, integrity and dh_group"
+            groups = ", ".join(map(str, _GROUPS))
+            return (f"proposals: expected a list of objects with encryption (one of {', '.join(_ENCRYPTIONS)}), "
+                    f"integrity (one of {', '.join(_INTEGRITIES)}) and dh_group (of {groups})")  # fmt: skip
         values["proposals"] = tuple(proposals)
     if "dh_groups" in peer and peer["dh_groups"] is not None:
         groups = peer["dh_groups"]
-        if not isinstance(groups, list) or not all(isinstance(g, int) and not isinstance(g, bool) for g in groups):
-            return "dh_groups: expected a list of group numbers, or null"
+        if not isinstance(groups, list) or not all(_group(g) for g in groups):
+            return f"dh_groups: expected a list of group numbers (of {', '.join(map(str, _GROUPS))}), or null"
         values["dh_groups"] = tuple(groups)
     if "psk" in peer:
         if not _is_str(peer["psk"]):

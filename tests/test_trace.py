@@ -114,6 +114,10 @@ def test_a_malformed_trace_is_refused_with_its_line(mutate, needle):
         ('"protocol":"ikev2"', '"protocol":"ikev3"', "header: peers.0: protocol: 'ikev3' is not one of"),
         ('"role":"initiator","protocol"', '"role":"bystander","protocol"', "peers.0: role: 'bystander' is not one"),
         ('"profile":"windows-ikev2"', '"profile":"windows-11"', "peers.0: profile: 'windows-11' is not one"),
+        ('"auth":"psk"', '"auth":""', "peers.0: auth: '' is not one of psk, certificate, eap"),
+        ('"encryption":"aes128"', '"encryption":""', "peers.0: proposals: expected a list of objects with encryption"),
+        ('"dh_group":14', '"dh_group":3', "dh_group (of 1, 2, 5, 14"),
+        ('"dh_groups":null', '"dh_groups":[2, 22]', "peers.0: dh_groups: expected a list of group numbers"),
         # Details the captures build from: an inner address, a status, a group.
         ("INTERNAL_IP4_ADDRESS=10.10.0.1", "INTERNAL_IP4_ADDRESS=010.10.0.1", "detail: INTERNAL_IP4_ADDRESS=010.10"),
         ('"detail":"CP(CFG_REPLY)', '"detail":"N(MS_NOTIFY_STATUS 4294967296) CP(CFG_REPLY)', "below 2**32"),

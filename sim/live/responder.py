@@ -414,7 +414,7 @@ class LiveResponder:
     def _damaged(self, now: float, label: str, error: WireError) -> None:
         """A damaged message for a negotiation: the machine sees the message it expected, damaged."""
         session = self.endpoint.sessions[label]
-        last = session.last_sent.name if session.last_sent is not None else "MM2"
+        last = session.last_name or "MM2"
         expected = IKEV1.next_message.get(last, "MM3")
         conversation = self.conversations[label]
         msg = Message(expected, label, _peer(conversation.address), NAME, conversation.proposed)
@@ -995,12 +995,8 @@ def responder_for(
         raise ValueError("profile 'custom' needs a schedule: give a scenario whose responder has one")
     schedule = PROFILES[profile].schedule(options)
     policy = policy or (default_ikev2_policy() if protocol == "ikev2" else default_policy(profile))
-    # A real key exchange value: every group the wire layer implements can be served.
-    groups = tuple(g for g in policy.accepted_groups() if g in dh.GROUPS)
-    if not groups:
-        raise ValueError(f"serve accepts only the groups it implements ({', '.join(map(str, dh.GROUPS))}); "
-                         f"the policy accepts {', '.join(map(str, policy.accepted_groups()))}")  # fmt: skip
-    policy = dataclasses.replace(policy, dh_groups=groups)
+    # A real key exchange value: a policy names only groups the wire layer implements (sim.protocol.policy.Group).
+    policy = dataclasses.replace(policy, dh_groups=tuple(policy.accepted_groups()))
     rules = PROFILES[profile].responder_rules(options) if options else None  # a scenario's half_open_timeout...
     if protocol == "ikev2":
         from sim.live.ikev2 import Ikev2Responder

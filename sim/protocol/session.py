@@ -282,7 +282,9 @@ class Session:
         self.parent = parent
         self.state = compiled.table.initial
         self.heard = role is Role.RESPONDER or parent is not None  # under an established SA, the peer was heard
-        self.last_sent: Message | None = None
+        # What it sent last, to send again: the message, or only its name where the name makes it again
+        # (a plain message of a protocol that decorates none: last_message() does), None before it sent any.
+        self.last_sent: Message | str | None = None
         self.sent_at = 0.0
         self.resend_index = 0
         self.schedule: Schedule | None = None  # when its last message is sent again, and when it gives up
@@ -312,6 +314,19 @@ class Session:
     def established(self) -> bool:
         """True while the SA is up."""
         return self.state in ESTABLISHED
+
+    def last_message(self) -> Message | None:
+        """The last message it sent, made again from its name where only that was kept; None before it sent any."""
+        last = self.last_sent
+        if last is None or not isinstance(last, str):
+            return last
+        return self.endpoint.make_message(self, last)
+
+    @property
+    def last_name(self) -> str | None:
+        """The name of the last message it sent, or None."""
+        last = self.last_sent
+        return last if last is None or isinstance(last, str) else last.name
 
     def next_deadline(self) -> float:
         """When this session next needs to be woken (its retransmission, lifetime or alarm); INF: never."""
@@ -412,7 +427,9 @@ class Session:
         decorate = ep.protocol.decorate  # what Endpoint.make_message does, without the call
         if decorate is not None:
             decorate(ep, self, out, msg)
-        self.last_sent = out
+            self.last_sent = out
+        else:  # a plain message: its name makes it again (last_message()), and the message itself is not kept
+            self.last_sent = name
         ep.sink.send(self, out, 0)
         schedule = ep.schedule
         if schedule is not None and (
@@ -441,7 +458,9 @@ class Session:
         decorate = ep.protocol.decorate
         if decorate is not None:
             decorate(ep, self, out, msg)
-        self.last_sent = out
+            self.last_sent = out
+        else:
+            self.last_sent = name
         ep.sink.send(self, out, 0)
 
     def act_answer(self, name: str, msg: Message | None, source: str, row: Row) -> None:
@@ -451,15 +470,17 @@ class Session:
 
     def act_resend(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """Answer a duplicate request with our last message again; timers are unchanged."""
-        if self.last_sent is not None:
-            self.endpoint.sink.send(self, self.last_sent, -1)
+        last = self.last_message()
+        if last is not None:
+            self.endpoint.sink.send(self, last, -1)
 
     def act_retransmit(self, arg: str, msg: Message | None, source: str, row: Row) -> None:
         """The retransmission timer fired: send the last message again and wait for the next offset."""
         schedule = self.schedule
-        assert self.last_sent is not None and schedule is not None
+        last = self.last_message()
+        assert last is not None and schedule is not None
         self.resend_index += 1
-        self.endpoint.sink.send(self, self.last_sent, self.resend_index)
+        self.endpoint.sink.send(self, last, self.resend_index)
         i = self.resend_index
         self._arm(self.sent_at + (schedule.resend_at[i] if i < len(schedule.resend_at) else schedule.give_up_at))
 
@@ -788,13 +809,10 @@ class Endpoint:
         if rules.half_open_timeout is not None and self.now >= session.opened_at + rules.half_open_timeout - 1e-9:
             return f"half-open SA dropped after half_open_timeout ({rules.half_open_timeout:g} s)"
         unresent = (
-            session.last_sent is not None and rules.resends is not None and session.last_sent.name not in rules.resends
+            session.last_name is not None and rules.resends is not None and session.last_name not in rules.resends
         )
         if unresent and rules.discard_unresent_after is not None:
-            assert session.last_sent is not None
-            return (
-                f"state discarded {rules.discard_unresent_after:g} s after its {session.last_sent.name}, never resent"
-            )
+            return f"state discarded {rules.discard_unresent_after:g} s after its {session.last_name}, never resent"
         return None
 
     def _on_alarm(self, session: Session, trigger: str) -> None:
@@ -821,13 +839,14 @@ class Endpoint:
         phase-1 SA; the payload specs mark encryption with ``HDR*``). Other implementations take
         an MM5 they cannot decrypt for an authentication failure (13801).
         """
-        assert session.last_sent is not None
+        last = session.last_name
+        assert last is not None
         sender, mine = msg.body, self.policy
         if not (sender.auth == mine.auth == "psk" and sender.psk != mine.psk):
             return False
         payloads = self.protocol.payloads
         if msg.trigger == "recv_NOTIFY":
-            return payloads.get(session.last_sent.name, "").startswith("HDR*")
+            return payloads.get(last, "").startswith("HDR*")
         return self.responder.notifies_damaged and payloads.get(msg.name, "").startswith("HDR*")
 
     def _forgets(self, msg: Message) -> bool:
@@ -1026,8 +1045,9 @@ class Endpoint:
     def adopt(self, parent: Session, child: Session) -> None:
         """Record a child SA under its parent (IKEv2 children go with their IKE SA)."""
         if parent.children is None:
-            parent.children = []
-        parent.children.append(child)
+            parent.children = [child]  # made with its first: no room kept for more until a second comes
+        else:
+            parent.children.append(child)
 
     def assign_address(self, label: str) -> str | None:
         """Lease the lowest free inner address to an IKE SA; None when the pool is empty or exhausted."""

@@ -449,7 +449,7 @@ class Simulation:
         return Trace(
             self.scenario.name,
             self.seed,
-            self.scenario.peer_facts(),
+            self.scenario.peer_facts(self.names),
             description=self.scenario.description,
             end=raw.last_time(),
             truncated=self.truncated,
