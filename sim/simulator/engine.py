@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import math
 import random
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
@@ -50,8 +51,8 @@ class Effects:
     forms itself (:data:`sim.trace.KIND_SEND_OF`...), without a call of the log's.
     """
 
-    __slots__ = ("_kind", "_refs", "_time", "arrive", "busy", "keeps", "network", "queue", "raw", "record_move",
-                 "record_outcome_kind", "wake")  # fmt: skip
+    __slots__ = ("_arrival", "_kind", "_refs", "_sent_at", "_time", "arrive", "busy", "keeps", "network", "queue",
+                 "raw", "record_move", "record_outcome_kind", "wake")  # fmt: skip
 
     def __init__(
         self,
@@ -70,6 +71,7 @@ class Effects:
         # The log's columns, for the common events written here without a call of the log's own.
         self._time, self._kind, self._refs = raw.times.append, raw.kinds.append, raw.refs.extend
         # The core's fast hooks (Endpoint.moved, Endpoint.reported), bound once: every endpoint shares them.
+        self._sent_at = self._arrival = math.nan  # the time of the last plain send, and its messages' arrival
         self.keeps = raw.keeps_events  # False: only outcomes are kept, the other events counted
         self.record_move = self._moved if self.keeps else self._counted
         self.record_outcome_kind = self._reported
@@ -103,7 +105,12 @@ class Effects:
         if network.plain:  # nothing on the way but the latency: Network.send's fast path, its arrival scheduled here
             queue = self.queue
             queue._seq = seq = queue._seq + 1
-            heappush(queue._heap, (now + network.latency, seq, self.arrive, msg, False))
+            if now != self._sent_at:  # the first send at this time: the messages sent with it share its arrival
+                self._sent_at, self._arrival = (
+                    now,
+                    now + network.latency,
+                )  # (one float, which sessions keep, not one each)
+            heappush(queue._heap, (self._arrival, seq, self.arrive, msg, False))
             queue.foreground += 1
         else:
             network.send(now, msg)
