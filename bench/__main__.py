@@ -20,8 +20,8 @@ Figures go to stdout and to ``bench/results.json``; ``docs/performance.md`` says
 - and the figures of earlier rounds: one client's paced connections, IKEv2 with CP, NAP, the
   core per transition, whole small runs, the testing kit, the live responder's core.
 
-``python -m bench`` runs everything in about three and a half minutes, one and a half of them the
-1,000,000-peer fleet (``--quick`` leaves that one out); ``python -m bench fleet N [--tracemalloc]``
+``python -m bench`` runs everything in about six minutes, two and a half of them the two
+1,000,000-peer fleets (``--quick`` leaves them out); ``python -m bench fleet N [--tracemalloc] [--outcomes-only]``
 prints one fleet's JSON.
 """
 
