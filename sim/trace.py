@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, get_args, overload
+from typing import Any, ClassVar, TypeVar, get_args, overload
 
 from sim._version import __version__
 from sim.codes import all_codes
@@ -37,6 +37,7 @@ from sim.protocol.session import OutcomeKind, outcome_kind
 from sim.wire.messages import detail_problem
 
 SCHEMA = "ikesim.trace/1"
+T = TypeVar("T")
 
 WIDTH = 8  # fields per event of a raw row (:meth:`EventLog.rows`): t, kind, peer, sa, then four that depend on the kind
 
@@ -363,54 +364,76 @@ class PeerFacts:
         return is_windows(self.profile, self.protocol)
 
 
-class RunPeers(Sequence[PeerFacts]):
+class MadeWhenRead(Sequence[T]):
+    """A read-only sequence whose items are made when read, and not kept: a run's outcomes, its peers.
+
+    It indexes, slices (into a list), counts and iterates as a list does, and compares equal to a
+    list or tuple of equal items. A subclass says how long it is (``_len``), makes the items from
+    ``start`` to before ``stop`` (``_made``), and may iterate faster than item by item.
+    """
+
+    __slots__ = ("_len",)
+
+    _len: int
+
+    def _made(self, start: int, stop: int) -> Iterator[T]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._len)
+            if step == 1:
+                return list(self._made(start, max(start, stop)))
+            return [self[i] for i in range(start, stop, step)]
+        position = index + self._len if index < 0 else index
+        if not 0 <= position < self._len:
+            raise IndexError(f"{type(self).__name__} index out of range")
+        return next(self._made(position, position + 1))
+
+    def __iter__(self) -> Iterator[T]:
+        return self._made(0, self._len)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MadeWhenRead | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a list of the same items, so unhashable like one
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+class RunPeers(MadeWhenRead[PeerFacts]):
     """The peers of a run as its trace lists them: each instance's facts made when read, none kept.
 
     A fleet of a million instances of a few scenario peers needs its few facts, not a million:
     each group is a scenario peer's facts and the names its instances have in the run.
     """
 
-    __slots__ = ("_groups", "_len")
+    __slots__ = ("_groups",)
 
     def __init__(self, groups: Iterable[tuple[PeerFacts, Sequence[str]]]) -> None:
         self._groups = tuple(groups)
         self._len = sum(len(names) for _, names in self._groups)
 
-    def __len__(self) -> int:
-        return self._len
-
-    @overload
-    def __getitem__(self, index: int) -> PeerFacts: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[PeerFacts]: ...
-
-    def __getitem__(self, index: int | slice) -> PeerFacts | list[PeerFacts]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self._len))]
-        position = index + self._len if index < 0 else index
-        if not 0 <= position < self._len:
-            raise IndexError("peer index out of range")
+    def _made(self, start: int, stop: int) -> Iterator[PeerFacts]:
+        first = 0  # the position of the group's first name
         for facts, names in self._groups:
-            if position < len(names):
-                return _named(facts, names[position])
-            position -= len(names)
-        raise AssertionError("unreachable")
-
-    def __iter__(self) -> Iterator[PeerFacts]:
-        for facts, names in self._groups:
-            for name in names:
+            for name in names[max(start - first, 0) : max(stop - first, 0)]:
                 yield _named(facts, name)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, RunPeers | tuple | list):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # equal to a tuple of the same facts, and a sequence: unhashable
-
-    def __repr__(self) -> str:
-        return repr(tuple(self))
+            first += len(names)
+            if first >= stop:
+                return
 
 
 def _named(facts: PeerFacts, name: str) -> PeerFacts:
@@ -619,59 +642,27 @@ def _outcome_records(log: EventLog, start: int = 0, stop: int | None = None) -> 
         yield Outcome(last_rounded, i + 1, peer, sa, *fields, remote, parent)
 
 
-class Outcomes(Sequence[Outcome]):
-    """A run's outcome records, as a read-only sequence made from its log when read: none is kept.
+class Outcomes(MadeWhenRead[Outcome]):
+    """A run's outcome records, made from its log when read: none is kept.
 
     A run of a million negotiations has four million reports; a list of their records would take
-    0.8 GB that a reader who counts them, or looks for one, never needs. Each record is made
-    when it is read (by index, slice or iteration), and equal records compare equal, so the
-    sequence compares equal to a list of the same records.
+    0.8 GB that a reader who counts them, or looks for one, never needs.
     """
 
-    __slots__ = ("_count", "_log")
+    __slots__ = ("_log",)
 
     def __init__(self, log: EventLog) -> None:
         self._log = log
-        self._count = len(log.outcome_at)  # the reports when the trace was read: a run going on adds none here
+        self._len = len(log.outcome_at)  # the reports when the trace was read: a run going on adds none here
 
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, index: int) -> Outcome: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Outcome]: ...
-
-    def __getitem__(self, index: int | slice) -> Outcome | list[Outcome]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(self._count)
-            if step == 1:
-                return list(_outcome_records(self._log, start, max(start, stop)))
-            return [self[i] for i in range(start, stop, step)]
-        position = index + self._count if index < 0 else index
-        if not 0 <= position < self._count:
-            raise IndexError("outcome index out of range")
-        return next(_outcome_records(self._log, position, position + 1))
-
-    def __iter__(self) -> Iterator[Outcome]:
-        return _outcome_records(self._log, 0, self._count)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Outcomes | list | tuple):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # equal to a list, so unhashable like one
-
-    def __repr__(self) -> str:
-        return repr(list(self))
+    def _made(self, start: int, stop: int) -> Iterator[Outcome]:
+        return _outcome_records(self._log, start, stop)
 
     def find(self, peer: str, sa: str, ends: str) -> Outcome | None:
         """The record one peer made for one SA, found without making the others."""
         log = self._log
         for n, (_, _, p, label, kind, _, _, _) in enumerate(log.outcome_refs()):
-            if n == self._count:
+            if n == self._len:
                 break
             if p == peer and label == sa and kind.ends.value == ends:
                 return self[n]

@@ -226,3 +226,17 @@ def test_a_run_that_keeps_its_outcomes_alone_reports_what_the_whole_run_reports(
     cut_whole, cut_lean = Simulation(limited).run(), Simulation(limited, events=False).run()
     assert cut_whole.truncated == cut_lean.truncated == "max_events 20 reached"
     assert [(o.peer, o.sa, o.code) for o in cut_lean.outcomes] == [(o.peer, o.sa, o.code) for o in cut_whole.outcomes]
+
+
+def test_a_runs_peers_are_made_when_read_one_set_of_facts_per_scenario_peer() -> None:
+    from sim.trace import RunPeers
+
+    trace = Simulation(_fleet(300)).run()
+    peers = trace.peers
+    assert isinstance(peers, RunPeers) and len(peers._groups) == 4  # three batches and the gateway
+    every = list(peers)
+    assert len(every) == len(peers) == 301 and [p.name for p in every[:2]] == ["c0-1", "c0-2"]
+    assert peers[-1].name == "gateway" and peers[100].name == "c1-1" and peers[99:102] == every[99:102]
+    assert peers[::50] == every[::50] and peers == tuple(every) and peers[5:2] == []
+    with pytest.raises(IndexError):
+        peers[301]
