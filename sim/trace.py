@@ -798,7 +798,7 @@ class Trace:
         end: float = 0.0,
         truncated: str | None = None,
         raw: EventLog | None = None,
-        parents: dict[str, str] | None = None,
+        parents: dict[str, str] | Callable[[], dict[str, str]] | None = None,
         raw_outcomes: list[CoreOutcome] | None = None,
         final_states: Callable[[], dict[tuple[str, str], str]] | None = None,
         records: list[Event] | None = None,
@@ -811,12 +811,24 @@ class Trace:
         self.end = end
         self.truncated = truncated  # why the run stopped at a limit, or None
         self.raw = raw  # the raw log of a run; None for a trace read back
-        self.parents = parents if parents is not None else {}
+        self._parents = parents  # the dict, or what makes it when first read (a run's sessions know their parents)
         self._raw_outcomes = raw_outcomes
         self._final_states = final_states
         self.source = source  # the Scenario a run was made from, for replaying it; renderers never read it
         if records is not None:
             self.__dict__["events"] = records
+
+    @cached_property
+    def parents(self) -> dict[str, str]:
+        """Child SA label -> the label of the SA it was negotiated under, for every child SA of the run.
+
+        A run's is made when first read: reading its outcomes needs none (a million negotiations
+        would build a dict of a million quick modes for nothing).
+        """
+        parents = self._parents
+        if callable(parents):
+            return parents()
+        return parents if parents is not None else {}
 
     @property
     def raw_outcomes(self) -> list[CoreOutcome] | None:

@@ -461,7 +461,7 @@ class Simulation:
             end=raw.last_time(),
             truncated=self.truncated,
             raw=raw,
-            parents=self.parents(),
+            parents=self.parents,  # made when the trace first needs it
             final_states=self._final_states,
             source=self.scenario,
         )
