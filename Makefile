@@ -28,7 +28,7 @@ test: lint
 	$(BIN)/ikesim check scenarios/
 
 # The fuzz tests of tests/test_fuzz.py, long: the `fuzz` Hypothesis profile (no deadline, no example cap)
-# for FUZZ_SECONDS in all, shared between the tests; the statistics say each test's examples and seconds.
+# for FUZZ_SECONDS in all, shared between the tests; the summary says each test's examples per second.
 FUZZ_SECONDS ?= 600
 fuzz: $(STAMP)
 	IKESIM_FUZZ=1 IKESIM_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/pytest -q -p no:randomly tests/test_fuzz.py \

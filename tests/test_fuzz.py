@@ -6,8 +6,9 @@ only, within a deadline, with small inputs, and with its state unchanged after a
 
 ``make test`` runs these briefly (tens of examples each). ``make fuzz`` sets ``IKESIM_FUZZ=1``:
 then every test runs with the ``fuzz`` settings profile registered below (no deadline, no
-example cap to speak of) for its share of ``IKESIM_FUZZ_SECONDS``, and pytest's
-``--hypothesis-show-statistics`` prints how many examples each ran in how long.
+example cap to speak of) for its share of ``IKESIM_FUZZ_SECONDS``; pytest's
+``--hypothesis-show-statistics`` prints Hypothesis' statistics, and the summary at the end each
+target's examples and examples per second (``FUZZ_TALLY``, printed by ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,25 @@ class _TimeBoxed(settings):
         return self._max_examples if time.monotonic() < self._stop_at else 0  # type: ignore[attr-defined]
 
 
+# Under `make fuzz`: each test's examples, and the times of its first and last (conftest prints the rates).
+FUZZ_TALLY: dict[str, list[float]] = {}
+
+
+def _tallied(name: str, inner: Callable[..., Any]) -> Callable[..., Any]:
+    """``inner``, counting its examples and timing them from the first one's start to the last one's end."""
+    tally = FUZZ_TALLY.setdefault(name, [0, math.inf, 0.0])
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        tally[1] = min(tally[1], time.monotonic())
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            tally[0] += 1
+            tally[2] = time.monotonic()
+
+    return counted
+
+
 def fuzzed(examples: int, deadline_ms: int) -> Callable[[Any], Any]:
     """Brief settings for the suite (``examples``, a deadline per example), or the fuzz profile under IKESIM_FUZZ."""
     brief = settings(
@@ -94,6 +114,7 @@ def fuzzed(examples: int, deadline_ms: int) -> Callable[[Any], Any]:
         object.__setattr__(boxed, "_budget", seconds / FUZZ_TESTS)
         test = settings(settings.get_profile("fuzz"))(test)
         test._hypothesis_internal_use_settings = boxed  # Hypothesis reads the settings from here
+        test.hypothesis.inner_test = _tallied(test.__name__, test.hypothesis.inner_test)
         return test
 
     return apply
