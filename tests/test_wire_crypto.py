@@ -660,3 +660,13 @@ def test_ikev2_child_and_rekey_formulas() -> None:
     sk_d, ni, nr = bytes(32), b"i" * 32, b"r" * 32
     assert keys.ikev2_child_keymat("sha256", sk_d, ni, nr, 40) == keys.prf_plus("sha256", sk_d, ni + nr, 40)
     assert keys.ikev2_skeyseed_rekey("sha256", sk_d, b"g", ni, nr) == keys.prf("sha256", sk_d, b"g" + ni + nr)
+
+
+@pytest.mark.parametrize("group", [2, 14, 19, 31])
+def test_one_key_exchange_gives_both_sides_the_same_secret_and_computes_each_value_once(group):
+    kex = dh.KeyExchange(b"seed" * 8)
+    secret = kex.shared(group, "client", "gateway")
+    theirs = dh.shared_secret(group, dh.private_key(group, kex.seed, b"gateway"), kex.public(group, "client"))
+    assert secret == theirs and kex.shared(group, "client", "gateway") is secret
+    assert kex.public(group, "client") is kex.public(group, "client")
+    assert dh.KeyExchange(b"other" * 8).shared(group, "client", "gateway") != secret

@@ -384,11 +384,10 @@ class AuthIPSA:
         self.ni = stable_bytes(seed, label, initiator.name, "nonce", size=32)
         self.nr = stable_bytes(seed, label, responder.name, "nonce", size=32)
         self.nr_qm = stable_bytes(seed, label, responder.name, "qm-nonce", size=32)  # MM2's Nr(qm) (3.3.5.1)
-        self.dh_seed = stable_bytes(seed, label, "dh", size=32)
+        self.kex = dh.KeyExchange(stable_bytes(seed, label, "dh", size=32))  # both sides' DH, from the seed
         self.gss_secret = stable_bytes(seed, label, "GSS-APIsecret", size=32)  # stand-in session keys
         self.gss_secret_em = stable_bytes(seed, label, "GSS-APIsecret_em", size=32)
         self.method = AUTH_TLS if initiator.uses_certificate() else AUTH_KERBEROS
-        self._public: dict[str, bytes] = {}
         self._keys: AuthIPKeys | None = None
         self._built: dict[tuple[str, str, int], bytes] = {}
         self._ordinals: dict[str, dict[str, int]] = {"QM": {}, "EM": {}}
@@ -399,15 +398,11 @@ class AuthIPSA:
     # keys
     def public(self, side: Side) -> bytes:
         """The side's key exchange data in the chosen group."""
-        if side.name not in self._public:
-            private = dh.private_key(self.suite.dh_group, self.dh_seed, side.name.encode())
-            self._public[side.name] = dh.public_key(self.suite.dh_group, private)
-        return self._public[side.name]
+        return self.kex.public(self.suite.dh_group, side.name)
 
     def g_xy(self) -> bytes:
-        """The Diffie-Hellman shared secret, Z of the key derivation."""
-        private = dh.private_key(self.suite.dh_group, self.dh_seed, self.initiator.name.encode())
-        return dh.shared_secret(self.suite.dh_group, private, self.public(self.responder))
+        """The Diffie-Hellman shared secret, Z of the key derivation, computed once."""
+        return self.kex.shared(self.suite.dh_group, self.initiator.name, self.responder.name)
 
     def keys(self) -> AuthIPKeys:
         """The SA's keying material (3.1.7.4), computed once; both peers derive the same."""

@@ -289,3 +289,34 @@ def key_pair(number: int, seed: bytes, label: bytes = b"") -> KeyPair:
     """The deterministic key pair of :func:`private_key` and :func:`public_key` (RFC 7296 section 1.2, KE)."""
     private = private_key(number, seed, label)
     return KeyPair(number, private, public_key(number, private))
+
+
+class KeyExchange:
+    """The Diffie-Hellman of one SA between two sides, from one seed: each value computed once.
+
+    Each side's private key comes from the seed and its name (:func:`private_key`), so both sides'
+    key exchange data, and the secret they share, follow from the seed alone: what a capture of
+    IKEv1, AuthIP and IKEv2 alike needs.
+    """
+
+    __slots__ = ("_public", "_shared", "seed")
+
+    def __init__(self, seed: bytes) -> None:
+        self.seed = seed
+        self._public: dict[tuple[str, int], bytes] = {}
+        self._shared: dict[tuple[int, str, str], bytes] = {}
+
+    def public(self, group: int, side: str) -> bytes:
+        """The key exchange data ``side`` sends in ``group``."""
+        key = (side, group)
+        if key not in self._public:
+            self._public[key] = public_key(group, private_key(group, self.seed, side.encode()))
+        return self._public[key]
+
+    def shared(self, group: int, initiator: str, responder: str) -> bytes:
+        """The secret both sides derive in ``group`` (g^xy, g^ir): the initiator's key with the responder's data."""
+        key = (group, initiator, responder)
+        if key not in self._shared:
+            mine = private_key(group, self.seed, initiator.encode())
+            self._shared[key] = shared_secret(group, mine, self.public(group, responder))
+        return self._shared[key]

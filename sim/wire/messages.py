@@ -302,12 +302,10 @@ class IKEv1SA:
         self.block = block_size(self.suite.encryption)
         self.ni = stable_bytes(seed, label, initiator.name, "nonce", size=32)
         self.nr = stable_bytes(seed, label, responder.name, "nonce", size=32)
-        self.dh_seed = stable_bytes(seed, label, "dh", size=32)
+        self.kex = dh.KeyExchange(stable_bytes(seed, label, "dh", size=32))  # both sides' DH, from the seed
         self.mm5_sent = False  # set by the caller: phase 2 IVs chain from the last phase 1 message sent
         self.mm6_sent = False
         self.first_contact = False  # set by the caller: the initiator has no other IKE SA with the responder
-        self._public: dict[str, bytes] = {}
-        self._g_xy: bytes | None = None
         self._keys: dict[str, keys.IKEv1Keys] = {}
         self._phase1: dict[str, bytes] = {}
         self._quick: dict[str, _QuickMode] = {}
@@ -324,17 +322,11 @@ class IKEv1SA:
     # keys
     def public(self, side: Side) -> bytes:
         """The side's key exchange data in the chosen group (the first offered group without a choice)."""
-        if side.name not in self._public:
-            private = dh.private_key(self.suite.dh_group, self.dh_seed, side.name.encode())
-            self._public[side.name] = dh.public_key(self.suite.dh_group, private)
-        return self._public[side.name]
+        return self.kex.public(self.suite.dh_group, side.name)
 
     def g_xy(self) -> bytes:
         """The Diffie-Hellman shared secret g^xy, computed once."""
-        if self._g_xy is None:
-            private = dh.private_key(self.suite.dh_group, self.dh_seed, self.initiator.name.encode())
-            self._g_xy = dh.shared_secret(self.suite.dh_group, private, self.public(self.responder))
-        return self._g_xy
+        return self.kex.shared(self.suite.dh_group, self.initiator.name, self.responder.name)
 
     def keys(self, side: Side) -> keys.IKEv1Keys:
         """The keying material ``side`` derives: with its own pre-shared key (RFC 2409 section 5)."""
@@ -664,28 +656,23 @@ class IKEv2SA:
         self.integrity = 0 if self.gcm else V2_INTEGRITY[self.suite.integrity]
         self.ni = stable_bytes(seed, label, initiator.name, "nonce", size=32)
         self.nr = stable_bytes(seed, label, responder.name, "nonce", size=32)
-        self.dh_seed = stable_bytes(seed, label, "dh", size=32)
+        self.kex = dh.KeyExchange(stable_bytes(seed, label, "dh", size=32))  # both sides' DH, from the seed
         self.group = self.offers[0].dh_group  # the group of the latest IKE_SA_INIT request
         self.request = b""  # the latest IKE_SA_INIT request and accepted response, as signed by AUTH
         self.response = b""
         self.request_extras = vendors.ikev2_request_extras(initiator.profile)
         self.response_extras = vendors.ikev2_response_extras(responder.profile, self.request_extras)
         self.first_contact = False  # set by the caller: the initiator has no other IKE SA with the responder
-        self._public: dict[tuple[str, int], bytes] = {}
         self._keys: keys.IKEv2Keys | None = None
 
     def public(self, side: Side, group: int) -> bytes:
         """The side's key exchange data in ``group``."""
-        if (side.name, group) not in self._public:
-            private = dh.private_key(group, self.dh_seed, side.name.encode())
-            self._public[(side.name, group)] = dh.public_key(group, private)
-        return self._public[(side.name, group)]
+        return self.kex.public(group, side.name)
 
     def keys(self) -> keys.IKEv2Keys:
         """SK_d, SK_ai, SK_ar, SK_ei, SK_er, SK_pi, SK_pr: computed once (RFC 7296 section 2.14)."""
         if self._keys is None:
-            private = dh.private_key(self.group, self.dh_seed, self.initiator.name.encode())
-            g_ir = dh.shared_secret(self.group, private, self.public(self.responder, self.group))
+            g_ir = self.kex.shared(self.group, self.initiator.name, self.responder.name)
             skeyseed = keys.ikev2_skeyseed(self.prf, self.ni, self.nr, g_ir)
             key_length = KEY_LENGTHS[self.suite.encryption] + (GCM_SALT if self.gcm else 0)
             integrity_length = IKEV2_INTEGRITY[self.integrity].key_length if self.integrity else 0
