@@ -158,7 +158,9 @@ def _stdout_formats() -> list[str]:
 @click.argument("scenario")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for random loss and jitter.")
 @click.option("--format", "fmt", type=click.Choice(_stdout_formats()), default="text", show_default=True)
-def run_command(scenario: str, seed: int | None, fmt: str) -> int:
+@click.option("--outcomes-only", is_flag=True,
+              help="keep and print only the outcomes (other events are counted, not kept): for large runs")  # fmt: skip
+def run_command(scenario: str, seed: int | None, fmt: str, outcomes_only: bool) -> int:
     """Run one scenario (a path, or the name of a library scenario) and print what happened.
 
     Exit status 1 when a limit cut the run short (unless the scenario's [limits] expects it).
@@ -170,7 +172,7 @@ def run_command(scenario: str, seed: int | None, fmt: str) -> int:
 
     loaded = _load(scenario)
     assert isinstance(loaded, Scenario)
-    simulation = Simulation(loaded, seed)
+    simulation = Simulation(loaded, seed, events=not outcomes_only)
     trace = simulation.run()
     if fmt == "text":  # the timeline, coloured where the terminal shows colour
         console = _out()

@@ -221,3 +221,17 @@ def test_the_rendered_audit_events_come_on_request_and_carry_the_message_text(tm
     assert names == ["security-events-rendered-client.xml", "security-events-rendered-gateway.xml"]
     text = (tmp_path / "mm-no-response" / names[0]).read_text()
     assert "<RenderingInfo" in text and "main mode negotiation failed" in text.lower()
+
+
+def test_run_outcomes_only_prints_the_header_and_the_outcomes_of_the_whole_run():
+    whole = run_cli("run", "mm-peer-stops-responding", "--format", "jsonl")
+    lean = run_cli("run", "mm-peer-stops-responding", "--format", "jsonl", "--outcomes-only")
+    assert whole.returncode == lean.returncode == 0
+    said = [json.loads(line) for line in whole.stdout.splitlines()[1:]]
+    kept = [json.loads(line) for line in lean.stdout.splitlines()[1:]]
+    assert [e["kind"] for e in kept] == ["outcome"] * len(kept) and kept
+    strip = ("seq",)  # numbered among the events kept
+    assert [{k: v for k, v in e.items() if k not in strip} for e in kept] == [
+        {k: v for k, v in e.items() if k not in strip} for e in said if e["kind"] == "outcome"
+    ]
+    assert json.loads(lean.stdout.splitlines()[0])["events"] == len(kept)
