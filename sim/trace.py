@@ -1057,6 +1057,7 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+_ROLES = ("initiator", "responder")
 _ENCRYPTIONS, _INTEGRITIES, _GROUPS = get_args(Encryption), get_args(Integrity), get_args(Group)
 _AUTH_METHODS = get_args(AuthMethod)
 
@@ -1084,7 +1085,7 @@ def _parse_peer(peer: object) -> PeerFacts | str:
     if unknown:
         return f"unknown key {sorted(unknown)[0]!r}"
     values: dict[str, Any] = {k: peer[k] for k in _PEER_KEYS}
-    for key, known in (("role", ("initiator", "responder")), ("protocol", PROTOCOLS), ("profile", PROFILES),
+    for key, known in (("role", _ROLES), ("protocol", PROTOCOLS), ("profile", PROFILES),
                        ("auth", _AUTH_METHODS)):  # fmt: skip
         if values[key] not in known:  # every renderer looks these up
             return f"{key}: {values[key]!r} is not one of {', '.join(known)}"
@@ -1124,7 +1125,7 @@ _CATALOG = frozenset(entry.code for entry in all_codes())
 _OUTCOME_VALUES: dict[str, frozenset[str]] = {
     "failure_point": frozenset(point.wire_name for point in FailurePoint),
     "state": frozenset(state_wire_name(s) for kind in STATE_ENUM_PREFIX for s in kind),
-    "role": frozenset({"initiator", "responder"}),
+    "role": frozenset(_ROLES),
     "ends": frozenset({"negotiation", "sa"}),
     "exchange": frozenset(TABLES),
     "keying_module": frozenset(module.name for module in KeyModule),
@@ -1148,23 +1149,25 @@ def _unknown_value(record: Event) -> str | None:
     return None
 
 
-def _stranger(record: Event, peers: tuple[PeerFacts, ...]) -> str | None:
-    """What names a peer the header does not list (every renderer looks peers up), or None."""
-    names = {p.name for p in peers}
+def _stranger(record: Event, protocols: dict[str, str]) -> str | None:
+    """What names a peer the header does not list (every renderer looks peers up), or None.
+
+    ``protocols``: each peer of the header by name, and its protocol (made once per trace, not per line).
+    """
     named = {"peer": record.peer, "to": getattr(record, "to", None), "from": getattr(record, "sender", None),
              "remote": getattr(record, "remote", None)}  # fmt: skip
     for key, name in named.items():
-        if name is not None and name not in names:
+        if name is not None and name not in protocols:
             return f"{key}: {name!r} is not a peer of the header"
     return None
 
 
-def _unknown_message(record: Event, peers: tuple[PeerFacts, ...]) -> str | None:
+def _unknown_message(record: Event, protocols: dict[str, str]) -> str | None:
     """What names a message its peer's protocol does not have (the captures build each one), or None."""
     message = getattr(record, "message", None)
     if message is None:
         return None
-    protocol = next((p.protocol for p in peers if p.name == record.peer), None)
+    protocol = protocols.get(record.peer)
     spec = PROTOCOLS.get(protocol) if protocol is not None else None
     if spec is not None and message not in spec.payloads:
         return f"message: {message!r} is not a message of {protocol}"
@@ -1182,6 +1185,7 @@ def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
     """A trace from its JSON Lines; :class:`TraceError` names every problem with its line."""
     problems: list[str] = []
     header: tuple[dict[str, Any], tuple[PeerFacts, ...]] | None = None
+    protocols: dict[str, str] = {}  # the header's peers by name, and their protocols
     records: list[Event] = []
     read = 0  # event lines read, refused ones included: each takes its place in the sequence
     number = 0
@@ -1200,6 +1204,7 @@ def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
                 problems.append(f"line 1: {parsed_header}")
                 break
             header = parsed_header
+            protocols = {p.name: p.protocol for p in header[1]}
             continue
         parsed = _parse_record(data)
         read += 1
@@ -1212,9 +1217,9 @@ def read_trace(lines: Iterable[str], source: str = "<trace>") -> Trace:
         elif (
             header is not None
             and (
-                stranger := _stranger(parsed, header[1])
+                stranger := _stranger(parsed, protocols)
                 or _unknown_value(parsed)
-                or _unknown_message(parsed, header[1])
+                or _unknown_message(parsed, protocols)
                 or _bad_detail(parsed)
             )
             is not None
