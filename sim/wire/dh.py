@@ -299,24 +299,27 @@ class KeyExchange:
     IKEv1, AuthIP and IKEv2 alike needs.
     """
 
-    __slots__ = ("_public", "_shared", "seed")
+    __slots__ = ("_pairs", "_shared", "seed")
 
     def __init__(self, seed: bytes) -> None:
         self.seed = seed
-        self._public: dict[tuple[str, int], bytes] = {}
+        self._pairs: dict[tuple[str, int], KeyPair] = {}
         self._shared: dict[tuple[int, str, str], bytes] = {}
+
+    def pair(self, group: int, side: str) -> KeyPair:
+        """``side``'s key pair in ``group`` (:func:`key_pair`, labelled with its name)."""
+        key = (side, group)
+        if key not in self._pairs:
+            self._pairs[key] = key_pair(group, self.seed, side.encode())
+        return self._pairs[key]
 
     def public(self, group: int, side: str) -> bytes:
         """The key exchange data ``side`` sends in ``group``."""
-        key = (side, group)
-        if key not in self._public:
-            self._public[key] = public_key(group, private_key(group, self.seed, side.encode()))
-        return self._public[key]
+        return self.pair(group, side).public
 
     def shared(self, group: int, initiator: str, responder: str) -> bytes:
         """The secret both sides derive in ``group`` (g^xy, g^ir): the initiator's key with the responder's data."""
         key = (group, initiator, responder)
         if key not in self._shared:
-            mine = private_key(group, self.seed, initiator.encode())
-            self._shared[key] = shared_secret(group, mine, self.public(group, responder))
+            self._shared[key] = self.pair(group, initiator).shared_secret(self.public(group, responder))
         return self._shared[key]
