@@ -153,16 +153,17 @@ R_U_THERE, R_U_THERE_ACK = 36136, 36137  # RFC 3706 section 5
 _NOTIFY = re.compile(r"N\(([^)]*)\)")
 DETAIL_KEI_GROUP = re.compile(r"KEi group (\d+)")  # the group of an IKE_SA_INIT request's KE
 DETAIL_ADDRESS = re.compile(r"INTERNAL_IP4_ADDRESS=([0-9.]+)")  # the inner address a CFG_REPLY assigns
-_NOTIFY_DATA_BITS = {"MS_NOTIFY_STATUS": 32, "INVALID_KE_PAYLOAD": 16}
+# Notifies whose data is a number: its width in bytes ([MS-IKEE] 2.2.7: the status; RFC 7296 3.10.1: the group).
+_NOTIFY_NUMBER_BYTES = {"MS_NOTIFY_STATUS": 4, "INVALID_KE_PAYLOAD": 2}
 
 
 def detail_problem(detail: str) -> str | None:
     """What in a trace detail the wire cannot build (a number too big for its field, an unknown group...), or None."""
     for token in _NOTIFY.findall(detail):
         name, _, value = token.partition(" ")
-        bits = _NOTIFY_DATA_BITS.get(name)
-        if bits is not None and value and (not value.isdecimal() or int(value) >= 1 << bits):
-            return f"N({token}): expected a number below 2**{bits}"
+        width = _NOTIFY_NUMBER_BYTES.get(name)
+        if width is not None and value and (not value.isdecimal() or int(value) >= 1 << 8 * width):
+            return f"N({token}): expected a number below 2**{8 * width}"
         if name == "INVALID_KE_PAYLOAD" and value and int(value) not in dh.GROUPS:
             return f"N({token}): group {value} is not a Diffie-Hellman group ikesim implements"
     for group in DETAIL_KEI_GROUP.findall(detail):
@@ -188,10 +189,9 @@ def notifies(detail: str, cookie: bytes = b"", default: str | None = "NO-PROPOSA
     for token in tokens:
         name, _, value = token.partition(" ")
         data = b""
-        if name == "MS_NOTIFY_STATUS" and value.isdecimal():
-            data = int(value).to_bytes(4, "big")
-        elif name == "INVALID_KE_PAYLOAD" and value.isdecimal():
-            data = int(value).to_bytes(2, "big")
+        width = _NOTIFY_NUMBER_BYTES.get(name)
+        if width is not None and value.isdecimal():
+            data = int(value).to_bytes(width, "big")
         elif name == "COOKIE":
             data = cookie
         out.append((NOTIFY_NUMBERS.get(name, 14), data))
