@@ -772,15 +772,14 @@ class Endpoint:
         if alarms and alarms[0][0] < when:
             when = alarms[0][0]
         keeps = session.waiting or (alarms is not None and any(not background for _, _, background in alarms))
-        asked = session.wake_at
+        asked, changed = session.wake_at, keeps != session.told
+        session.told = keeps  # before the sink hears of it: what it reads
         if when < asked or (not keeps and asked < when):
             # An earlier wake-up; or one for a session that waits for nothing now (its SA is up) and would be
             # woken for nothing: it asks for the time it needs instead, and the driver skips the other.
             session.wake_at = when
-            session.told = keeps
             self.sink.timers_changed(session, when if when < INF else None)
-        elif keeps != session.told:  # else the driver knows all it would hear
-            session.told = keeps
+        elif changed:  # else the driver knows all it would hear
             self.sink.timers_changed(session, None)
 
     def _on_deadline(self, session: Session) -> None:

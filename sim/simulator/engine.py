@@ -105,11 +105,10 @@ class Effects:
         if network.plain:  # nothing on the way but the latency: Network.send's fast path, its arrival scheduled here
             queue = self.queue
             queue._seq = seq = queue._seq + 1
-            if now != self._sent_at:  # the first send at this time: the messages sent with it share its arrival
-                self._sent_at, self._arrival = (
-                    now,
-                    now + network.latency,
-                )  # (one float, which sessions keep, not one each)
+            if now != self._sent_at:
+                # The first send at this time: the messages sent with it share its arrival, one float that
+                # sessions keep, not one each.
+                self._sent_at, self._arrival = now, now + network.latency
             heappush(queue._heap, (self._arrival, seq, self.arrive, msg, False))
             queue.foreground += 1
         else:
@@ -434,9 +433,8 @@ class Simulation:
                 break
             if far:
                 when, session = queue.pop_far()
-                if (
-                    session.wake_at <= when
-                ):  # else superseded: what Endpoint.handle_timer() would find, without the calls
+                # Else superseded: what Endpoint.handle_timer() would find, found without the calls.
+                if session.wake_at <= when:
                     wake(session)
             else:
                 when, _, callback, arg, background = pop(heap)
