@@ -202,12 +202,12 @@ FAILING_RUNS = """
 from hypothesis import given, settings, strategies as st
 from sim.testing import strategies as ikest
 
-@settings(database=None)
+@settings(database=None, derandomize=True)  # the same examples every run: the suite must not depend on luck
 @given(ikest.runs())
 def test_no_peer_ever_goes_unanswered(trace):
     assert 13813 not in {o.code for o in trace.outcomes}
 
-@settings(database=None)
+@settings(database=None, derandomize=True)  # the same examples every run: the suite must not depend on luck
 @given(st.integers(0, 9))
 def test_the_fixture_under_given(ikesim_run, n):
     ikesim_run("mm-qm-success")
