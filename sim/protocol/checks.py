@@ -31,10 +31,24 @@ def select_proposal(offer: Policy, mine: Policy) -> Proposal | Condition:
     return next((p for p in matching if p.dh_group in groups), C.INVALID_GROUP)
 
 
+# (id(offer), id(mine)) -> (offer, mine, verdict): a gateway of a million clients meets a few policies, a
+# million times each. The entry keeps both policies, so an id names the same object while it is cached.
+_CHOSEN: dict[tuple[int, int], tuple[Policy, Policy, Condition | None]] = {}
+_CHOSEN_MAX = 256  # a live responder makes a policy per offer: the cache is emptied when it is full
+
+
 def choose_proposal(offer: Policy, mine: Policy) -> Condition | None:
     """A responder's choice among the initiator's proposals: None when one is acceptable."""
+    key = (id(offer), id(mine))
+    known = _CHOSEN.get(key)
+    if known is not None and known[0] is offer and known[1] is mine:
+        return known[2]
     chosen = select_proposal(offer, mine)
-    return chosen if isinstance(chosen, Condition) else None
+    verdict = chosen if isinstance(chosen, Condition) else None
+    if len(_CHOSEN) >= _CHOSEN_MAX:
+        _CHOSEN.clear()
+    _CHOSEN[key] = (offer, mine, verdict)
+    return verdict
 
 
 def verify_peer(sender: Policy, mine: Policy) -> Condition | None:

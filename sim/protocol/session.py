@@ -708,7 +708,7 @@ class Endpoint:
         if (
             session is not None
             and self.responder.forgets_ended
-            and session.ended
+            and session.state in session.compiled.terminal  # session.ended, without the call
             and msg.name != protocol.delete_answer
         ):
             if not self._forgets(msg):  # the implementation deleted that SA: its label names nothing any more
