@@ -121,6 +121,7 @@ def _one_random_schedule(rng: Any, far: float, queue: Any, heapq: Any) -> None:
     expected: list[int] = []
     wake = queue.waker(popped.append)
     tick = queue.scheduler(popped.append)
+    batch = queue.batcher(popped.append)
 
     def take() -> None:
         _, callback, arg, _ = queue.pop()
@@ -130,12 +131,51 @@ def _one_random_schedule(rng: Any, far: float, queue: Any, heapq: Any) -> None:
     for i in range(40):
         when = queue.now + rng.choice([0.0, 1.0, far, far + 1.0, 2 * far])
         heapq.heappush(reference, (when, i))
-        (wake if rng.random() < 0.6 else tick)(when, i)
+        how = rng.random()
+        (wake if how < 0.4 else tick if how < 0.6 else batch)(when, i)
         if rng.random() < 0.3:  # take some on the way: later ones are scheduled from a later now
             take()
     while queue:
         take()
     assert popped == expected
+    assert queue.foreground == 0
+
+
+def test_the_messages_of_one_instant_share_one_heap_entry() -> None:
+    from sim.simulator.clock import BATCH
+
+    simulation = Simulation(_fleet(1_000, batch=1_000))
+    simulation.start()
+    while simulation.queue.peek_time() == 0.0:
+        simulation.step()  # the thousand starts at 0.0, each sending its MM1
+    queue = simulation.queue
+    batches = [entry for entry in queue._heap if entry[2] is BATCH]
+    assert len(batches) == 1 and len(batches[0][3].args) == 1_000  # one entry for the MM1s that arrive together
+    assert len(queue) == len(queue._heap) + 999 + queue._far_count  # and the queue counts each of them
+    simulation.step()  # the gateway takes the first MM1: the others keep their entry, and its MM2 opens the next
+    assert [len(entry[3].args) - entry[3].next for entry in sorted(queue._heap) if entry[2] is BATCH] == [999, 1]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"network": {"latency": 0.0}},  # a message arrives at the instant it is sent: it joins the batch it is in
+        {"network": {"latency": 1.0}},  # arrivals at the instants of the retransmission timers (1 s)
+        {"limits": {"max_events": 2_345}},  # the cut falls inside a batch
+    ],
+)
+def test_a_run_takes_its_batches_in_the_order_single_steps_do(extra: dict[str, Any]) -> None:
+    specs: dict[str, Any] = {f"c{i}": {"role": "initiator", "instances": 150, "start": i * 0.5, "connect": "gateway"}
+                             for i in range(3)}  # fmt: skip
+    specs["gateway"] = {"role": "responder"}
+    scenario = parse_scenario({"name": "fleet", "peers": specs, **extra})
+    stepped = Simulation(scenario)
+    while stepped.step():
+        pass
+    whole = Simulation(scenario).run()
+    assert whole.to_jsonl() == stepped.trace().to_jsonl()
+    assert whole.truncated == stepped.truncated
 
 
 def test_lifetimes_wait_in_the_calendar_not_in_the_heap() -> None:

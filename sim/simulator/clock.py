@@ -12,6 +12,12 @@ million negotiations leaves four million lifetimes pending; in the heap they cos
 each and made every pop sift through them, in the calendar 16 bytes and nothing. The next
 event is the earlier of the heap's and the calendar's by (time, sequence): the order is exactly
 the one a single heap gives.
+
+Messages sent at one instant with one latency arrive at one instant: those a
+:meth:`EventQueue.batcher` schedules for the time of the batch still open share one heap entry
+(a :class:`_Batch`), taken one by one in the order they were scheduled. A batch is closed by
+anything else scheduled for its time, so the order stays the single heap's. A fleet's thousand
+MM1s of one instant are one entry, not a thousand to sift through.
 """
 
 from __future__ import annotations
@@ -38,10 +44,27 @@ class _Bucket:
         self.next = 0  # the first not yet taken
 
 
+class _Batch:
+    """Foreground events for one time, scheduled one after the other, taken in that order."""
+
+    __slots__ = ("args", "callback", "next")
+
+    def __init__(self, callback: Callback, arg: Any) -> None:
+        self.callback = callback
+        self.args = [arg]
+        self.next = 0  # the first not yet taken
+
+
+def BATCH(batch: _Batch) -> None:
+    """What a batch's heap entry names as its callback: the run takes its events one by one, never this."""
+    raise AssertionError("a batch's events are taken one by one (EventQueue.pop, Simulation._run)")
+
+
 class EventQueue:
     """A priority queue of ``(time, sequence, callback, argument, background)``, and a calendar of far wake-ups."""
 
-    __slots__ = ("_far", "_far_callback", "_far_count", "_far_times", "_heap", "_seq", "foreground", "now")
+    __slots__ = ("_batched", "_far", "_far_callback", "_far_count", "_far_times", "_heap", "_open", "_open_time",
+                 "_seq", "foreground", "now")  # fmt: skip
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Callback, Any, bool]] = []
@@ -52,14 +75,19 @@ class EventQueue:
         self._far_times: list[float] = []  # the buckets' times, a heap
         self._far_count = 0
         self._far_callback: Callback | None = None  # what every far wake-up calls (the one waker's callback)
+        self._open: _Batch | None = None  # the batch that events for its time may still join
+        self._open_time = math.nan  # ...and its time
+        self._batched = 0  # events in batches beyond each batch's first
 
     def __len__(self) -> int:
-        return len(self._heap) + self._far_count
+        return len(self._heap) + self._far_count + self._batched
 
     def at(self, when: float, callback: Callback, arg: Any = None, background: bool = False) -> None:
         """Schedule ``callback(arg)`` at virtual time ``when`` (never earlier than now)."""
         if when < self.now:
             raise ValueError(f"cannot schedule at {when}, before now ({self.now})")
+        if when == self._open_time:
+            self._open = None  # it runs after the batch of its time: later ones start a new batch
         self._seq += 1
         heapq.heappush(self._heap, (when, self._seq, callback, arg, background))
         if not background:
@@ -77,6 +105,8 @@ class EventQueue:
         It runs where it would have run had it been scheduled when the number was taken, provided
         it is in the queue before anything that would run after it is taken out.
         """
+        if when == self._open_time:
+            self._open = None
         heapq.heappush(self._heap, (when, seq, callback, arg, False))
         self.foreground += 1
 
@@ -92,12 +122,57 @@ class EventQueue:
         def schedule(when: float, arg: Any) -> None:
             if when < self.now:
                 raise ValueError(f"cannot schedule at {when}, before now ({self.now})")
+            if when == self._open_time:
+                self._open = None
             self._seq = seq = self._seq + 1
             push(heap, (when, seq, callback, arg, background))
             if not background:
                 self.foreground += 1
 
         return schedule
+
+    def batcher(self, callback: Callback) -> Callable[[float, Any], None]:
+        """A function ``(when, arg)`` that schedules the foreground ``callback(arg)``, batched by time.
+
+        One scheduled for the time of the open batch joins it; else it opens a new batch, one heap
+        entry. Events of a batch are taken one by one, in the order they joined.
+        """
+        heap = self._heap
+        push = heapq.heappush
+
+        def batch(when: float, arg: Any) -> None:
+            self.foreground += 1
+            if when == self._open_time:
+                open_batch = self._open
+                if open_batch is not None:
+                    open_batch.args.append(arg)
+                    self._batched += 1
+                    return
+            elif when < self.now:
+                self.foreground -= 1
+                raise ValueError(f"cannot schedule at {when}, before now ({self.now})")
+            self._seq = seq = self._seq + 1
+            self._open = opened = _Batch(callback, arg)
+            self._open_time = when
+            push(heap, (when, seq, BATCH, opened, False))
+
+        return batch
+
+    def take(self, when: float, seq: int, batch: _Batch) -> Any:
+        """Take the next event of a batch just popped from the heap (its time and sequence given): its argument.
+
+        The rest of the batch goes back into the heap, in the place it had.
+        """
+        i = batch.next
+        arg = batch.args[i]
+        batch.args[i] = None  # what was taken is not kept
+        batch.next = i + 1
+        if i + 1 < len(batch.args):
+            heapq.heappush(self._heap, (when, seq, BATCH, batch, False))
+            self._batched -= 1
+        elif batch is self._open:
+            self._open = None  # emptied: nothing joins it any more
+        return arg
 
     def waker(self, callback: Callback) -> Callable[[float, Any], None]:
         """A function ``(when, arg)`` that schedules the background ``callback(arg)``, far ones in the calendar.
@@ -115,6 +190,8 @@ class EventQueue:
             now = self.now
             if when < now:
                 raise ValueError(f"cannot schedule at {when}, before now ({now})")
+            if when == self._open_time:
+                self._open = None
             self._seq = seq = self._seq + 1
             if when - now < FAR and when != last[0]:
                 last[0] = when
@@ -167,10 +244,12 @@ class EventQueue:
             when, arg = self.pop_far()
             assert self._far_callback is not None
             return when, self._far_callback, arg, True
-        when, _, callback, arg, background = heapq.heappop(self._heap)
+        when, seq, callback, arg, background = heapq.heappop(self._heap)
         if not background:
             self.foreground -= 1
         self.now = when
+        if callback is BATCH:
+            return when, arg.callback, self.take(when, seq, arg), False
         return when, callback, arg, background
 
     def peek_time(self) -> float:

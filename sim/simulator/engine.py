@@ -23,7 +23,7 @@ from sim.protocol.registry import COMPILED, PROTOCOLS
 from sim.protocol.schedule import Schedule
 from sim.protocol.session import Endpoint, Message, Outcome, OutcomeKind, Session, outcome_kind
 from sim.scenario import Scenario
-from sim.simulator.clock import EventQueue
+from sim.simulator.clock import BATCH, EventQueue, _Batch
 from sim.simulator.network import Network
 from sim.trace import (
     KIND_NEW_TIME,
@@ -51,8 +51,8 @@ class Effects:
     forms itself (:data:`sim.trace.KIND_SEND_OF`...), without a call of the log's.
     """
 
-    __slots__ = ("_arrival", "_kind", "_refs", "_sent_at", "_time", "arrive", "busy", "keeps", "network", "queue",
-                 "raw", "record_move", "record_outcome_kind", "wake")  # fmt: skip
+    __slots__ = ("_arrival", "_batch", "_kind", "_refs", "_sent_at", "_time", "arrive", "busy", "keeps", "network",
+                 "queue", "raw", "record_move", "record_outcome_kind", "wake")  # fmt: skip
 
     def __init__(
         self,
@@ -66,6 +66,7 @@ class Effects:
         self.queue = queue
         self.network = network
         self.arrive = arrive  # what a message's arrival calls (bound once)
+        self._batch = queue.batcher(arrive)  # (when, message): messages sent at one instant, one heap entry
         self.wake = queue.waker(wake_cb)  # (when, session): one call per wake-up asked for, far ones in the calendar
         self.busy: set[Session] = set()  # sessions waiting for an answer (or a foreground alarm)
         # The log's columns, for the common events written here without a call of the log's own.
@@ -103,14 +104,18 @@ class Effects:
             self.raw.retransmit(now, msg.sender, msg.sa, msg.name, msg.receiver, max(attempt, 0), msg.detail)
         network = self.network
         if network.plain:  # nothing on the way but the latency: Network.send's fast path, its arrival scheduled here
-            queue = self.queue
-            queue._seq = seq = queue._seq + 1
             if now != self._sent_at:
-                # The first send at this time: the messages sent with it share its arrival, one float that
-                # sessions keep, not one each.
+                # The first send at this time: the messages sent with it share its arrival (one float), and
+                # one batch of the clock, which they join in the order they are sent.
                 self._sent_at, self._arrival = now, now + network.latency
-            heappush(queue._heap, (self._arrival, seq, self.arrive, msg, False))
-            queue.foreground += 1
+            queue = self.queue
+            batch = queue._open
+            if batch is not None and queue._open_time == self._arrival:  # the batcher's own fast path
+                batch.args.append(msg)
+                queue._batched += 1
+                queue.foreground += 1
+            else:
+                self._batch(self._arrival, msg)
         else:
             network.send(now, msg)
 
@@ -437,16 +442,51 @@ class Simulation:
                 if session.wake_at <= when:
                     wake(session)
             else:
-                when, _, callback, arg, background = pop(heap)
+                when, seq, callback, arg, background = pop(heap)
                 if not background:
                     queue.foreground -= 1
                 queue.now = when
+                if callback is BATCH:  # messages that arrive at this instant, taken here one by one
+                    if self._run_batch(when, seq, arg, max_events):
+                        break
+                    continue
                 if callback is not wake or arg.wake_at <= when:
                     callback(arg)
             if len(kinds) + raw.unkept > max_events:  # EventLog.events_seen(), without the call
                 self.truncated = f"max_events {max_events} reached"
                 break
         return self.trace()
+
+    def _run_batch(self, when: float, seq: int, batch: _Batch, max_events: int) -> bool:
+        """Run the events of a batch just taken from the heap, in order; True when ``max_events`` cut the run.
+
+        Whatever the batch's events schedule for its time runs after the batch (it has a later
+        sequence number), or joins the batch while it is open, and runs here in turn.
+        """
+        queue, raw = self.queue, self.raw
+        kinds = raw.kinds
+        args, callback = batch.args, batch.callback
+        i = batch.next
+        while True:
+            arg = args[i]
+            args[i] = None  # what was taken is not kept
+            i += 1
+            callback(arg)
+            if len(kinds) + raw.unkept > max_events:
+                self.truncated = f"max_events {max_events} reached"
+                if i < len(args):  # the rest stays in the queue, in its place
+                    batch.next = i
+                    heappush(queue._heap, (when, seq, BATCH, batch, False))
+                    queue._batched -= 1
+                return True
+            if i == len(args):
+                break
+            queue.foreground -= 1
+            queue._batched -= 1
+        batch.next = i
+        if batch is queue._open:
+            queue._open = None  # what comes later for this time starts a new batch
+        return False
 
     def trace(self) -> Trace:
         """The trace so far."""
