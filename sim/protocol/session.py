@@ -204,6 +204,12 @@ class OutcomeKind:
                        self.state, self.ends, remote, parent)  # fmt: skip
 
 
+# Enum members the hot path reads, as module names: on CPython 3.11 ``Role.RESPONDER`` costs a lookup
+# through the enum class each time (70 ns), a module name almost nothing.
+INITIATOR, RESPONDER = Role.INITIATOR, Role.RESPONDER
+LOCAL_FAULT = Condition.LOCAL_FAULT
+NEGOTIATION = Ends.NEGOTIATION
+
 _OUTCOME_KINDS: dict[tuple[Any, ...], OutcomeKind] = {}
 _WIRE_NAMES: dict[int, str] = {}
 # (id of a row with a fixed report, its table, the source state, the role) -> what the report says
@@ -281,7 +287,7 @@ class Session:
         self.peer = peer
         self.parent = parent
         self.state = compiled.table.initial
-        self.heard = role is Role.RESPONDER or parent is not None  # under an established SA, the peer was heard
+        self.heard = role is RESPONDER or parent is not None  # under an established SA, the peer was heard
         # What it sent last, to send again: the message, or only its name where the name makes it again
         # (a plain message of a protocol that decorates none: last_message() does), None before it sent any.
         self.last_sent: Message | str | None = None
@@ -433,7 +439,7 @@ class Session:
         ep.sink.send(self, out, 0)
         schedule = ep.schedule
         if schedule is not None and (
-            schedule.variant is not None or (self.role is Role.RESPONDER and self.state not in ESTABLISHED)
+            schedule.variant is not None or (self.role is RESPONDER and self.state not in ESTABLISHED)
         ):
             schedule = ep.schedule_for(self, name)  # else it is the endpoint's own: schedule_for() would say so
         self.schedule = schedule
@@ -676,7 +682,7 @@ class Endpoint:
         self.now = now
         compiled = self.compiled[table]
         label = self.labels(self.protocol.prefixes[table])
-        session: Session = compiled.ops(self, compiled, label, Role.INITIATOR, peer, parent)
+        session: Session = compiled.ops(self, compiled, label, INITIATOR, peer, parent)
         for name, value in state.items():  # a slot of the protocol's Session class: a wrong name fails here
             setattr(session, name, value)
         self.sessions[session.label] = session
@@ -903,7 +909,7 @@ class Endpoint:
             return None
         if schedule.variant is not None:
             schedule = schedule.drawn(f"{self.seed}|{self.name}|{session.label}|{name}")
-        if session.role is not Role.RESPONDER or session.state in ESTABLISHED:
+        if session.role is not RESPONDER or session.state in ESTABLISHED:
             return schedule  # its own requests (a liveness check on an SA it answered) it resends like anyone
         rules = self.responder
         resends = self.protocol.responder_retransmits and (rules.resends is None or name in rules.resends)
@@ -987,10 +993,10 @@ class Endpoint:
         assert condition is not None, (row, session.label)
         session.ended_with = condition
         info: ConditionInfo = condition._value_  # .value, without the enum's descriptor call
-        code = session.local_code if condition is Condition.LOCAL_FAULT else info.code
+        code = session.local_code if condition is LOCAL_FAULT else info.code
         assert code is not None
         table = session.compiled.table
-        if row.ends is Ends.NEGOTIATION:
+        if row.ends is NEGOTIATION:
             self.half_open.discard(session.label)
         if self.leases and session.ended:
             self.release_address(session.label)
@@ -998,7 +1004,7 @@ class Endpoint:
         if kind is None:
             kind = outcome_kind(session.role, table.name, condition, code, info.point if point is None else point,
                                 _shown_state(table, source, row.dest), row.ends)  # fmt: skip
-            if fixed is not None and condition is not Condition.LOCAL_FAULT:
+            if fixed is not None and condition is not LOCAL_FAULT:
                 _FIXED_KINDS[fixed] = kind
         parent = session.parent.label if session.parent is not None else None
         if self.reported is not None:
@@ -1084,7 +1090,7 @@ class Endpoint:
                 self.sink.drop(self, msg, f"no established SA {msg.parent} here", DropCause.NO_SA)
                 return None
         compiled = self.compiled[table]
-        session: Session = compiled.ops(self, compiled, msg.sa, Role.RESPONDER, msg.sender, parent)
+        session: Session = compiled.ops(self, compiled, msg.sa, RESPONDER, msg.sender, parent)
         session.opened_at = self.now
         self.sessions[msg.sa] = session
         if parent is not None:
