@@ -738,8 +738,12 @@ class Endpoint:
         session.heard = True
         if msg.name == protocol.delete_answer and session.ended:
             return  # the answer to our delete: the SA is already gone
+        inputs = session.compiled.steps.get(session.state)  # CompiledTable.fire(), without the call
+        step = inputs.get(msg.trigger) if inputs is not None else None
         try:
-            session.compiled.fire(session, msg.trigger, msg)
+            if step is None:
+                raise IllegalInput(session.compiled.table.name, session.state, msg.trigger)
+            step(session, msg)
         except IllegalInput as refused:
             self.sink.drop(self, msg, f"not accepted in state {refused.state}", DropCause.REFUSED)
 
