@@ -141,6 +141,31 @@ def _one_random_schedule(rng: Any, far: float, queue: Any, heapq: Any) -> None:
     assert queue.foreground == 0
 
 
+def test_superseded_far_wake_ups_are_dropped_together_and_the_rest_keep_their_order() -> None:
+    from types import SimpleNamespace
+
+    from sim.simulator.clock import EventQueue
+
+    queue = EventQueue()
+    taken: list[int] = []
+    wake = queue.waker(lambda arg: taken.append(arg.n))
+    tick = queue.scheduler(lambda arg: taken.append(arg.n))
+    sessions = [SimpleNamespace(n=n, wake_at=700.0) for n in range(6)]
+    for session in sessions:
+        wake(700.0, session)  # far ahead: one bucket of the calendar, in this order
+    tick(700.0, SimpleNamespace(n=99))  # after them in the order
+    for n in (0, 1, 3):
+        sessions[n].wake_at = 900.0  # asked since for a later time: superseded
+    assert queue.skip_superseded() == 2  # the two at the front; 2 is due
+    _, callback, arg, _ = queue.pop()
+    callback(arg)
+    assert queue.skip_superseded() == 1 and len(queue) == 3  # 3; then 4, 5 and the tick remain
+    while queue:
+        _, callback, arg, _ = queue.pop()
+        callback(arg)
+    assert taken == [2, 4, 5, 99]
+
+
 def test_the_messages_of_one_instant_share_one_heap_entry() -> None:
     from sim.simulator.clock import BATCH
 

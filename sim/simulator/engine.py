@@ -437,6 +437,8 @@ class Simulation:
                 self.truncated = f"max_time {max_time:g} s reached"
                 break
             if far:
+                if queue.skip_superseded():
+                    continue  # the next may now be the heap's
                 when, session = queue.pop_far()
                 # Else superseded: what Endpoint.handle_timer() would find, found without the calls.
                 if session.wake_at <= when:
