@@ -54,9 +54,19 @@ from sim.protocol.registry import COMPILED, TABLES
 from sim.protocol.schedule import Schedule
 from sim.protocol.session import Endpoint, Message, Session, outcome_kind
 from sim.protocol.table import Ends, fire_reference
+from sim.protocol.words import number
 from sim.scenario import Scenario, parse_scenario
 from sim.simulator.engine import Simulation
-from sim.trace import KIND_NEW_TIME, KIND_OUTCOME_OF, KIND_RECV_OF, KIND_SEND_OF, KIND_TRANSITION_OF, EventLog, Trace
+from sim.trace import (
+    KIND_NEW_TIME,
+    KIND_NUMBER,
+    KIND_OUTCOME_OF,
+    KIND_RECV_OF,
+    KIND_SEND_OF,
+    KIND_TRANSITION_OF,
+    EventLog,
+    Trace,
+)
 
 RESULTS = Path(__file__).with_name("results.json")
 BATCH = 1_000  # instances of one scenario peer: they all start at its start time
@@ -238,7 +248,7 @@ def bare_run(scenario: Scenario) -> Trace:
     """
     latency = scenario.network.latency
     raw = EventLog()
-    times, kinds, refs = raw.times.append, raw.kinds.append, raw.refs.extend
+    times, kinds, refs = raw.times.append, raw.kinds.append, raw.refs.append
     last = math.nan  # the log's last time (every record of a step is at the step's time)
 
     parents: dict[str, str] = {}
@@ -254,7 +264,11 @@ def bare_run(scenario: Scenario) -> Trace:
                 seq += 1
                 heap.append((spec.start, seq, ("start", name, spec.connect or "gateway")))
     heapq.heapify(heap)
-    moves = {key: (key[1], dest, key[2], key[0]) for key, (dest, _, _) in BARE_TABLE.items()}
+    # What the events name beside their SA, numbered (sim.protocol.words), as the engine's compiled tables have them.
+    # (in the bits of an event's kind above KIND_NUMBER).
+    moves = {key: number((key[1], dest, key[2], key[0])) << KIND_NUMBER for key, (dest, _, _) in BARE_TABLE.items()}
+    named = {message: number(message) << KIND_NUMBER for _, message, _ in BARE_TABLE.values() if message is not None}
+    named.update((name, number(name) << KIND_NUMBER) for name in _FIRST)
     kinds_of = {
         (table, role): outcome_kind(
             role,
@@ -280,11 +294,11 @@ def bare_run(scenario: Scenario) -> Trace:
             parents[label] = parent.label
         key = (table, "NONE", "start")
         dest, message, _ = BARE_TABLE[key]
-        kinds(KIND_TRANSITION_OF | new)
-        refs((sa, moves[key]))
+        kinds(KIND_TRANSITION_OF | new | moves[key])
+        refs(sa)
         sa.state = dest
-        kinds(KIND_SEND_OF)
-        refs((sa, message))
+        kinds(KIND_SEND_OF | named[message])
+        refs(sa)
         seq += 1
         heapq.heappush(heap, (now + latency, seq, ("msg", message, sa)))
         sa.deadline = now + 1.0
@@ -302,8 +316,8 @@ def bare_run(scenario: Scenario) -> Trace:
             start(now, event[1], _MM, event[2], None, new)
             continue
         _, name, origin = event
-        kinds(KIND_RECV_OF | new)
-        refs((origin, name))
+        kinds(KIND_RECV_OF | new | named[name])
+        refs(origin)
         me, label, sender = origin.peer, origin.label, origin.endpoint.name
         mine = sessions[me]
         sa = mine.get(label)
@@ -317,12 +331,12 @@ def bare_run(scenario: Scenario) -> Trace:
             assert theirs.auth == policy.auth and theirs.proposals[0] in policy.proposals
         elif name in ("MM5", "MM6"):  # the pre-shared key proves the peer
             assert theirs.psk == policy.psk
-        kinds(KIND_TRANSITION_OF)
-        refs((sa, moves[key]))
+        kinds(KIND_TRANSITION_OF | moves[key])
+        refs(sa)
         sa.state = dest
         if message is not None:
-            kinds(KIND_SEND_OF)
-            refs((sa, message))
+            kinds(KIND_SEND_OF | named[message])
+            refs(sa)
             seq += 1
             heapq.heappush(heap, (now + latency, seq, ("msg", message, sa)))
             sa.deadline = inf if message in _LAST else now + 1.0
@@ -332,8 +346,8 @@ def bare_run(scenario: Scenario) -> Trace:
             raw.outcome_at.append(len(raw.kinds))
             raw.outcome_ref.append(len(raw.refs))
             raw.outcome_t.append(now)
-            kinds(KIND_OUTCOME_OF)
-            refs((sa, kinds_of[(sa.table, sa.role)]))
+            kinds(KIND_OUTCOME_OF | kinds_of[(sa.table, sa.role)].number << KIND_NUMBER)
+            refs(sa)
             sa.expires = now + (policy.mm_lifetime if sa.table == _MM else policy.qm_lifetime)
             if sa.table == _MM and sa.role is Role.INITIATOR:
                 start(now, me, _QM, sender, sa, 0)

@@ -34,6 +34,7 @@ from sim.protocol.profiles import PROFILES, is_windows
 from sim.protocol.registry import PROTOCOLS, TABLES
 from sim.protocol.session import Outcome as CoreOutcome
 from sim.protocol.session import OutcomeKind, outcome_kind
+from sim.protocol.words import WORDS
 from sim.wire.messages import detail_problem
 
 SCHEMA = "ikesim.trace/1"
@@ -43,23 +44,25 @@ WIDTH = 8  # fields per event of a raw row (:meth:`EventLog.rows`): t, kind, pee
 
 # The kinds of event a log holds, and how many references each keeps after its time. The long
 # forms keep the peer and the SA, then what the kind says. The short forms (_..._OF) keep the
-# session the event is about instead of its peer, SA and remote peer: the session holds them, the
-# run keeps it anyway, and the event costs two references instead of four or five.
+# session the event is about instead of its peer, SA and remote peer (the session holds them, the
+# run keeps it anyway), and the number of the rest (sim.protocol.words) beside the kind, in the
+# bits above _NUMBER: one reference instead of four or five.
 (_SEND, _SEND_D, _RETRANSMIT, _RECV, _RECV_C, _DROP, _TIMER, _TRANSITION, _OUTCOME, _OUTCOME_T,
  _SEND_OF, _RECV_OF, _TRANSITION_OF, _OUTCOME_OF) = range(14)  # fmt: skip
-_REFS = (4, 5, 6, 4, 5, 6, 4, 3, 5, 6, 2, 2, 2, 2)
+_REFS = (4, 5, 6, 4, 5, 6, 4, 3, 5, 6, 1, 1, 1, 1)
 _OUTCOME_KINDS = frozenset({_OUTCOME, _OUTCOME_T, _OUTCOME_OF})
 # Events of one instant share a time: ``times`` holds a time once per run of events at it, and the
 # kind of the event that starts a run has this bit set (a negotiation's 33 events have 11 times).
 _NEW_TIME = 0x80
 _KIND = 0x7F
+_NUMBER = 8  # a short form's number is its kind's entry shifted right by this
 
 Move = tuple[str, str, str, str]  # a transition: (src, dst, trigger, machine)
 
 # A writer on a hot path (the simulator's) may append the short forms itself: when ``t`` is not
 # ``last``, ``times.append(t)``, ``last = t`` and the kind ORed with KIND_NEW_TIME; then
-# ``kinds.append(KIND_...)`` and ``refs.extend((session, x))``, where the session is a
-# :class:`~sim.protocol.session.Session` and x is
+# ``kinds.append(KIND_... | n << KIND_NUMBER)`` and ``refs.append(session)``, where the session is
+# a :class:`~sim.protocol.session.Session` and n the number (sim.protocol.words) of
 # - KIND_SEND_OF: the name of a message the session sent, from its endpoint to its peer, under its
 #   label, with no detail;
 # - KIND_RECV_OF: the name of a message that session sent, received undamaged at its peer;
@@ -69,21 +72,22 @@ Move = tuple[str, str, str, str]  # a transition: (src, dst, trigger, machine)
 #   :meth:`EventLog.outcome_of` does).
 KIND_SEND_OF, KIND_RECV_OF, KIND_TRANSITION_OF, KIND_OUTCOME_OF = _SEND_OF, _RECV_OF, _TRANSITION_OF, _OUTCOME_OF
 KIND_NEW_TIME = _NEW_TIME
+KIND_NUMBER = _NUMBER
 
 
 class EventLog:
     """A run's raw events in columns, written as they happen and read as records only when asked.
 
-    The times are in an array of doubles, the kinds in bytes, and the rest as references to shared
-    objects in one flat list, as many per event as its kind needs.
+    The times are in an array of doubles, the kinds in an array of 4-byte entries (with a short
+    form's number), and the rest as references to shared objects in one flat list, as many per
+    event as its kind needs.
 
     An event costs no object of its own: its strings (peer names, SA labels, message names) are
     the ones the run already holds, an event about a session refers to the session (which holds
-    its peer, SA and remote peer), a transition is one reference to its (src, dst, trigger,
-    machine) tuple, and an outcome one reference to the interned :class:`OutcomeKind` of what it
-    says, and a time is kept once for a run of events at it. A 33-event negotiation takes about
-    0.7 KB here, against 2.1 KB in a flat list of eight fields per event with a float per event
-    time. Records are made only when they are read.
+    its peer, SA and remote peer) and numbers its message, its move or the interned
+    :class:`OutcomeKind` of what its report says, and a time is kept once for a run of events at
+    it. A 33-event negotiation takes about 0.5 KB here, against 2.1 KB in a flat list of eight
+    fields per event with a float per event time. Records are made only when they are read.
     """
 
     __slots__ = ("_moves", "kinds", "last", "outcome_at", "outcome_ref", "outcome_t", "refs", "times", "unkept")
@@ -93,7 +97,8 @@ class EventLog:
     def __init__(self) -> None:
         self.times = array("d")  # the virtual time of each run of events at one time
         self.last = math.nan  # the last time in ``times`` (NaN: none yet; it equals nothing)
-        self.kinds = bytearray()  # the kind of each event (_SEND...), with _NEW_TIME where a run begins
+        # The kind of each event (_SEND...), with _NEW_TIME where a run begins, and a short form's number above.
+        self.kinds = array("I")
         self.refs: list[Any] = []  # each event's references, _REFS[kind] of them, event after event
         self.outcome_at = array("I")  # the index of each outcome event, in order...
         self.outcome_ref = array("Q")  # ...where its references begin...
@@ -173,8 +178,8 @@ class EventLog:
         self.outcome_at.append(len(self.kinds))
         self.outcome_ref.append(len(self.refs))
         self.outcome_t.append(t)
-        self.kinds.append(_OUTCOME_OF | self._at(t))
-        self.refs.extend((session, kind))
+        self.kinds.append(_OUTCOME_OF | self._at(t) | kind.number << _NUMBER)
+        self.refs.append(session)
 
     def extend(self, fields: Iterable[Any]) -> None:
         """Append one event given as its ``WIDTH`` raw fields (the layout :meth:`rows` gives back)."""
@@ -217,8 +222,8 @@ class EventLog:
         if not start:
             return 0, 0
         kinds = self.kinds
-        refs = sum((kinds.count(k, 0, start) + kinds.count(k | _NEW_TIME, 0, start)) * n for k, n in enumerate(_REFS))
-        return refs, sum(kinds.count(k | _NEW_TIME, 0, start) for k in range(len(_REFS)))
+        refs = sum(_REFS[kinds[i] & _KIND] for i in range(start))
+        return refs, sum(1 for i in range(start) if kinds[i] & _NEW_TIME)
 
     def rows(self, start: int = 0) -> Iterator[tuple[Any, ...]]:
         """The events from the ``start``-th on, as tuples of ``WIDTH`` fields (an outcome's fifth is a core Outcome)."""
@@ -230,19 +235,20 @@ class EventLog:
             if k & _NEW_TIME:
                 t = times[ti]
                 ti += 1
-                k &= _KIND
+            word = WORDS[k >> _NUMBER]  # what a short form names beside its session
+            k &= _KIND
             n = _REFS[k]
             r = refs[at : at + n]
             at += n
             if k == _SEND_OF:
                 session = r[0]
-                yield (t, "send", session.endpoint.name, session.label, r[1], session.peer, None, None)
+                yield (t, "send", session.endpoint.name, session.label, word, session.peer, None, None)
             elif k == _RECV_OF:
                 origin = r[0]
-                yield (t, "recv", origin.peer, origin.label, r[1], origin.endpoint.name, None, None)
+                yield (t, "recv", origin.peer, origin.label, word, origin.endpoint.name, None, None)
             elif k == _TRANSITION_OF:
                 session = r[0]
-                src, dst, trigger, machine = r[1]
+                src, dst, trigger, machine = word
                 yield (t, "transition", session.endpoint.name, session.label, src, dst, trigger, machine)
             elif k == _SEND:
                 yield (t, "send", r[0], r[1], r[2], r[3], None, None)
@@ -274,10 +280,11 @@ class EventLog:
 
         Its references begin at ``at``.
         """
-        k = self.kinds[i] & _KIND
+        entry = self.kinds[i]
+        k = entry & _KIND
         refs = self.refs
         if k == _OUTCOME_OF:
-            session, kind = refs[at], refs[at + 1]
+            session, kind = refs[at], WORDS[entry >> _NUMBER]
             parent = session.parent.label if session.parent is not None else None
             return i, t, session.endpoint.name, session.label, kind, session.peer, parent, t
         if k == _OUTCOME:
@@ -630,8 +637,9 @@ def _outcome_records(log: EventLog, start: int = 0, stop: int | None = None) -> 
     positions = range(start, len(log.outcome_at) if stop is None else stop)
     for n in positions:
         i, at, t = log.outcome_at[n], log.outcome_ref[n], log.outcome_t[n]
-        if kinds[i] & _KIND == _OUTCOME_OF:
-            session, kind = refs[at], refs[at + 1]
+        entry = kinds[i]
+        if entry & _KIND == _OUTCOME_OF:
+            session, kind = refs[at], WORDS[entry >> _NUMBER]
             peer, sa, remote = session.endpoint.name, session.label, session.peer
             parent = session.parent.label if session.parent is not None else None
         else:
@@ -675,26 +683,26 @@ def _records(log: EventLog, parents: dict[str, str]) -> Iterator[Event]:
     at = ti = 0
     t = exact = math.nan
     get_parent = parents.get
-    for i, k in enumerate(kinds):
-        if k & _NEW_TIME:
+    for i, entry in enumerate(kinds):
+        if entry & _NEW_TIME:
             exact = times[ti]
             t = round(exact, 6)
             ti += 1
-            k &= _KIND
+        k = entry & _KIND
         seq = i + 1
         if k == _SEND_OF:
-            session, message = refs[at], refs[at + 1]
-            at += 2
+            session, message = refs[at], WORDS[entry >> _NUMBER]
+            at += 1
             sa = session.label
             yield Send(t, seq, session.endpoint.name, sa, message, session.peer, None, get_parent(sa))
         elif k == _RECV_OF:
-            origin, message = refs[at], refs[at + 1]
-            at += 2
+            origin, message = refs[at], WORDS[entry >> _NUMBER]
+            at += 1
             sa = origin.label
             yield Recv(t, seq, origin.peer, sa, message, origin.endpoint.name, None, get_parent(sa))
         elif k == _TRANSITION_OF:
-            session, (src, dst, trigger, machine) = refs[at], refs[at + 1]
-            at += 2
+            session, (src, dst, trigger, machine) = refs[at], WORDS[entry >> _NUMBER]
+            at += 1
             yield Transition(t, seq, session.endpoint.name, session.label, machine, src, dst, trigger)
         elif k in _OUTCOME_KINDS:
             _, _, peer, sa, kind, remote, parent, reported = log._outcome(i, at, exact)

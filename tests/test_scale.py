@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from sim.faults import FAULT_KINDS
+from sim.protocol.session import Session
 from sim.scenario import parse_scenario
 from sim.simulator.engine import Simulation
 
@@ -305,3 +306,28 @@ def test_a_runs_peers_are_made_when_read_one_set_of_facts_per_scenario_peer() ->
     assert peers[::50] == every[::50] and peers == tuple(every) and peers[5:2] == []
     with pytest.raises(IndexError):
         peers[301]
+
+
+# --- the trace's short forms: one reference and a number per event -------------------------------
+
+
+def test_a_fleets_events_keep_one_reference_each() -> None:
+    """Every event of a plain fleet is a short form: its session, and its number beside its kind."""
+    trace = Simulation(_fleet(200)).run()
+    raw = trace.raw
+    assert raw is not None and len(raw.kinds) == 200 * 33
+    assert len(raw.refs) == len(raw.kinds)
+    assert all(isinstance(ref, Session) for ref in raw.refs)
+    assert [record.message for record in trace.events[:2] if hasattr(record, "message")] == ["MM1"]
+
+
+def test_words_number_each_value_once_and_give_it_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim.protocol import words
+
+    name = "a message no protocol has"
+    n = words.number(name)
+    assert n > 0 and words.number(name) == n and words.WORDS[n] == name
+    assert words.number(("SRC", "DST", "trigger", "machine")) == words.number(("SRC", "DST", "trigger", "machine"))
+    monkeypatch.setattr(words, "MAX_NUMBER", len(words.WORDS) - 1)
+    with pytest.raises(OverflowError, match="distinct"):
+        words.number("one more than the entries hold")

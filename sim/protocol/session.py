@@ -33,6 +33,7 @@ from sim.protocol.profiles import ResponderRules
 from sim.protocol.schedule import Schedule
 from sim.protocol.spec import ProtocolSpec
 from sim.protocol.table import PARENT, VERDICT, CompiledTable, Ends, IllegalInput, Row, Table
+from sim.protocol.words import number
 
 if TYPE_CHECKING:
     from sim.protocol.ikev2 import Ikev2Payload
@@ -197,6 +198,7 @@ class OutcomeKind:
     failure_point: FailurePoint
     state: str
     ends: Ends
+    number: int = 0  # its number (sim.protocol.words), what a trace event keeps of it
 
     def core(self, t: float, peer: str, sa: str, remote: str, parent: str | None) -> Outcome:
         """The full report of one peer about one SA."""
@@ -245,6 +247,7 @@ def outcome_kind(
     kind = _OUTCOME_KINDS.get(key)
     if kind is None:
         kind = _OUTCOME_KINDS[key] = OutcomeKind(role, exchange, condition, IkeCode(code), point, state, ends)
+        object.__setattr__(kind, "number", number(kind))  # frozen: numbered once, as it is made
     return kind
 
 
@@ -660,7 +663,7 @@ class Endpoint:
         # shared move, and an outcome as its interned kind, with no object made per report. A sink that
         # has them keeps them as attributes (record_move, record_outcome_kind), so that every endpoint
         # shares one bound method; a sink without them hears transition() and outcome().
-        self.moved: Callable[[Session, tuple[str, str, str, str]], None] | None = getattr(sink, "record_move", None)
+        self.moved: Callable[[Session, int], None] | None = getattr(sink, "record_move", None)
         self.reported: Callable[[Session, OutcomeKind, str | None], None] | None = getattr(
             sink, "record_outcome_kind", None
         )

@@ -26,6 +26,7 @@ from transitions import Machine, MachineError
 from sim.conditions import Condition
 from sim.enums import KeyModule
 from sim.errors import IkesimError
+from sim.protocol.words import number
 
 # A row's report: a fixed condition, or one of these, resolved at run time.
 VERDICT = "verdict"  # the condition the row's guard found (a rejected message, a local fault)
@@ -191,8 +192,9 @@ class CompiledTable:
     def fire(self, session: Any, trigger: str, msg: Any = None) -> Row:
         """Apply one input to a session; raise :class:`IllegalInput` (state unchanged) if it is not accepted.
 
-        A change of state goes to the endpoint's fast ``moved`` hook as the row's shared move where
-        the sink has one, else to the sink's ``transition`` (what ``Session.on_transition`` does).
+        A change of state goes to the endpoint's fast ``moved`` hook as the number of the row's move
+        (:mod:`sim.protocol.words`) where the sink has one, else to the sink's ``transition`` (what
+        ``Session.on_transition`` does).
         """
         inputs = self.steps.get(session.state)
         step = inputs.get(trigger) if inputs is not None else None
@@ -218,11 +220,10 @@ def _step(machine: str, source: str, trigger: str, entries: list[Entry]) -> Step
         if dest is not None:
             lines.append(f"{body}session.state = {dest!r}")
         if move is not None:
-            constants[f"move{i}"] = move
             lines += [
                 f"{body}endpoint = session.endpoint",
                 f"{body}if endpoint.moved is not None:",
-                f"{body}    endpoint.moved(session, move{i})",
+                f"{body}    endpoint.moved(session, {number(move)})  # the move's number (sim.protocol.words)",
                 f"{body}else:",
                 f"{body}    endpoint.sink.transition(session, {source!r}, {dest!r}, {trigger!r})",
             ]

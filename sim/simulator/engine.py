@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from heapq import heappush
+from typing import Any
 
 from sim.codes import IkeCode
 from sim.enums import DropCause
@@ -22,11 +23,13 @@ from sim.protocol.profiles import PROFILES, ResponderRules, is_windows
 from sim.protocol.registry import COMPILED, PROTOCOLS
 from sim.protocol.schedule import Schedule
 from sim.protocol.session import Endpoint, Message, Outcome, OutcomeKind, Session, outcome_kind
+from sim.protocol.words import number
 from sim.scenario import Scenario
 from sim.simulator.clock import BATCH, EventQueue, _Batch
 from sim.simulator.network import Network
 from sim.trace import (
     KIND_NEW_TIME,
+    KIND_NUMBER,
     KIND_OUTCOME_OF,
     KIND_RECV_OF,
     KIND_SEND_OF,
@@ -46,13 +49,14 @@ class Effects:
     Sends go on the network; a wake-up a session asks for is an entry of the clock (the heap, or
     its calendar when far ahead; a session asks again only for an earlier time), and the sessions
     that wait for an answer keep the run going. Besides the sink's methods it has the core's fast
-    hooks (``record_move``, ``record_outcome_kind``), which take a transition and an outcome as the
-    shared objects the compiled tables hold, and it writes the common events in the log's short
-    forms itself (:data:`sim.trace.KIND_SEND_OF`...), without a call of the log's.
+    hooks (``record_move``, ``record_outcome_kind``), which take a transition as its move's number
+    and an outcome as its interned kind, and it writes the common events in the log's short forms
+    itself (:data:`sim.trace.KIND_SEND_OF`...), without a call of the log's.
     """
 
-    __slots__ = ("_arrival", "_batch", "_kind", "_refs", "_sent_at", "_time", "arrive", "busy", "keeps", "network",
-                 "queue", "raw", "record_move", "record_outcome_kind", "wake")  # fmt: skip
+    __slots__ = ("_arrival", "_batch", "_kind", "_moved_as", "_received_as", "_ref", "_reported_as", "_sent_as",
+                 "_sent_at", "_time", "arrive", "busy", "keeps", "network", "queue", "raw", "record_move",
+                 "record_outcome_kind", "wake")  # fmt: skip
 
     def __init__(
         self,
@@ -70,7 +74,13 @@ class Effects:
         self.wake = queue.waker(wake_cb)  # (when, session): one call per wake-up asked for, far ones in the calendar
         self.busy: set[Session] = set()  # sessions waiting for an answer (or a foreground alarm)
         # The log's columns, for the common events written here without a call of the log's own.
-        self._time, self._kind, self._refs = raw.times.append, raw.kinds.append, raw.refs.extend
+        self._time, self._kind, self._ref = raw.times.append, raw.kinds.append, raw.refs.append
+        # A short form's entry in the log's kinds (its kind, and its number above KIND_NUMBER), made once per
+        # kind and value (a message name, a move's number, an OutcomeKind): no int is made per event.
+        self._sent_as: dict[str, int] = {}
+        self._received_as: dict[str, int] = {}
+        self._moved_as: dict[int, int] = {}
+        self._reported_as: dict[OutcomeKind, int] = {}
         # The core's fast hooks (Endpoint.moved, Endpoint.reported), bound once: every endpoint shares them.
         self._sent_at = self._arrival = math.nan  # the time of the last plain send, and its messages' arrival
         self.keeps = raw.keeps_events  # False: only outcomes are kept, the other events counted
@@ -91,13 +101,14 @@ class Effects:
             and msg.receiver is session.peer
         ):
             raw = self.raw
+            entry = self._sent_as.get(msg.name) or _entry(self._sent_as, KIND_SEND_OF, msg.name, number(msg.name))
             if now == raw.last:
-                self._kind(KIND_SEND_OF)
+                self._kind(entry)
             else:  # the first event at this time
                 self._time(now)
                 raw.last = now
-                self._kind(KIND_SEND_OF | KIND_NEW_TIME)
-            self._refs((session, msg.name))
+                self._kind(entry | KIND_NEW_TIME)
+            self._ref(session)
         elif attempt == 0:
             self.raw.send(now, msg.sender, msg.sa, msg.name, msg.receiver, msg.detail)
         else:
@@ -124,18 +135,19 @@ class Effects:
         self.raw.moved(self.queue.now, session.endpoint.name, session.label, source, dest, trigger,
                        session.compiled.table.name)  # fmt: skip
 
-    def _moved(self, session: Session, move: tuple[str, str, str, str]) -> None:
-        """Record the change of state ``move``: (src, dst, trigger, machine), one tuple per row of a compiled table."""
+    def _moved(self, session: Session, move: int) -> None:
+        """Record a change of state: ``move`` is the number (sim.protocol.words) of its (src, dst, trigger, machine)."""
         raw, now = self.raw, self.queue.now
+        entry = self._moved_as.get(move) or _entry(self._moved_as, KIND_TRANSITION_OF, move, move)
         if now == raw.last:
-            self._kind(KIND_TRANSITION_OF)
+            self._kind(entry)
         else:  # the first event at this time
             self._time(now)
             raw.last = now
-            self._kind(KIND_TRANSITION_OF | KIND_NEW_TIME)
-        self._refs((session, move))
+            self._kind(entry | KIND_NEW_TIME)
+        self._ref(session)
 
-    def _counted(self, session: Session, move: tuple[str, str, str, str]) -> None:
+    def _counted(self, session: Session, move: int) -> None:
         """Count a change of state that an OutcomeLog does not keep."""
         self.raw.unkept += 1
 
@@ -153,13 +165,14 @@ class Effects:
             raw.outcome_at.append(len(raw.kinds))
             raw.outcome_ref.append(len(raw.refs))
             raw.outcome_t.append(now)
+            entry = self._reported_as.get(kind) or _entry(self._reported_as, KIND_OUTCOME_OF, kind, kind.number)
             if now == raw.last:
-                self._kind(KIND_OUTCOME_OF)
+                self._kind(entry)
             else:  # the first event at this time
                 self._time(now)
                 raw.last = now
-                self._kind(KIND_OUTCOME_OF | KIND_NEW_TIME)
-            self._refs((session, kind))
+                self._kind(entry | KIND_NEW_TIME)
+            self._ref(session)
         else:
             self.raw.outcome(now, session.endpoint.name, session.label, kind, session.peer, parent, reported_at)
 
@@ -188,6 +201,12 @@ class Effects:
         """A crashed endpoint's sessions keep nothing going."""
         for session in ep.sessions.values():
             self.busy.discard(session)
+
+
+def _entry(entries: dict[Any, int], kind: int, value: Any, number: int) -> int:
+    """A short form's entry in a log's kinds, made the first time ``value`` is met (``number`` its number)."""
+    entry = entries[value] = kind | number << KIND_NUMBER
+    return entry
 
 
 class _PeersOf(AbstractSet[str]):
@@ -563,13 +582,16 @@ class Simulation:
             and receiver is origin.peer
             and msg.sender is origin.endpoint.name
         ):
+            effects = self.effects
+            received_as = effects._received_as
+            entry = received_as.get(msg.name) or _entry(received_as, KIND_RECV_OF, msg.name, number(msg.name))
             if now == raw.last:
-                raw.kinds.append(KIND_RECV_OF)
+                raw.kinds.append(entry)
             else:  # the first event at this time
                 raw.times.append(now)
                 raw.last = now
-                raw.kinds.append(KIND_RECV_OF | KIND_NEW_TIME)
-            raw.refs.extend((origin, msg.name))
+                raw.kinds.append(entry | KIND_NEW_TIME)
+            raw.refs.append(origin)
         else:
             raw.recv(now, receiver, msg.sa, msg.name, msg.sender, msg.corrupt)
         self.endpoints[receiver].receive(now, msg)
