@@ -24,7 +24,7 @@ from sim.protocol.registry import COMPILED, PROTOCOLS
 from sim.protocol.schedule import Schedule
 from sim.protocol.session import Endpoint, Message, Outcome, OutcomeKind, Session, outcome_kind
 from sim.protocol.words import number
-from sim.scenario import Scenario
+from sim.scenario import PeerSpec, Scenario
 from sim.simulator.clock import BATCH, EventQueue, _Batch
 from sim.simulator.network import Network
 from sim.trace import (
@@ -245,8 +245,10 @@ class Simulation:
         self._lost_parents: dict[str, str] = {}  # the parents of child SAs that crashed peers lost
         self._counters: dict[str, int] = {}
         self.names = {name: scenario.instances_of(name) for name in scenario.peers}
-        self.peers = {n: scenario.peers[base] for base, group in self.names.items() for n in group}
         self.base_of = {n: base for base, group in self.names.items() for n in group}
+        # Each initiating scenario peer's responder.
+        self._target_of = {base: scenario.target_of(base) for base, spec in scenario.peers.items()
+                           if spec.role == "initiator"}  # fmt: skip
         # Arrivals are scheduled with the callback bound once (a bound method made at each push cost 48
         # bytes per pending event).
         self._arrive_cb = self._arrive
@@ -273,7 +275,7 @@ class Simulation:
         collecting = gc.isenabled()
         gc.disable()  # a peer per instance: the collector would rescan the growing set again and again
         try:
-            for name in self.peers:
+            for name in self.base_of:
                 self.endpoints[name] = self._endpoint(name)
         finally:
             if collecting:
@@ -281,9 +283,13 @@ class Simulation:
 
     # --- set-up ------------------------------------------------------------------------------
 
+    def spec_of(self, name: str) -> PeerSpec:
+        """The scenario peer a peer of the run is (an instance of)."""
+        return self.scenario.peers[self.base_of[name]]
+
     def _endpoint(self, name: str) -> Endpoint:
-        spec = self.peers[name]
         base = self.base_of[name]
+        spec = self.scenario.peers[base]
         timing = self._timing.get(base)
         if timing is None:  # one schedule and one set of responder rules per scenario peer, shared by its instances
             profile = PROFILES[spec.profile]
@@ -303,7 +309,7 @@ class Simulation:
 
     def _initiate(self, name: str) -> None:
         ep = self.endpoints[name]
-        ep.initiate(self.queue.now, ep.protocol.first_table, self.scenario.target_of(self.base_of[name]))
+        ep.initiate(self.queue.now, ep.protocol.first_table, self._target_of[self.base_of[name]])
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -555,11 +561,13 @@ class Simulation:
         name, index = arg
         if index == 0:
             self._feed_next()  # the next first start, before anything this one schedules
-        spec = self.peers[name]
+        base = self.base_of[name]
+        spec = self.scenario.peers[base]
         if index + 1 < spec.connections:  # each start schedules the next: the heap stays small
             self.queue.at(spec.start + (index + 1) * spec.interval, self._start, (name, index + 1))
-        if name not in self.network.down:
-            self._initiate(name)
+        if name not in self.network.down:  # what _initiate() does, with the scenario peer known
+            ep = self.endpoints[name]
+            ep.initiate(self.queue.now, ep.protocol.first_table, self._target_of[base])
 
     def _arrive(self, msg: Message) -> None:
         now = self.queue.now
@@ -616,7 +624,7 @@ class Simulation:
     def _restart(self, name: str) -> None:
         self.network.restart(name)
         self.raw.timer(self.queue.now, name, None, "restart", None)
-        if self.peers[name].role == "initiator":
+        if self.spec_of(name).role == "initiator":
             self._initiate(name)
 
     def _fire_all(self, arg: tuple[str, str]) -> None:
