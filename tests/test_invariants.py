@@ -233,7 +233,7 @@ def check_trace(trace, sim) -> None:
     succeeded = {key for key, o in outcomes if o.ends == "negotiation" and o.code in (13897, 13909)}
     assert set(sa_end) <= succeeded
     # An IKEv2 response is sent again only in answer to a request that came again.
-    ikev2_peers = {n for n, spec in sim.peers.items() if spec.protocol == "ikev2"}
+    ikev2_peers = {n for n in sim.base_of if sim.spec_of(n).protocol == "ikev2"}
     for e in trace.events:
         if e.kind == "retransmit" and e.peer in ikev2_peers and e.message.endswith("response"):
             assert e.cause == "duplicate received", e

@@ -255,8 +255,8 @@ class Session:
     """One SA negotiation (and, once established, the SA) at one peer."""
 
     __slots__ = (
+        "_children",
         "alarms",
-        "children",
         "compiled",
         "deadline",
         "ended_with",
@@ -306,8 +306,15 @@ class Session:
         self.alarms: list[tuple[float, str, bool]] | None = None  # (when, trigger, background), in order
         self.wake_at = INF  # the wake-up it has asked its driver for: it asks again only for an earlier one
         self.told = False  # whether its driver last heard that it keeps a run going
-        self.children: tuple[Session, ...] | None = None
+        # Its child SAs, in the order they began: the one itself while it has one (most SAs), then a tuple.
+        self._children: Session | tuple[Session, ...] | None = None
         self.local_code: IkeCode | None = None  # the code of the local fault that stopped it, if one did
+
+    @property
+    def children(self) -> tuple[Session, ...] | None:
+        """Its child SAs, in the order they began; None before the first."""
+        kept = self._children
+        return kept if kept is None or isinstance(kept, tuple) else (kept,)
 
     @property
     def table(self) -> Table:
@@ -1067,8 +1074,14 @@ class Endpoint:
 
     def adopt(self, parent: Session, child: Session) -> None:
         """Record a child SA under its parent (IKEv2 children go with their IKE SA)."""
-        # A tuple: most SAs have one child, and a tuple of one is a third the size of a list of one.
-        parent.children = (child,) if parent.children is None else (*parent.children, child)
+        # Most SAs have one child, kept as itself (a list of one took 72 bytes); the second makes a tuple.
+        kept = parent._children
+        if kept is None:
+            parent._children = child
+        elif isinstance(kept, tuple):
+            parent._children = (*kept, child)
+        else:
+            parent._children = (kept, child)
 
     def assign_address(self, label: str) -> str | None:
         """Lease the lowest free inner address to an IKE SA; None when the pool is empty or exhausted."""
