@@ -19,9 +19,8 @@ from typing import Any
 from sim.codes import IkeCode
 from sim.enums import DropCause
 from sim.faults import FaultModel, MessageFault, PartitionFault
-from sim.protocol.profiles import PROFILES, ResponderRules, is_windows
+from sim.protocol.profiles import PROFILES, is_windows
 from sim.protocol.registry import COMPILED, PROTOCOLS
-from sim.protocol.schedule import Schedule
 from sim.protocol.session import Endpoint, Message, Outcome, OutcomeKind, Session, outcome_kind
 from sim.protocol.words import number
 from sim.scenario import PeerSpec, Scenario
@@ -255,7 +254,8 @@ class Simulation:
         self.network = Network(scenario.network, self.rng, self.queue.scheduler(self._arrive_cb), self._net_report,
                                self.queue.at, self.base_of)  # fmt: skip
         self.endpoints: dict[str, Endpoint] = {}
-        self._timing: dict[str, tuple[Schedule | None, ResponderRules]] = {}
+        # (scenario peer, its local faults) -> what makes its endpoints, sharing their configuration.
+        self._makers: dict[tuple[str, tuple[tuple[str, IkeCode], ...] | None], Callable[[str], Endpoint]] = {}
         # Who announces Windows in its vendor IDs (a Windows responder tells those the status itself).
         self.windows_peers = _PeersOf(
             self.base_of, frozenset(b for b, spec in scenario.peers.items() if is_windows(spec.profile, spec.protocol))
@@ -289,18 +289,18 @@ class Simulation:
 
     def _endpoint(self, name: str) -> Endpoint:
         base = self.base_of[name]
-        spec = self.scenario.peers[base]
-        timing = self._timing.get(base)
-        if timing is None:  # one schedule and one set of responder rules per scenario peer, shared by its instances
+        local_faults = self._local_faults.get(name)
+        key = (base, None if local_faults is None else tuple(sorted(local_faults.items())))
+        make = self._makers.get(key)
+        if make is None:  # one configuration per scenario peer (and local faults), shared by its instances
+            spec = self.scenario.peers[base]
             profile = PROFILES[spec.profile]
             options = dict(spec.retransmit)
-            timing = self._timing[base] = (profile.schedule(options), profile.responder_rules(options))
-        schedule, responder = timing
-        protocol = PROTOCOLS[spec.protocol]
-        local_faults = self._local_faults.get(name)
-        return Endpoint(name, spec.policy, schedule, self._label, protocol, COMPILED, self.effects, local_faults,
-                        responder=responder, seed=self.seed,
-                        windows=name in self.windows_peers, windows_peers=self.windows_peers)  # fmt: skip
+            make = self._makers[key] = Endpoint.sharing(
+                spec.policy, profile.schedule(options), self._label, PROTOCOLS[spec.protocol], COMPILED, self.effects,
+                local_faults, responder=profile.responder_rules(options), seed=self.seed,
+                windows=name in self.windows_peers, windows_peers=self.windows_peers)  # fmt: skip
+        return make(name)
 
     def _label(self, prefix: str) -> str:
         n = self._counters.get(prefix, 0) + 1
