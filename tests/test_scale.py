@@ -230,6 +230,31 @@ def test_initiators_share_the_containers_only_responders_need() -> None:
     assert len({id(ep.schedule) for ep in clients}) == 1  # the profile's own schedule: no options, one object
 
 
+def test_the_instances_of_a_scenario_peer_share_one_configuration_and_keep_only_their_state() -> None:
+    from sim.protocol.session import StandaloneEndpoint
+
+    scenario = _fleet(200)
+    simulation = Simulation(scenario)
+    clients = [ep for name, ep in simulation.endpoints.items() if name != "gateway"]
+    assert len({type(ep) for ep in clients}) == 2  # one class per scenario peer (c0, c1)...
+    first = clients[0]
+    assert "policy" not in type(first).__slots__ and "policy" in vars(type(first))  # ...holding the configuration
+    assert first.policy is scenario.peers["c0"].policy and first.moved is simulation.effects.record_move
+    assert sys.getsizeof(first) < sys.getsizeof(StandaloneEndpoint("x", first.policy, None, str, first.protocol, {}))
+    with pytest.raises(AttributeError):
+        first.policy = first.policy  # shared: an instance cannot change it for the others
+
+
+def test_the_instances_of_a_peer_with_a_local_fault_share_it_and_each_reports_its_code() -> None:
+    specs: dict[str, Any] = {"c": {"role": "initiator", "instances": 3}, "gateway": {"role": "responder"}}
+    faults = [{"kind": "local", "peer": "c", "at": "MM1", "code": 13806}]
+    simulation = Simulation(parse_scenario({"name": "fleet", "peers": specs, "faults": faults}))
+    assert len({type(simulation.endpoints[f"c-{i}"]) for i in (1, 2, 3)}) == 1
+    assert dict(simulation.endpoints["c-1"].local_faults) == {"MM1": 13806}
+    codes = {o.peer: o.code for o in simulation.run().outcomes if o.role == "initiator"}
+    assert codes == {"c-1": 13806, "c-2": 13806, "c-3": 13806}
+
+
 def test_reading_the_outcomes_of_a_run_keeps_no_record() -> None:
     import gc
 

@@ -254,13 +254,13 @@ class Simulation:
         self.network = Network(scenario.network, self.rng, self.queue.scheduler(self._arrive_cb), self._net_report,
                                self.queue.at, self.base_of)  # fmt: skip
         self.endpoints: dict[str, Endpoint] = {}
-        # (scenario peer, its local faults) -> what makes its endpoints, sharing their configuration.
-        self._makers: dict[tuple[str, tuple[tuple[str, IkeCode], ...] | None], Callable[[str], Endpoint]] = {}
+        self._makers: dict[str, Callable[[str], Endpoint]] = {}  # scenario peer -> what makes its endpoints
         # Who announces Windows in its vendor IDs (a Windows responder tells those the status itself).
         self.windows_peers = _PeersOf(
             self.base_of, frozenset(b for b, spec in scenario.peers.items() if is_windows(spec.profile, spec.protocol))
         )
-        self._local_faults: dict[str, dict[str, IkeCode]] = {}  # peer -> message -> the code its machine fails with
+        # Scenario peer -> message -> the code its machine fails with.
+        self._local_faults: dict[str, dict[str, IkeCode]] = {}
         self._timed: list[tuple[float, str, str]] | None = []  # peer events to schedule at start (None: started)
         # Each fault is installed once: a fault that names a scenario peer reaches every instance
         # of it through the host methods below (no copy of the fault per instance).
@@ -289,14 +289,13 @@ class Simulation:
 
     def _endpoint(self, name: str) -> Endpoint:
         base = self.base_of[name]
-        local_faults = self._local_faults.get(name)
-        key = (base, None if local_faults is None else tuple(sorted(local_faults.items())))
-        make = self._makers.get(key)
-        if make is None:  # one configuration per scenario peer (and local faults), shared by its instances
+        make = self._makers.get(base)
+        if make is None:  # one configuration per scenario peer, shared by its instances (its local faults too)
+            local_faults = self._local_faults.get(base)
             spec = self.scenario.peers[base]
             profile = PROFILES[spec.profile]
             options = dict(spec.retransmit)
-            make = self._makers[key] = Endpoint.sharing(
+            make = self._makers[base] = Endpoint.sharing(
                 spec.policy, profile.schedule(options), self._label, PROTOCOLS[spec.protocol], COMPILED, self.effects,
                 local_faults, responder=profile.responder_rules(options), seed=self.seed,
                 windows=name in self.windows_peers, windows_peers=self.windows_peers)  # fmt: skip
@@ -361,9 +360,7 @@ class Simulation:
         """A fault of the peer's machine: part of the machine from the start, so only from the scenario."""
         if self.endpoints:
             raise ValueError("a local fault is part of the peer's machine from the start: give it in the scenario")
-        fault = IkeCode(code)
-        for name in self.run_names(peer):
-            self._local_faults.setdefault(name, {})[message] = fault
+        self._local_faults.setdefault(peer, {})[message] = IkeCode(code)  # each instance's, in the shared configuration
 
     def at(self, when: float, peer: str, action: str) -> None:
         """At ``when``, crash or restart the peer (each instance), or give every SA it has the input ``action``."""
