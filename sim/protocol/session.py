@@ -661,9 +661,12 @@ class Endpoint:
     ) -> None:
         configuration = _configuration(policy, schedule, labels, protocol, compiled, sink, local_faults, responder,
                                        seed, windows, windows_peers)  # fmt: skip
+        self._configure(configuration)
+        self._begin(name)
+
+    def _configure(self, configuration: dict[str, Any]) -> None:
         for field, value in configuration.items():
             setattr(self, field, value)
-        self._begin(name)
 
     @staticmethod
     def sharing(
@@ -679,10 +682,24 @@ class Endpoint:
         seed: int = 0,
         windows: bool = False,
         windows_peers: AbstractSet[str] = frozenset(),
+        instances: int = 2,
     ) -> Callable[[str], Endpoint]:
-        """A maker of endpoints (given their names) that share this configuration: the arguments of ``Endpoint()``."""
+        """A maker of endpoints (given their names) that share this configuration: the arguments of ``Endpoint()``.
+
+        For a peer of one instance, nothing is shared: its endpoint keeps the configuration in its own
+        slots, which read faster than class attributes (a gateway reads its policy at every message).
+        """
         configuration = _configuration(policy, schedule, labels, protocol, compiled, sink, local_faults, responder,
                                        seed, windows, windows_peers)  # fmt: skip
+        if instances == 1:
+
+            def alone(name: str) -> Endpoint:
+                endpoint: Endpoint = object.__new__(StandaloneEndpoint)
+                endpoint._configure(configuration)
+                endpoint._begin(name)
+                return endpoint
+
+            return alone
         shared = type("SharedEndpoint", (Endpoint,), {"__slots__": (), **configuration})
 
         def make(name: str) -> Endpoint:

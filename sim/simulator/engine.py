@@ -298,7 +298,8 @@ class Simulation:
             make = self._makers[base] = Endpoint.sharing(
                 spec.policy, profile.schedule(options), self._label, PROTOCOLS[spec.protocol], COMPILED, self.effects,
                 local_faults, responder=profile.responder_rules(options), seed=self.seed,
-                windows=name in self.windows_peers, windows_peers=self.windows_peers)  # fmt: skip
+                windows=name in self.windows_peers, windows_peers=self.windows_peers,
+                instances=spec.instances)  # fmt: skip
         return make(name)
 
     def _label(self, prefix: str) -> str:
