@@ -138,7 +138,7 @@ class Message:
         # The session that sent it, where it was made from one: its endpoint's name, its label and its
         # peer are this message's sender, SA and receiver (a trace may keep the session for all three).
         self.origin = origin
-        self.trigger = trigger or _TRIGGERS.get(name) or _trigger_of(name)
+        self.trigger = trigger or (_TRIGGERS[name] if name in _TRIGGERS else _trigger_of(name))
         self.sa = sa
         self.sender = sender
         self.receiver = receiver
@@ -791,13 +791,14 @@ class Endpoint:
         session.heard = True
         if msg.name == protocol.delete_answer and session.ended:
             return  # the answer to our delete: the SA is already gone
-        inputs = session.compiled.steps.get(session.state)  # CompiledTable.fire(), without the call
-        step = inputs.get(msg.trigger) if inputs is not None else None
+        try:  # CompiledTable.fire(), without the call
+            step = session.compiled.steps[session.state][msg.trigger]
+        except KeyError:
+            self.sink.drop(self, msg, f"not accepted in state {session.state}", DropCause.REFUSED)
+            return
         try:
-            if step is None:
-                raise IllegalInput(session.compiled.table.name, session.state, msg.trigger)
             step(session, msg)
-        except IllegalInput as refused:
+        except IllegalInput as refused:  # no guard of its rows holds
             self.sink.drop(self, msg, f"not accepted in state {refused.state}", DropCause.REFUSED)
 
     def handle_timer(self, now: float, session: Session) -> None:

@@ -100,7 +100,10 @@ class Effects:
             and msg.receiver is session.peer
         ):
             raw = self.raw
-            entry = self._sent_as.get(msg.name) or _entry(self._sent_as, KIND_SEND_OF, msg.name, number(msg.name))
+            try:  # a subscript, not .get(): no call (a miss is once per name)
+                entry = self._sent_as[msg.name]
+            except KeyError:
+                entry = _entry(self._sent_as, KIND_SEND_OF, msg.name, number(msg.name))
             if now == raw.last:
                 self._kind(entry)
             else:  # the first event at this time
@@ -137,7 +140,10 @@ class Effects:
     def _moved(self, session: Session, move: int) -> None:
         """Record a change of state: ``move`` is the number (sim.protocol.words) of its (src, dst, trigger, machine)."""
         raw, now = self.raw, self.queue.now
-        entry = self._moved_as.get(move) or _entry(self._moved_as, KIND_TRANSITION_OF, move, move)
+        try:
+            entry = self._moved_as[move]
+        except KeyError:
+            entry = _entry(self._moved_as, KIND_TRANSITION_OF, move, move)
         if now == raw.last:
             self._kind(entry)
         else:  # the first event at this time
@@ -164,7 +170,10 @@ class Effects:
             raw.outcome_at.append(len(raw.kinds))
             raw.outcome_ref.append(len(raw.refs))
             raw.outcome_t.append(now)
-            entry = self._reported_as.get(kind) or _entry(self._reported_as, KIND_OUTCOME_OF, kind, kind.number)
+            try:
+                entry = self._reported_as[kind]
+            except KeyError:
+                entry = _entry(self._reported_as, KIND_OUTCOME_OF, kind, kind.number)
             if now == raw.last:
                 self._kind(entry)
             else:  # the first event at this time
@@ -590,7 +599,10 @@ class Simulation:
         ):
             effects = self.effects
             received_as = effects._received_as
-            entry = received_as.get(msg.name) or _entry(received_as, KIND_RECV_OF, msg.name, number(msg.name))
+            try:
+                entry = received_as[msg.name]
+            except KeyError:
+                entry = _entry(received_as, KIND_RECV_OF, msg.name, number(msg.name))
             if now == raw.last:
                 raw.kinds.append(entry)
             else:  # the first event at this time
