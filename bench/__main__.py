@@ -106,6 +106,7 @@ def _rss_kb() -> int:
 
 
 SHORT_RUN = 10_000  # fleets up to this size are run five times and their median kept: one run is too brief to trust
+TINY_RUN = 1_000  # ...and those up to this size fifteen times: a run of 40 ms is at the mercy of a busy host
 
 
 def fleet(peers: int, traced: bool = False, events: bool = True) -> dict[str, Any]:
@@ -113,12 +114,14 @@ def fleet(peers: int, traced: bool = False, events: bool = True) -> dict[str, An
 
     ``events=False``: the run keeps its outcomes alone (``sim.run(..., events=False)``).
 
-    A short fleet is run five times (the run of median cost is kept); peak RSS is the process's.
+    A short fleet is run several times (fifteen up to 1,000 peers, five up to 10,000; the run of median cost is
+    kept); peak RSS is the process's.
     """
     warm = Simulation(fleet_scenario(200)).run()  # one-time costs (imports, caches, the catalog) are not the fleet's
     assert _completed(warm.outcomes) == 200
     del warm
-    runs = [_fleet_once(peers, traced, events) for _ in range(5 if peers <= SHORT_RUN and not traced else 1)]
+    repeat = 1 if traced else 15 if peers <= TINY_RUN else 5 if peers <= SHORT_RUN else 1
+    runs = [_fleet_once(peers, traced, events) for _ in range(repeat)]
     out = sorted(runs, key=lambda r: r["cpu_s"])[len(runs) // 2]
     out["runs"] = len(runs)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
