@@ -52,7 +52,7 @@ from sim.protocol.ikev1 import IKEV1
 from sim.protocol.policy import Policy
 from sim.protocol.registry import COMPILED, TABLES
 from sim.protocol.schedule import Schedule
-from sim.protocol.session import Endpoint, Message, Session, outcome_kind
+from sim.protocol.session import Endpoint, EndpointConfiguration, Message, Session, outcome_kind
 from sim.protocol.table import Ends, fire_reference
 from sim.protocol.words import number
 from sim.scenario import Scenario, parse_scenario
@@ -583,7 +583,8 @@ def per_transition(rounds: int = 20000) -> dict[str, float]:
         def drop(self, *_: Any) -> None: ...
         def timers_changed(self, *_: Any) -> None: ...
 
-    endpoint = Endpoint("client", policy, Schedule((1.0,), 2.0), lambda p: p + "#1", IKEV1, COMPILED, Discard())
+    configuration = EndpointConfiguration(policy, Schedule((1.0,), 2.0), lambda p: p + "#1", IKEV1, COMPILED, Discard())
+    endpoint = Endpoint("client", configuration)
     messages = {name: Message(name, "MM#1", "gateway", "client", policy) for _, name in HAPPY_PATH if name}
     table = TABLES["ikev1_main_mode"]
 

@@ -231,7 +231,7 @@ def test_initiators_share_the_containers_only_responders_need() -> None:
 
 
 def test_the_instances_of_a_scenario_peer_share_one_configuration_and_keep_only_their_state() -> None:
-    from sim.protocol.session import StandaloneEndpoint
+    from sim.protocol.session import EndpointConfiguration, StandaloneEndpoint
 
     scenario = _fleet(200)
     simulation = Simulation(scenario)
@@ -240,7 +240,8 @@ def test_the_instances_of_a_scenario_peer_share_one_configuration_and_keep_only_
     first = clients[0]
     assert "policy" not in type(first).__slots__ and "policy" in vars(type(first))  # ...holding the configuration
     assert first.policy is scenario.peers["c0"].policy and first.moved is simulation.effects.record_move
-    assert sys.getsizeof(first) < sys.getsizeof(StandaloneEndpoint("x", first.policy, None, str, first.protocol, {}))
+    alone = StandaloneEndpoint("x", EndpointConfiguration(first.policy, None, str, first.protocol, {}))
+    assert sys.getsizeof(first) < sys.getsizeof(alone)
     with pytest.raises(AttributeError):
         first.policy = first.policy  # shared: an instance cannot change it for the others
 

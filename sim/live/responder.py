@@ -43,7 +43,15 @@ from sim.protocol.policy import AuthMethod, Policy, Proposal
 from sim.protocol.profiles import PROFILES, ResponderRules
 from sim.protocol.registry import COMPILED
 from sim.protocol.schedule import Schedule
-from sim.protocol.session import MS_NOTIFY_STATUS, Endpoint, Message, Outcome, Session, StandaloneEndpoint
+from sim.protocol.session import (
+    MS_NOTIFY_STATUS,
+    Endpoint,
+    EndpointConfiguration,
+    Message,
+    Outcome,
+    Session,
+    StandaloneEndpoint,
+)
 from sim.trace import record
 from sim.wire import dh, keys, reader
 from sim.wire import payloads as wp
@@ -205,8 +213,9 @@ class LiveResponder:
         self.limits = limits or Limits()
         self.emit = emit  # receives each trace record (a dict in ikesim.trace/1 form)
         known = PROFILES.get(profile, PROFILES["windows"])
-        self.endpoint = StandaloneEndpoint(NAME, policy, schedule, self._label, self.spec, COMPILED, self,
-                                 responder=rules or known.responder, windows=known.windows)  # fmt: skip
+        configuration = EndpointConfiguration(policy, schedule, self._label, self.spec, COMPILED, self,
+                                              responder=rules or known.responder, windows=known.windows)  # fmt: skip
+        self.endpoint = StandaloneEndpoint(NAME, configuration)
         self.linger = schedule.give_up_at  # how long an ended negotiation is kept to recognise its resends
         self.by_cookie: dict[tuple[str, bytes], str] = {}  # (initiator IP, its cookie) -> label
         self.conversations: dict[str, Conversation] = {}

@@ -20,7 +20,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sim.codes import IkeCode
@@ -609,7 +609,7 @@ class Endpoint:
     ``local_faults`` are faults of the peer's own machine (message name -> the code it reports):
     they come from the scenario's faults, not from the policy, which is what the peer is configured with.
 
-    An endpoint made alone (``Endpoint(...)``) keeps its configuration itself. The instances of one
+    An endpoint made alone (``Endpoint(name, configuration)``) keeps its configuration itself. The instances of one
     scenario peer share theirs (:meth:`sharing`): it is then a class attribute of one class made for
     them, and an endpoint keeps only its own state (its name, its clock, its sessions, its limits'
     counts): a fleet's million clients save 104 bytes each.
@@ -643,64 +643,32 @@ class Endpoint:
         """An endpoint made alone is one that keeps its configuration itself."""
         return object.__new__(StandaloneEndpoint if cls is Endpoint else cls)
 
-    def __init__(
-        self,
-        name: str,
-        policy: Policy,
-        schedule: Schedule | None,
-        labels: Callable[[str], str],
-        protocol: ProtocolSpec,
-        compiled: dict[str, CompiledTable],
-        sink: EffectSink | None = None,
-        local_faults: Mapping[str, IkeCode] | None = None,
-        *,
-        responder: ResponderRules = EVERY_REPLY,
-        seed: int = 0,
-        windows: bool = False,
-        windows_peers: AbstractSet[str] = frozenset(),
-    ) -> None:
-        configuration = _configuration(policy, schedule, labels, protocol, compiled, sink, local_faults, responder,
-                                       seed, windows, windows_peers)  # fmt: skip
-        self._configure(configuration)
+    def __init__(self, name: str, configuration: EndpointConfiguration) -> None:
+        self._configure(configuration.attributes())
         self._begin(name)
 
-    def _configure(self, configuration: dict[str, Any]) -> None:
-        for field, value in configuration.items():
+    def _configure(self, attributes: dict[str, Any]) -> None:
+        for field, value in attributes.items():
             setattr(self, field, value)
 
     @staticmethod
-    def sharing(
-        policy: Policy,
-        schedule: Schedule | None,
-        labels: Callable[[str], str],
-        protocol: ProtocolSpec,
-        compiled: dict[str, CompiledTable],
-        sink: EffectSink | None = None,
-        local_faults: Mapping[str, IkeCode] | None = None,
-        *,
-        responder: ResponderRules = EVERY_REPLY,
-        seed: int = 0,
-        windows: bool = False,
-        windows_peers: AbstractSet[str] = frozenset(),
-        instances: int = 2,
-    ) -> Callable[[str], Endpoint]:
-        """A maker of endpoints (given their names) that share this configuration: the arguments of ``Endpoint()``.
+    def sharing(configuration: EndpointConfiguration, instances: int = 2) -> Callable[[str], Endpoint]:
+        """A maker of endpoints (given their names) that share ``configuration``, one class's attributes.
 
         For a peer of one instance, nothing is shared: its endpoint keeps the configuration in its own
         slots, which read faster than class attributes (a gateway reads its policy at every message).
         """
-        configuration = _configuration(policy, schedule, labels, protocol, compiled, sink, local_faults, responder,
-                                       seed, windows, windows_peers)  # fmt: skip
+        attributes = configuration.attributes()
         if instances == 1:
 
             def alone(name: str) -> Endpoint:
                 endpoint: Endpoint = object.__new__(StandaloneEndpoint)
-                endpoint._configure(configuration)
+                endpoint._configure(attributes)
                 endpoint._begin(name)
                 return endpoint
 
             return alone
-        shared = type("SharedEndpoint", (Endpoint,), {"__slots__": (), **configuration})
+        shared = type("SharedEndpoint", (Endpoint,), {"__slots__": (), **attributes})
 
         def make(name: str) -> Endpoint:
             endpoint: Endpoint = object.__new__(shared)
@@ -1178,33 +1146,42 @@ class StandaloneEndpoint(Endpoint):
     __slots__ = _CONFIGURATION
 
 
-def _configuration(
-    policy: Policy,
-    schedule: Schedule | None,
-    labels: Callable[[str], str],
-    protocol: ProtocolSpec,
-    compiled: dict[str, CompiledTable],
-    sink: EffectSink | None,
-    local_faults: Mapping[str, IkeCode] | None,
-    responder: ResponderRules,
-    seed: int,
-    windows: bool,
-    windows_peers: AbstractSet[str],
-) -> dict[str, Any]:
-    """An endpoint's configuration, by field (the names of _CONFIGURATION)."""
-    return {
-        "compiled": compiled,
-        "labels": labels,
-        "local_codes": {} if local_faults else _NEVER_WRITTEN,  # written only where a local fault is
-        "local_faults": local_faults or _NEVER_WRITTEN,
-        "moved": getattr(sink, "record_move", None),
-        "policy": policy,
-        "protocol": protocol,
-        "reported": getattr(sink, "record_outcome_kind", None),
-        "responder": responder,
-        "schedule": schedule,
-        "seed": seed,
-        "sink": sink if sink is not None else Recorder(),
-        "windows": windows,
-        "windows_peers": windows_peers,
-    }
+@dataclass(frozen=True)
+class EndpointConfiguration:
+    """What an endpoint is configured with: the same for every instance of a scenario peer.
+
+    ``local_faults`` are faults of the peer's own machine (message name -> the code it reports).
+    """
+
+    policy: Policy
+    schedule: Schedule | None
+    labels: Callable[[str], str]  # allocates globally unique SA labels such as "QM#3"
+    protocol: ProtocolSpec
+    compiled: dict[str, CompiledTable]
+    sink: EffectSink | None = None  # None: a Recorder
+    local_faults: Mapping[str, IkeCode] | None = None
+    _: KW_ONLY
+    responder: ResponderRules = EVERY_REPLY
+    seed: int = 0
+    windows: bool = False
+    windows_peers: AbstractSet[str] = frozenset()
+
+    def attributes(self) -> dict[str, Any]:
+        """The endpoint's attributes it makes (the names of _CONFIGURATION)."""
+        sink = self.sink
+        return {
+            "compiled": self.compiled,
+            "labels": self.labels,
+            "local_codes": {} if self.local_faults else _NEVER_WRITTEN,  # written only where a local fault is
+            "local_faults": self.local_faults or _NEVER_WRITTEN,
+            "moved": getattr(sink, "record_move", None),
+            "policy": self.policy,
+            "protocol": self.protocol,
+            "reported": getattr(sink, "record_outcome_kind", None),
+            "responder": self.responder,
+            "schedule": self.schedule,
+            "seed": self.seed,
+            "sink": sink if sink is not None else Recorder(),
+            "windows": self.windows,
+            "windows_peers": self.windows_peers,
+        }

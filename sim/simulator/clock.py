@@ -15,7 +15,7 @@ the one a single heap gives.
 
 Messages sent at one instant with one latency arrive at one instant: those a
 :meth:`EventQueue.batcher` schedules for the time of the batch still open share one heap entry
-(a :class:`_Batch`), taken one by one in the order they were scheduled. A batch is closed by
+(a :class:`Batch`), taken one by one in the order they were scheduled. A batch is closed by
 anything else scheduled for its time, so the order stays the single heap's. A fleet's thousand
 MM1s of one instant are one entry, not a thousand to sift through.
 """
@@ -44,7 +44,7 @@ class _Bucket:
         self.next = 0  # the first not yet taken
 
 
-class _Batch:
+class Batch:
     """Foreground events for one time, scheduled one after the other, taken in that order."""
 
     __slots__ = ("args", "callback", "next")
@@ -55,7 +55,7 @@ class _Batch:
         self.next = 0  # the first not yet taken
 
 
-def BATCH(batch: _Batch) -> None:
+def BATCH(batch: Batch) -> None:
     """What a batch's heap entry names as its callback: the run takes its events one by one, never this."""
     raise AssertionError("a batch's events are taken one by one (EventQueue.pop, Simulation._run)")
 
@@ -75,7 +75,7 @@ class EventQueue:
         self._far_times: list[float] = []  # the buckets' times, a heap
         self._far_count = 0
         self._far_callback: Callback | None = None  # what every far wake-up calls (the one waker's callback)
-        self._open: _Batch | None = None  # the batch that events for its time may still join
+        self._open: Batch | None = None  # the batch that events for its time may still join
         self._open_time = math.nan  # ...and its time
         self._batched = 0  # events in batches beyond each batch's first
 
@@ -152,13 +152,13 @@ class EventQueue:
                 self.foreground -= 1
                 raise ValueError(f"cannot schedule at {when}, before now ({self.now})")
             self._seq = seq = self._seq + 1
-            self._open = opened = _Batch(callback, arg)
+            self._open = opened = Batch(callback, arg)
             self._open_time = when
             push(heap, (when, seq, BATCH, opened, False))
 
         return batch
 
-    def take(self, when: float, seq: int, batch: _Batch) -> Any:
+    def take(self, when: float, seq: int, batch: Batch) -> Any:
         """Take the next event of a batch just popped from the heap (its time and sequence given): its argument.
 
         The rest of the batch goes back into the heap, in the place it had.

@@ -21,10 +21,10 @@ from sim.enums import DropCause
 from sim.faults import FaultModel, MessageFault, PartitionFault
 from sim.protocol.profiles import PROFILES, is_windows
 from sim.protocol.registry import COMPILED, PROTOCOLS
-from sim.protocol.session import Endpoint, Message, Outcome, OutcomeKind, Session, outcome_kind
+from sim.protocol.session import Endpoint, EndpointConfiguration, Message, Outcome, OutcomeKind, Session, outcome_kind
 from sim.protocol.words import number
 from sim.scenario import PeerSpec, Scenario
-from sim.simulator.clock import BATCH, EventQueue, _Batch
+from sim.simulator.clock import BATCH, Batch, EventQueue
 from sim.simulator.network import Network
 from sim.trace import (
     KIND_NEW_TIME,
@@ -304,11 +304,11 @@ class Simulation:
             spec = self.scenario.peers[base]
             profile = PROFILES[spec.profile]
             options = dict(spec.retransmit)
-            make = self._makers[base] = Endpoint.sharing(
+            configuration = EndpointConfiguration(
                 spec.policy, profile.schedule(options), self._label, PROTOCOLS[spec.protocol], COMPILED, self.effects,
                 local_faults, responder=profile.responder_rules(options), seed=self.seed,
-                windows=name in self.windows_peers, windows_peers=self.windows_peers,
-                instances=spec.instances)  # fmt: skip
+                windows=name in self.windows_peers, windows_peers=self.windows_peers)  # fmt: skip
+            make = self._makers[base] = Endpoint.sharing(configuration, spec.instances)
         return make(name)
 
     def _label(self, prefix: str) -> str:
@@ -491,7 +491,7 @@ class Simulation:
                 break
         return self.trace()
 
-    def _run_batch(self, when: float, seq: int, batch: _Batch, max_events: int) -> bool:
+    def _run_batch(self, when: float, seq: int, batch: Batch, max_events: int) -> bool:
         """Run the events of a batch just taken from the heap, in order; True when ``max_events`` cut the run.
 
         Whatever the batch's events schedule for its time runs after the batch (it has a later
