@@ -65,7 +65,7 @@ from sim.protocol.ikev1 import IKEV1
 from sim.protocol.policy import Policy, Proposal
 from sim.protocol.profiles import PROFILES
 from sim.protocol.registry import COMPILED
-from sim.protocol.session import Endpoint, Message, Recorder
+from sim.protocol.session import Endpoint, EndpointConfiguration, Message, Recorder
 
 DATA = Path(__file__).parent / "data" / "vpn-al"
 PUBLISHED = {  # (profile, with the _err inputs) -> the published model learned from the real responder
@@ -115,8 +115,9 @@ class ResponderSUL(SUL):  # type: ignore[misc]
 
     def _endpoint(self) -> Endpoint:
         labels = iter(range(1, 1 << 30))
-        return Endpoint(RESPONDER, self.policy, self.schedule, lambda prefix: f"{prefix}#R{next(labels)}", IKEV1,
-                        COMPILED, self.recorder, responder=self.rules)  # fmt: skip
+        configuration = EndpointConfiguration(self.policy, self.schedule, lambda prefix: f"{prefix}#R{next(labels)}",
+                                              IKEV1, COMPILED, self.recorder, responder=self.rules)  # fmt: skip
+        return Endpoint(RESPONDER, configuration)
 
     def pre(self) -> None:
         """A fresh responder for each query (H1)."""

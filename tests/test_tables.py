@@ -14,7 +14,7 @@ from sim.enums import Role
 from sim.protocol.policy import Policy
 from sim.protocol.registry import COMPILED, PROTOCOLS, SESSION_CLASS, TABLES
 from sim.protocol.schedule import Schedule
-from sim.protocol.session import Endpoint, Message, Outcome, Session
+from sim.protocol.session import Endpoint, EndpointConfiguration, Message, Outcome, Session
 from sim.protocol.table import IllegalInput, fire_reference
 
 SCHEDULE = Schedule((1.0, 3.0), 7.0)
@@ -34,7 +34,8 @@ def test_every_receive_trigger_has_a_message():
 
 
 def _session(table_name: str, state: str, role: Role, heard: bool, policy: Policy) -> Session:
-    ep = Endpoint("me", policy, SCHEDULE, lambda prefix: f"{prefix}#9", PROTOCOL_OF[table_name], COMPILED)
+    ep = Endpoint("me", EndpointConfiguration(policy, SCHEDULE, lambda prefix: f"{prefix}#9", PROTOCOL_OF[table_name],
+                                              COMPILED))  # fmt: skip
     ep.now = 5.0
     session = SESSION_CLASS[table_name](ep, COMPILED[table_name], "SA#1", role, "peer", None)
     session.state = state
