@@ -297,6 +297,7 @@ def bare_run(scenario: Scenario) -> Trace:
             parents[label] = parent.label
         key = (table, "NONE", "start")
         dest, message, _ = BARE_TABLE[key]
+        assert message is not None  # a start always sends
         kinds(KIND_TRANSITION_OF | new | moves[key])
         refs(sa)
         sa.state = dest
