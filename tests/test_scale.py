@@ -240,8 +240,9 @@ def test_the_instances_of_a_scenario_peer_share_one_configuration_and_keep_only_
     first = clients[0]
     assert "policy" not in type(first).__slots__ and "policy" in vars(type(first))  # ...holding the configuration
     assert first.policy is scenario.peers["c0"].policy and first.moved is simulation.effects.record_move
-    alone = StandaloneEndpoint("x", EndpointConfiguration(first.policy, None, str, first.protocol, {}))
-    assert sys.getsizeof(first) < sys.getsizeof(alone)
+    configuration = EndpointConfiguration(first.policy, None, str, first.protocol, {})
+    assert set(configuration.attributes()) == set(StandaloneEndpoint.__slots__)  # each attribute declared, and no other
+    assert sys.getsizeof(first) < sys.getsizeof(StandaloneEndpoint("x", configuration))
     with pytest.raises(AttributeError):
         first.policy = first.policy  # shared: an instance cannot change it for the others
 

@@ -618,7 +618,8 @@ class Endpoint:
     __slots__ = ("established_by_peer", "first_seen", "free_addresses", "half_open", "healthy", "leases", "name",
                  "now", "sessions")  # fmt: skip
 
-    # Its configuration (_CONFIGURATION): slots of an endpoint made alone, class attributes of a shared one.
+    # Its configuration, declared here alone: slots of an endpoint made alone (StandaloneEndpoint), class
+    # attributes of a shared one (sharing()); EndpointConfiguration.attributes() gives each.
     compiled: dict[str, CompiledTable]
     labels: Callable[[str], str]  # allocates globally unique SA labels such as "QM#3"
     local_faults: Mapping[str, IkeCode]
@@ -1136,14 +1137,10 @@ class Endpoint:
         return session
 
 
-_CONFIGURATION = ("compiled", "labels", "local_codes", "local_faults", "moved", "policy", "protocol", "reported",
-                  "responder", "schedule", "seed", "sink", "windows", "windows_peers")  # fmt: skip
-
-
 class StandaloneEndpoint(Endpoint):
     """An endpoint made alone: its configuration in slots of its own, which may change (``Endpoint()`` makes one)."""
 
-    __slots__ = _CONFIGURATION
+    __slots__ = tuple(Endpoint.__annotations__)  # the configuration Endpoint declares
 
 
 @dataclass(frozen=True)
@@ -1167,7 +1164,7 @@ class EndpointConfiguration:
     windows_peers: AbstractSet[str] = frozenset()
 
     def attributes(self) -> dict[str, Any]:
-        """The endpoint's attributes it makes (the names of _CONFIGURATION)."""
+        """The attributes an endpoint has of it (those Endpoint declares)."""
         sink = self.sink
         return {
             "compiled": self.compiled,

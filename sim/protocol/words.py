@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 WORDS: list[Any] = [None]  # number -> value; 0 numbers nothing
-NUMBERS: dict[Any, int] = {}  # value -> number (a hot path reads it with .get, then calls number() on a miss)
+NUMBERS: dict[Any, int] = {}  # value -> number
 MAX_NUMBER = 0xFFFFFF  # what the three bytes above an event's kind hold
 
 

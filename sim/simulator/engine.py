@@ -471,10 +471,7 @@ class Simulation:
             if far:
                 if queue.skip_superseded():
                     continue  # the next may now be the heap's
-                when, session = queue.pop_far()
-                # Else superseded: what Endpoint.handle_timer() would find, found without the calls.
-                if session.wake_at <= when:
-                    wake(session)
+                wake(queue.pop_far()[1])  # due: skip_superseded() dropped those superseded before it
             else:
                 when, seq, callback, arg, background = pop(heap)
                 if not background:
@@ -568,13 +565,11 @@ class Simulation:
         name, index = arg
         if index == 0:
             self._feed_next()  # the next first start, before anything this one schedules
-        base = self.base_of[name]
-        spec = self.scenario.peers[base]
+        spec = self.spec_of(name)
         if index + 1 < spec.connections:  # each start schedules the next: the heap stays small
             self.queue.at(spec.start + (index + 1) * spec.interval, self._start, (name, index + 1))
-        if name not in self.network.down:  # what _initiate() does, with the scenario peer known
-            ep = self.endpoints[name]
-            ep.initiate(self.queue.now, ep.protocol.first_table, self._target_of[base])
+        if name not in self.network.down:
+            self._initiate(name)
 
     def _arrive(self, msg: Message) -> None:
         now = self.queue.now
