@@ -102,6 +102,17 @@ def test_a_strongswan_responder_sends_mm2_once_and_drops_the_half_open_sa_at_30_
     assert resends == [] and ended.t == pytest.approx(30.005)
 
 
+def test_a_strongswan_responder_that_dropped_a_half_open_sa_opens_it_anew_for_a_later_mm1():
+    """The SA it ended is gone: the initiator's MM1, resent after the 30 s, begins a negotiation that completes."""
+    strongswan = {"profile": "strongswan"}
+    trace = sim.run(two_peers(client=strongswan, gateway=strongswan,
+                              faults=[{"kind": "partition", "start": 0.002, "end": 40}]))  # fmt: skip
+    ends = [(o.t, o.code) for o in trace.outcomes if o.peer == "gateway" and o.sa == "MM#1"]
+    assert ends == [(pytest.approx(30.005), 13805), (pytest.approx(47.513), 13897)]
+    assert trace.outcome("client", "QM#1").code == 13897
+    assert not [e for e in trace.events if type(e).__name__ == "Drop" and e.t > 40]  # MM3 and MM5 went to the new one
+
+
 def test_a_libreswan_responder_resends_mm4_but_not_mm2():
     resends, _ = _responder("libreswan", "MM1")
     assert resends == []

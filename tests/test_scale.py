@@ -348,6 +348,39 @@ def test_a_fleets_events_keep_one_reference_each() -> None:
     assert [record.message for record in trace.events[:2] if hasattr(record, "message")] == ["MM1"]
 
 
+class _CountingDict(dict):  # type: ignore[type-arg]
+    """A dict that counts its searches (subscripts and ``get``)."""
+
+    searches = 0
+
+    def __getitem__(self, key: Any) -> Any:
+        self.searches += 1
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.searches += 1
+        return super().get(key, default)
+
+
+def test_once_a_negotiation_has_begun_its_messages_reach_their_session_without_a_search() -> None:
+    """Its first message links the two sessions of an SA (Session.twin); the others go straight to them.
+
+    A million peers' table and a gateway's two million SAs are searched once per SA, not per message.
+    """
+    simulation = Simulation(_fleet(200))
+    peers = simulation.endpoints = _CountingDict(simulation.endpoints)
+    gateway = simulation.endpoints["gateway"]
+    gateway.sessions = tables = _CountingDict()
+    peers.searches = 0
+    trace = simulation.run()
+    assert sum(1 for o in trace.outcomes if o.code == 13897) == 4 * 200  # MM and QM, at both peers
+    assert peers.searches == 3 * 200  # each start, its MM1 and its QM1: not the other seven messages
+    assert tables.searches == 3 * 200  # the MM1 and the QM1, and the QM1's main mode SA (its parent)
+    client = simulation.endpoints["c0-1"]
+    for label, session in client.sessions.items():
+        assert session.twin is tables[label] and tables[label].twin is session
+
+
 def test_words_number_each_value_once_and_give_it_back(monkeypatch: pytest.MonkeyPatch) -> None:
     from sim.protocol import words
 

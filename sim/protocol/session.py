@@ -274,6 +274,7 @@ class Session:
         "sent_at",
         "state",
         "told",
+        "twin",
         "verdict",
         "waiting",
         "wake_at",
@@ -307,6 +308,10 @@ class Session:
         self.told = False  # whether its driver last heard that it keeps a run going
         # Its child SAs, in the order they began: the one itself while it has one (most SAs), then a tuple.
         self._children: Session | tuple[Session, ...] | None = None
+        # The peer's session of this SA, where the driver has found it (its cache of the SPI lookup: a
+        # message then goes to it without a search through a million peers and their SAs); the session
+        # itself once it has left its endpoint's table (then nothing links to it again). See link_twins().
+        self.twin: Session | None = None
 
     @property
     def children(self) -> tuple[Session, ...] | None:
@@ -713,8 +718,11 @@ class Endpoint:
         session.fire("start")
         return session
 
-    def receive(self, now: float, msg: Message) -> None:
-        """Handle one message that arrived from the network.
+    def receive(self, now: float, msg: Message, session: Session | None = None) -> Session | None:
+        """Handle one message that arrived from the network; the session that took it (None: none did).
+
+        ``session``: the one this endpoint's table holds under ``msg.sa``, where the driver knows it
+        (:func:`link_twins`): the table is not searched.
 
         A damaged datagram is dropped and audited, and the negotiation keeps its state, as real
         stacks do (reference/real-implementations.md 2): a clean retransmission can still
@@ -725,13 +733,14 @@ class Endpoint:
         self.now = now
         if msg.unreadable:
             self._drop_damaged(msg, f"cannot decrypt it: {msg.unreadable}")
-            return
+            return None
         if msg.corrupt and not self._rejects_malformed_first(msg):
             self._drop_damaged(msg, f"damaged {msg.corrupt}")
             if self.responder.notifies_damaged and msg.corrupt == "payload":
                 self._notify_damaged(msg)
-            return
-        session = self.sessions.get(msg.sa)
+            return None
+        if session is None:
+            session = self.sessions.get(msg.sa)
         protocol = self.protocol
         if (
             session is not None
@@ -741,12 +750,13 @@ class Endpoint:
         ):
             if not self._forgets(msg):  # the implementation deleted that SA: its label names nothing any more
                 self.sink.drop(self, msg, f"no SA {msg.sa} here (deleted when it ended)", DropCause.NO_SA)
-                return
+                return session
+            session.twin = session  # it leaves the table: a new negotiation takes its label
             session = None
         if session is None:
             session = self._open(msg)
             if session is None:
-                return
+                return None
         if (
             protocol.keys_from_psk
             and session.last_sent is not None
@@ -756,19 +766,20 @@ class Endpoint:
             self._drop_damaged(msg, "cannot decrypt it, the keys differ (a wrong pre-shared key)")
             if msg.trigger != "recv_NOTIFY":
                 self._notify_damaged(msg)  # encrypted with its own keys: the peer cannot read it either
-            return
+            return session
         session.heard = True
         if msg.name == protocol.delete_answer and session.ended:
-            return  # the answer to our delete: the SA is already gone
+            return session  # the answer to our delete: the SA is already gone
         try:  # CompiledTable.fire(), without the call
             step = session.compiled.steps[session.state][msg.trigger]
         except KeyError:
             self.sink.drop(self, msg, f"not accepted in state {session.state}", DropCause.REFUSED)
-            return
+            return session
         try:
             step(session, msg)
         except IllegalInput as refused:  # no guard of its rows holds
             self.sink.drop(self, msg, f"not accepted in state {refused.state}", DropCause.REFUSED)
+        return session
 
     def handle_timer(self, now: float, session: Session) -> None:
         """The wake-up the session asked for has come: handle its alarms, then its lifetime, then its deadline.
@@ -1107,6 +1118,7 @@ class Endpoint:
     def forget(self, session: Session) -> None:
         """Keep nothing of a negotiation refused without state (its label may open a new one)."""
         del self.sessions[session.label]
+        session.twin = session  # it has left the table: nothing links to it again
         self.half_open.discard(session.label)
 
     def release_address(self, label: str) -> None:
@@ -1135,6 +1147,18 @@ class Endpoint:
         if parent is not None:
             self.adopt(parent, session)
         return session
+
+
+def link_twins(sender: Session, receiver: Session | None) -> None:
+    """Link the sessions of one SA at its two peers (:attr:`Session.twin`), unless either has left its table.
+
+    A driver calls it once ``receiver`` has taken a message of ``sender`` (what :meth:`Endpoint.receive`
+    answers). While each links to the other (``a.twin is b and b.twin is a``), the driver may give their
+    messages to each other's session directly; a session that leaves its endpoint's table (forgotten,
+    replaced, lost in a crash) links to itself, which breaks the pair.
+    """
+    if receiver is not None and receiver.twin is None and sender.twin is not sender:
+        sender.twin, receiver.twin = receiver, sender
 
 
 class StandaloneEndpoint(Endpoint):

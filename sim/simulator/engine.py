@@ -21,7 +21,16 @@ from sim.enums import DropCause
 from sim.faults import FaultModel, MessageFault, PartitionFault
 from sim.protocol.profiles import PROFILES, is_windows
 from sim.protocol.registry import COMPILED, PROTOCOLS
-from sim.protocol.session import Endpoint, EndpointConfiguration, Message, Outcome, OutcomeKind, Session, outcome_kind
+from sim.protocol.session import (
+    Endpoint,
+    EndpointConfiguration,
+    Message,
+    Outcome,
+    OutcomeKind,
+    Session,
+    link_twins,
+    outcome_kind,
+)
 from sim.protocol.words import number
 from sim.scenario import PeerSpec, Scenario
 from sim.simulator.clock import BATCH, Batch, EventQueue
@@ -277,7 +286,7 @@ class Simulation:
             fault.install(self)
         self._ended_sessions: dict[tuple[str, str], str] = {}
         self._started = False
-        self._feed: Iterator[tuple[float, int, str]] = iter(())  # the initiators' first starts not yet in the heap
+        self._feed: Iterator[tuple[float, int, str, str]] = iter(())  # the initiators' first starts not yet in the heap
         self._wake_cb = self._wake  # bound once: the run tells a wake-up by its callback
         self.effects = Effects(self.raw, self.queue, self.network, self._wake_cb, self._arrive_cb)
         self.truncated: str | None = None
@@ -316,9 +325,9 @@ class Simulation:
         self._counters[prefix] = n
         return f"{prefix}#{n}"
 
-    def _initiate(self, name: str) -> None:
+    def _initiate(self, name: str, base: str) -> None:
         ep = self.endpoints[name]
-        ep.initiate(self.queue.now, ep.protocol.first_table, self._target_of[self.base_of[name]])
+        ep.initiate(self.queue.now, ep.protocol.first_table, self._target_of[base])
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -337,10 +346,11 @@ class Simulation:
         for base, group in self.names.items():
             spec = self.scenario.peers[base]
             if spec.role == "initiator":
-                firsts.append((spec.start, first, group))
+                firsts.append((spec.start, first, base, group))
                 first += len(group)
         firsts.sort(key=lambda f: (f[0], f[1]))  # the order the heap would give them: by time, then sequence
-        self._feed = ((when, seq + i, name) for when, seq, group in firsts for i, name in enumerate(group))
+        # Each start names its scenario peer: a million peers' table is not searched for it.
+        self._feed = ((when, seq + i, name, base) for when, seq, base, group in firsts for i, name in enumerate(group))
         self._feed_next()
         timed, self._timed = self._timed or [], None
         for when, target, action in timed:  # after the initiators: at equal times they go first
@@ -558,18 +568,18 @@ class Simulation:
         """Put the next initiator's first start in the heap, with the sequence number it was given."""
         following = next(self._feed, None)
         if following is not None:
-            when, seq, name = following
-            self.queue.at_seq(when, seq, self._start, (name, 0))
+            when, seq, name, base = following
+            self.queue.at_seq(when, seq, self._start, (name, base, 0))
 
-    def _start(self, arg: tuple[str, int]) -> None:
-        name, index = arg
+    def _start(self, arg: tuple[str, str, int]) -> None:
+        name, base, index = arg
         if index == 0:
             self._feed_next()  # the next first start, before anything this one schedules
-        spec = self.spec_of(name)
+        spec = self.scenario.peers[base]
         if index + 1 < spec.connections:  # each start schedules the next: the heap stays small
-            self.queue.at(spec.start + (index + 1) * spec.interval, self._start, (name, index + 1))
+            self.queue.at(spec.start + (index + 1) * spec.interval, self._start, (name, base, index + 1))
         if name not in self.network.down:
-            self._initiate(name)
+            self._initiate(name, base)
 
     def _arrive(self, msg: Message) -> None:
         now = self.queue.now
@@ -607,7 +617,14 @@ class Simulation:
             raw.refs.append(origin)
         else:
             raw.recv(now, receiver, msg.sa, msg.name, msg.sender, msg.corrupt)
-        self.endpoints[receiver].receive(now, msg)
+        if origin is None or receiver is not origin.peer or msg.sa is not origin.label:
+            self.endpoints[receiver].receive(now, msg)
+            return
+        twin = origin.twin
+        if twin is not None and twin.twin is origin and twin is not origin:  # the receiver's session of this SA
+            twin.endpoint.receive(now, msg, twin)
+        else:  # found by its name and label, and linked for the messages that follow
+            link_twins(origin, self.endpoints[receiver].receive(now, msg))
 
     def _wake(self, session: Session) -> None:
         """The time a session asked to be woken at has come."""
@@ -620,6 +637,7 @@ class Simulation:
         ep = self.endpoints[name]
         for label, session in ep.sessions.items():
             self._ended_sessions[(name, label)] = f"{session.state} (lost in crash)"
+            session.twin = session  # gone with its endpoint: messages for it go to the one that restarts
         self._lost_parents.update(_parents_of(ep))
         self.network.crash(name)
         self.effects.forget(ep)
@@ -630,7 +648,7 @@ class Simulation:
         self.network.restart(name)
         self.raw.timer(self.queue.now, name, None, "restart", None)
         if self.spec_of(name).role == "initiator":
-            self._initiate(name)
+            self._initiate(name, self.base_of[name])
 
     def _fire_all(self, arg: tuple[str, str]) -> None:
         name, trigger = arg
