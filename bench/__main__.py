@@ -61,7 +61,9 @@ from sim.trace import (
     KIND_NEW_TIME,
     KIND_NUMBER,
     KIND_OUTCOME_OF,
+    KIND_RECV_AT,
     KIND_RECV_OF,
+    KIND_SAME,
     KIND_SEND_OF,
     KIND_TRANSITION_OF,
     EventLog,
@@ -253,6 +255,7 @@ def bare_run(scenario: Scenario) -> Trace:
     raw = EventLog()
     times, kinds, refs = raw.times.append, raw.kinds.append, raw.refs.append
     last = math.nan  # the log's last time (every record of a step is at the step's time)
+    last_ref: BareSA | None = None  # the SA the last record named: the next one of it keeps no reference (KIND_SAME)
 
     parents: dict[str, str] = {}
     policies = {name: spec.policy for base, spec in scenario.peers.items() for name in scenario.instances_of(base)}
@@ -288,7 +291,7 @@ def bare_run(scenario: Scenario) -> Trace:
     inf = float("inf")
 
     def start(now: float, me: str, table: str, peer: str, parent: BareSA | None, new: int) -> None:
-        nonlocal seq
+        nonlocal seq, last_ref
         prefix = "MM" if table == _MM else "QM"
         counters[prefix] += 1
         label = f"{prefix}#{counters[prefix]}"
@@ -298,11 +301,11 @@ def bare_run(scenario: Scenario) -> Trace:
         key = (table, "NONE", "start")
         dest, message, _ = BARE_TABLE[key]
         assert message is not None  # a start always sends
-        kinds(KIND_TRANSITION_OF | new | moves[key])
+        kinds(KIND_TRANSITION_OF | new | moves[key])  # a new SA: its first record keeps its reference
         refs(sa)
         sa.state = dest
-        kinds(KIND_SEND_OF | named[message])
-        refs(sa)
+        kinds(KIND_SEND_OF | KIND_SAME | named[message])
+        last_ref = sa
         seq += 1
         heapq.heappush(heap, (now + latency, seq, ("msg", message, sa)))
         sa.deadline = now + 1.0
@@ -320,14 +323,25 @@ def bare_run(scenario: Scenario) -> Trace:
             start(now, event[1], _MM, event[2], None, new)
             continue
         _, name, origin = event
-        kinds(KIND_RECV_OF | new | named[name])
-        refs(origin)
         me, label, sender = origin.peer, origin.label, origin.endpoint.name
         mine = sessions[me]
         sa = mine.get(label)
-        if sa is None:
+        if sa is None:  # a first message: its record names the SA that sent it (KIND_RECV_OF)
+            kinds(KIND_RECV_OF | new | named[name] | (KIND_SAME if origin is last_ref else 0))
+            if origin is not last_ref:
+                refs(origin)
             parent = sessions[me][origin.parent.label] if origin.parent is not None else None
             sa = mine[label] = BareSA(peers[me], _FIRST[name], label, Role.RESPONDER, sender, parent)
+            refs(sa)
+            kinds(KIND_TRANSITION_OF | moves[(sa.table, sa.state, "recv_" + name)])
+        else:  # the SA that takes it (KIND_RECV_AT), and the move it makes: one reference
+            if sa is last_ref:
+                kinds(KIND_RECV_AT | new | named[name] | KIND_SAME)
+            else:
+                kinds(KIND_RECV_AT | new | named[name])
+                refs(sa)
+            kinds(KIND_TRANSITION_OF | KIND_SAME | moves[(sa.table, sa.state, "recv_" + name)])
+        last_ref = sa
         key = (sa.table, sa.state, "recv_" + name)
         dest, message, reports = BARE_TABLE[key]
         policy, theirs = policies[me], policies[sender]
@@ -335,12 +349,9 @@ def bare_run(scenario: Scenario) -> Trace:
             assert theirs.auth == policy.auth and theirs.proposals[0] in policy.proposals
         elif name in ("MM5", "MM6"):  # the pre-shared key proves the peer
             assert theirs.psk == policy.psk
-        kinds(KIND_TRANSITION_OF | moves[key])
-        refs(sa)
         sa.state = dest
         if message is not None:
-            kinds(KIND_SEND_OF | named[message])
-            refs(sa)
+            kinds(KIND_SEND_OF | KIND_SAME | named[message])
             seq += 1
             heapq.heappush(heap, (now + latency, seq, ("msg", message, sa)))
             sa.deadline = inf if message in _LAST else now + 1.0
@@ -348,15 +359,14 @@ def bare_run(scenario: Scenario) -> Trace:
             sa.deadline = inf
         if reports:
             raw.outcome_at.append(len(raw.kinds))
-            raw.outcome_ref.append(len(raw.refs))
+            raw.outcome_ref.append(len(raw.refs) - 1)
             raw.outcome_t.append(now)
-            kinds(KIND_OUTCOME_OF | kinds_of[(sa.table, sa.role)].number << KIND_NUMBER)
-            refs(sa)
+            kinds(KIND_OUTCOME_OF | KIND_SAME | kinds_of[(sa.table, sa.role)].number << KIND_NUMBER)
             sa.expires = now + (policy.mm_lifetime if sa.table == _MM else policy.qm_lifetime)
             if sa.table == _MM and sa.role is Role.INITIATOR:
                 start(now, me, _QM, sender, sa, 0)
 
-    raw.last = last
+    raw.last, raw.last_ref = last, last_ref
 
     def states() -> dict[tuple[str, str], str]:
         return {(me, label): sa.state for me, mine in sessions.items() for label, sa in mine.items()}

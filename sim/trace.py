@@ -48,30 +48,38 @@ WIDTH = 8  # fields per event of a raw row (:meth:`EventLog.rows`): t, kind, pee
 # run keeps it anyway), and the number of the rest (sim.protocol.words) beside the kind, in the
 # bits above _NUMBER: one reference instead of four or five.
 (_SEND, _SEND_D, _RETRANSMIT, _RECV, _RECV_C, _DROP, _TIMER, _TRANSITION, _OUTCOME, _OUTCOME_T,
- _SEND_OF, _RECV_OF, _TRANSITION_OF, _OUTCOME_OF) = range(14)  # fmt: skip
-_REFS = (4, 5, 6, 4, 5, 6, 4, 3, 5, 6, 1, 1, 1, 1)
+ _SEND_OF, _RECV_OF, _TRANSITION_OF, _OUTCOME_OF, _RECV_AT) = range(15)  # fmt: skip
+_REFS = (4, 5, 6, 4, 5, 6, 4, 3, 5, 6, 1, 1, 1, 1, 1)
+_SHORT = _SEND_OF  # the short forms are the kinds from this one on
 _OUTCOME_KINDS = frozenset({_OUTCOME, _OUTCOME_T, _OUTCOME_OF})
 # Events of one instant share a time: ``times`` holds a time once per run of events at it, and the
 # kind of the event that starts a run has this bit set (a negotiation's 33 events have 11 times).
 _NEW_TIME = 0x80
-_KIND = 0x7F
+# A short form whose session is the one the event before it (a short form too) named keeps no reference
+# of its own, and has this bit set: a message taken, the move it makes and the answer sent are one.
+_SAME = 0x40
+_KIND = 0x3F
 _NUMBER = 8  # a short form's number is its kind's entry shifted right by this
 
 Move = tuple[str, str, str, str]  # a transition: (src, dst, trigger, machine)
 
 # A writer on a hot path (the simulator's) may append the short forms itself: when ``t`` is not
-# ``last``, ``times.append(t)``, ``last = t`` and the kind ORed with KIND_NEW_TIME; then
-# ``kinds.append(KIND_... | n << KIND_NUMBER)`` and ``refs.append(session)``, where the session is
+# ``last``, ``times.append(t)``, ``last = t`` and the kind ORed with KIND_NEW_TIME; when the session
+# is ``last_ref``, the kind ORed with KIND_SAME, else ``refs.append(session)`` and ``last_ref = session``;
+# then ``kinds.append(KIND_... | n << KIND_NUMBER)``, where the session is
 # a :class:`~sim.protocol.session.Session` and n the number (sim.protocol.words) of
 # - KIND_SEND_OF: the name of a message the session sent, from its endpoint to its peer, under its
 #   label, with no detail;
 # - KIND_RECV_OF: the name of a message that session sent, received undamaged at its peer;
+# - KIND_RECV_AT: the name of a message received undamaged by that session, from its peer, under its label;
 # - KIND_TRANSITION_OF: the session's move, (src, dst, trigger, machine).
 # - KIND_OUTCOME_OF: the session's report's OutcomeKind, its index and where its references begin
 #   and its time appended to ``outcome_at``, ``outcome_ref`` and ``outcome_t`` first (what
 #   :meth:`EventLog.outcome_of` does).
 KIND_SEND_OF, KIND_RECV_OF, KIND_TRANSITION_OF, KIND_OUTCOME_OF = _SEND_OF, _RECV_OF, _TRANSITION_OF, _OUTCOME_OF
+KIND_RECV_AT = _RECV_AT
 KIND_NEW_TIME = _NEW_TIME
+KIND_SAME = _SAME
 KIND_NUMBER = _NUMBER
 
 
@@ -90,7 +98,8 @@ class EventLog:
     fields per event with a float per event time. Records are made only when they are read.
     """
 
-    __slots__ = ("_moves", "kinds", "last", "outcome_at", "outcome_ref", "outcome_t", "refs", "times", "unkept")
+    __slots__ = ("_moves", "kinds", "last", "last_ref", "outcome_at", "outcome_ref", "outcome_t", "refs", "times",
+                 "unkept")  # fmt: skip
 
     keeps_events: ClassVar[bool] = True  # False: an :class:`OutcomeLog`, which keeps the outcomes alone
 
@@ -99,7 +108,8 @@ class EventLog:
         self.last = math.nan  # the last time in ``times`` (NaN: none yet; it equals nothing)
         # The kind of each event (_SEND...), with _NEW_TIME where a run begins, and a short form's number above.
         self.kinds = array("I")
-        self.refs: list[Any] = []  # each event's references, _REFS[kind] of them, event after event
+        self.refs: list[Any] = []  # each event's references, _REFS[kind] of them (none with _SAME), event after event
+        self.last_ref: Any = None  # the session of the last event, where it is a short form (None: it is not)
         self.outcome_at = array("I")  # the index of each outcome event, in order...
         self.outcome_ref = array("I")  # ...where its references begin (4 bytes: a log of 4G references is 32 GB)...
         self.outcome_t = array("d")  # ...and its time
@@ -107,7 +117,8 @@ class EventLog:
         self.unkept = 0  # events counted and not kept (an OutcomeLog's); writers may add to it themselves
 
     def _at(self, t: float) -> int:
-        """Note an event at ``t``: _NEW_TIME when it begins a run of events at a new time, else 0."""
+        """Note a long form at ``t``: _NEW_TIME when it begins a run of events at a new time, else 0."""
+        self.last_ref = None  # the next short form keeps its session
         if t == self.last:
             return 0
         self.times.append(t)
@@ -175,11 +186,16 @@ class EventLog:
 
     def outcome_of(self, t: float, session: Any, kind: OutcomeKind) -> None:
         """A terminal report of ``session`` (its endpoint's, about its SA, its peer the remote), made at ``t``."""
+        if session is self.last_ref:
+            entry = _OUTCOME_OF | _SAME | kind.number << _NUMBER
+        else:
+            entry = _OUTCOME_OF | kind.number << _NUMBER
+            self.refs.append(session)
         self.outcome_at.append(len(self.kinds))
-        self.outcome_ref.append(len(self.refs))
+        self.outcome_ref.append(len(self.refs) - 1)
         self.outcome_t.append(t)
-        self.kinds.append(_OUTCOME_OF | self._at(t) | kind.number << _NUMBER)
-        self.refs.append(session)
+        self.kinds.append(entry | self._at(t))
+        self.last_ref = session
 
     def extend(self, fields: Iterable[Any]) -> None:
         """Append one event given as its ``WIDTH`` raw fields (the layout :meth:`rows` gives back)."""
@@ -222,7 +238,7 @@ class EventLog:
         if not start:
             return 0, 0
         kinds = self.kinds
-        refs = sum(_REFS[kinds[i] & _KIND] for i in range(start))
+        refs = sum(0 if kinds[i] & _SAME else _REFS[kinds[i] & _KIND] for i in range(start))
         return refs, sum(1 for i in range(start) if kinds[i] & _NEW_TIME)
 
     def rows(self, start: int = 0) -> Iterator[tuple[Any, ...]]:
@@ -230,24 +246,30 @@ class EventLog:
         times, refs, kinds = self.times, self.refs, self.kinds
         at, ti = self._offset(start)
         t = times[ti - 1] if ti else math.nan
+        session: Any = refs[at - 1] if at else None  # the session of the last short form (a _SAME event's)
         for i in range(start, len(kinds)):
             k = kinds[i]
             if k & _NEW_TIME:
                 t = times[ti]
                 ti += 1
             word = WORDS[k >> _NUMBER]  # what a short form names beside its session
-            k &= _KIND
-            n = _REFS[k]
+            if k & _SAME:
+                k &= _KIND
+                n = 0
+            else:
+                k &= _KIND
+                n = _REFS[k]
+                if k >= _SHORT:
+                    session = refs[at]
             r = refs[at : at + n]
             at += n
             if k == _SEND_OF:
-                session = r[0]
                 yield (t, "send", session.endpoint.name, session.label, word, session.peer, None, None)
             elif k == _RECV_OF:
-                origin = r[0]
-                yield (t, "recv", origin.peer, origin.label, word, origin.endpoint.name, None, None)
+                yield (t, "recv", session.peer, session.label, word, session.endpoint.name, None, None)
+            elif k == _RECV_AT:
+                yield (t, "recv", session.endpoint.name, session.label, word, session.peer, None, None)
             elif k == _TRANSITION_OF:
-                session = r[0]
                 src, dst, trigger, machine = word
                 yield (t, "transition", session.endpoint.name, session.label, src, dst, trigger, machine)
             elif k == _SEND:
@@ -267,8 +289,8 @@ class EventLog:
             elif k == _TRANSITION:
                 src, dst, trigger, machine = r[2]
                 yield (t, "transition", r[0], r[1], src, dst, trigger, machine)
-            else:
-                _, _, peer, sa, kind, remote, parent, reported = self._outcome(i, at - n, t)
+            else:  # a short form's reference is the last one taken (its own, or the one before's)
+                _, _, peer, sa, kind, remote, parent, reported = self._outcome(i, at - 1 if k >= _SHORT else at - n, t)
                 yield (t, "outcome", peer, sa, kind.core(reported, peer, sa, remote, parent), None, None, None)
 
     def last_time(self) -> float:
@@ -682,6 +704,7 @@ def _records(log: EventLog, parents: dict[str, str]) -> Iterator[Event]:
     times, kinds, refs = log.times, log.kinds, log.refs
     at = ti = 0
     t = exact = math.nan
+    session: Any = None  # the session of the last short form
     get_parent = parents.get
     for i, entry in enumerate(kinds):
         if entry & _NEW_TIME:
@@ -690,20 +713,28 @@ def _records(log: EventLog, parents: dict[str, str]) -> Iterator[Event]:
             ti += 1
         k = entry & _KIND
         seq = i + 1
-        if k == _SEND_OF:
-            session, message = refs[at], WORDS[entry >> _NUMBER]
-            at += 1
-            sa = session.label
-            yield Send(t, seq, session.endpoint.name, sa, message, session.peer, None, get_parent(sa))
-        elif k == _RECV_OF:
-            origin, message = refs[at], WORDS[entry >> _NUMBER]
-            at += 1
-            sa = origin.label
-            yield Recv(t, seq, origin.peer, sa, message, origin.endpoint.name, None, get_parent(sa))
-        elif k == _TRANSITION_OF:
-            session, (src, dst, trigger, machine) = refs[at], WORDS[entry >> _NUMBER]
-            at += 1
-            yield Transition(t, seq, session.endpoint.name, session.label, machine, src, dst, trigger)
+        if k >= _SHORT:
+            if not entry & _SAME:
+                session = refs[at]
+                at += 1
+            if k == _SEND_OF:
+                sa = session.label
+                yield Send(t, seq, session.endpoint.name, sa, WORDS[entry >> _NUMBER], session.peer, None,
+                           get_parent(sa))  # fmt: skip
+            elif k == _RECV_OF:
+                sa = session.label
+                yield Recv(t, seq, session.peer, sa, WORDS[entry >> _NUMBER], session.endpoint.name, None,
+                           get_parent(sa))  # fmt: skip
+            elif k == _RECV_AT:
+                sa = session.label
+                yield Recv(t, seq, session.endpoint.name, sa, WORDS[entry >> _NUMBER], session.peer, None,
+                           get_parent(sa))  # fmt: skip
+            elif k == _TRANSITION_OF:
+                src, dst, trigger, machine = WORDS[entry >> _NUMBER]
+                yield Transition(t, seq, session.endpoint.name, session.label, machine, src, dst, trigger)
+            else:  # _OUTCOME_OF
+                _, _, peer, sa, kind, remote, parent, reported = log._outcome(i, at - 1, exact)
+                yield Outcome(_time(reported), seq, peer, sa, *_outcome_fields(kind), remote, parent)
         elif k in _OUTCOME_KINDS:
             _, _, peer, sa, kind, remote, parent, reported = log._outcome(i, at, exact)
             at += _REFS[k]

@@ -39,7 +39,9 @@ from sim.trace import (
     KIND_NEW_TIME,
     KIND_NUMBER,
     KIND_OUTCOME_OF,
+    KIND_RECV_AT,
     KIND_RECV_OF,
+    KIND_SAME,
     KIND_SEND_OF,
     KIND_TRANSITION_OF,
     EventLog,
@@ -63,7 +65,7 @@ class Effects:
     """
 
     __slots__ = ("_arrival", "_batch", "_kind", "_moved_as", "_received_as", "_ref", "_reported_as", "_sent_as",
-                 "_sent_at", "_time", "arrive", "busy", "keeps", "network", "queue", "raw", "record_move",
+                 "_sent_at", "_taken_as", "_time", "arrive", "busy", "keeps", "network", "queue", "raw", "record_move",
                  "record_outcome_kind", "wake")  # fmt: skip
 
     def __init__(
@@ -87,6 +89,7 @@ class Effects:
         # kind and value (a message name, a move's number, an OutcomeKind): no int is made per event.
         self._sent_as: dict[str, int] = {}
         self._received_as: dict[str, int] = {}
+        self._taken_as: dict[str, int] = {}  # KIND_RECV_AT: a message taken by a session found without a search
         self._moved_as: dict[int, int] = {}
         self._reported_as: dict[OutcomeKind, int] = {}
         # The core's fast hooks (Endpoint.moved, Endpoint.reported), bound once: every endpoint shares them.
@@ -113,13 +116,17 @@ class Effects:
                 entry = self._sent_as[msg.name]
             except KeyError:
                 entry = _entry(self._sent_as, KIND_SEND_OF, msg.name, number(msg.name))
+            if session is raw.last_ref:  # the event before was this session's: its reference serves
+                entry |= KIND_SAME
+            else:
+                self._ref(session)
+                raw.last_ref = session
             if now == raw.last:
                 self._kind(entry)
             else:  # the first event at this time
                 self._time(now)
                 raw.last = now
                 self._kind(entry | KIND_NEW_TIME)
-            self._ref(session)
         elif attempt == 0:
             self.raw.send(now, msg.sender, msg.sa, msg.name, msg.receiver, msg.detail)
         else:
@@ -153,13 +160,17 @@ class Effects:
             entry = self._moved_as[move]
         except KeyError:
             entry = _entry(self._moved_as, KIND_TRANSITION_OF, move, move)
+        if session is raw.last_ref:
+            entry |= KIND_SAME
+        else:
+            self._ref(session)
+            raw.last_ref = session
         if now == raw.last:
             self._kind(entry)
         else:  # the first event at this time
             self._time(now)
             raw.last = now
             self._kind(entry | KIND_NEW_TIME)
-        self._ref(session)
 
     def _counted(self, session: Session, move: int) -> None:
         """Count a change of state that an OutcomeLog does not keep."""
@@ -176,20 +187,24 @@ class Effects:
         now, reported_at = self.queue.now, session.endpoint.now
         if reported_at == now:  # the short form: the session holds the peer, the SA, the remote peer and the parent
             raw = self.raw  # what EventLog.outcome_of() does, without the call
-            raw.outcome_at.append(len(raw.kinds))
-            raw.outcome_ref.append(len(raw.refs))
-            raw.outcome_t.append(now)
             try:
                 entry = self._reported_as[kind]
             except KeyError:
                 entry = _entry(self._reported_as, KIND_OUTCOME_OF, kind, kind.number)
+            if session is raw.last_ref:
+                entry |= KIND_SAME
+            else:
+                self._ref(session)
+                raw.last_ref = session
+            raw.outcome_at.append(len(raw.kinds))
+            raw.outcome_ref.append(len(raw.refs) - 1)  # where its session is
+            raw.outcome_t.append(now)
             if now == raw.last:
                 self._kind(entry)
             else:  # the first event at this time
                 self._time(now)
                 raw.last = now
                 self._kind(entry | KIND_NEW_TIME)
-            self._ref(session)
         else:
             self.raw.outcome(now, session.endpoint.name, session.label, kind, session.peer, parent, reported_at)
 
@@ -593,8 +608,33 @@ class Simulation:
             return
         raw = self.raw
         origin = msg.origin
+        # The receiver's session of this SA where the two are linked (Session.twin): no search for it.
+        twin = None
+        if origin is not None and receiver is origin.peer and msg.sa is origin.label:
+            twin = origin.twin
+            if twin is not None and (twin.twin is not origin or twin is origin):
+                twin = None
         if not self.effects.keeps:
             raw.unkept += 1
+        elif twin is not None and origin is not None and msg.corrupt is None and msg.sender is origin.endpoint.name:
+            # The short form of the session that takes it: its endpoint, its label and its peer are the
+            # receiver, the SA and the sender (they were when the two were linked).
+            taken_as = self.effects._taken_as
+            try:
+                entry = taken_as[msg.name]
+            except KeyError:
+                entry = _entry(taken_as, KIND_RECV_AT, msg.name, number(msg.name))
+            if twin is raw.last_ref:
+                entry |= KIND_SAME
+            else:
+                raw.refs.append(twin)
+                raw.last_ref = twin
+            if now == raw.last:
+                raw.kinds.append(entry)
+            else:  # the first event at this time
+                raw.times.append(now)
+                raw.last = now
+                raw.kinds.append(entry | KIND_NEW_TIME)
         elif (
             msg.corrupt is None
             and origin is not None  # the short form: the sending session holds the sender, the SA and the receiver
@@ -602,29 +642,30 @@ class Simulation:
             and receiver is origin.peer
             and msg.sender is origin.endpoint.name
         ):
-            effects = self.effects
-            received_as = effects._received_as
+            received_as = self.effects._received_as
             try:
                 entry = received_as[msg.name]
             except KeyError:
                 entry = _entry(received_as, KIND_RECV_OF, msg.name, number(msg.name))
+            if origin is raw.last_ref:
+                entry |= KIND_SAME
+            else:
+                raw.refs.append(origin)
+                raw.last_ref = origin
             if now == raw.last:
                 raw.kinds.append(entry)
             else:  # the first event at this time
                 raw.times.append(now)
                 raw.last = now
                 raw.kinds.append(entry | KIND_NEW_TIME)
-            raw.refs.append(origin)
         else:
             raw.recv(now, receiver, msg.sa, msg.name, msg.sender, msg.corrupt)
-        if origin is None or receiver is not origin.peer or msg.sa is not origin.label:
-            self.endpoints[receiver].receive(now, msg)
-            return
-        twin = origin.twin
-        if twin is not None and twin.twin is origin and twin is not origin:  # the receiver's session of this SA
+        if twin is not None:
             twin.endpoint.receive(now, msg, twin)
-        else:  # found by its name and label, and linked for the messages that follow
-            link_twins(origin, self.endpoints[receiver].receive(now, msg))
+        elif origin is not None and receiver is origin.peer and msg.sa is origin.label:
+            link_twins(origin, self.endpoints[receiver].receive(now, msg))  # found by name and label, then linked
+        else:
+            self.endpoints[receiver].receive(now, msg)
 
     def _wake(self, session: Session) -> None:
         """The time a session asked to be woken at has come."""
