@@ -138,7 +138,7 @@ def _fleet_once(peers: int, traced: bool, events: bool = True) -> dict[str, Any]
     if traced:
         tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0] if traced else 0
-    w0, c0 = time.perf_counter(), _cpu()
+    w0, c0, r0 = time.perf_counter(), _cpu(), resource.getrusage(resource.RUSAGE_SELF)
     simulation = Simulation(sc, events=events)
     c1 = _cpu()
     trace = simulation.run()
@@ -146,7 +146,7 @@ def _fleet_once(peers: int, traced: bool, events: bool = True) -> dict[str, Any]
     rss_run = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB: the trace kept, no record made yet
     kept_run = tracemalloc.get_traced_memory()[0] - base if traced else 0
     outcomes = trace.outcomes
-    c3, w3 = _cpu(), time.perf_counter()
+    c3, w3, r3 = _cpu(), time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     done = _completed(outcomes)
     assert done == peers and trace.truncated is None, (done, peers, trace.truncated)
     sas = 2 * peers  # one main-mode SA and one quick-mode SA per negotiation, each held at both peers
@@ -159,6 +159,9 @@ def _fleet_once(peers: int, traced: bool, events: bool = True) -> dict[str, Any]
         "setup_s": round(c1 - c0, 3),
         "run_s": round(c2 - c1, 3),
         "outcomes_s": round(c3 - c2, 3),
+        # CPU in the kernel: mostly the pages of memory the run touches first (zeroed on a fault).
+        "kernel_s": round(r3.ru_stime - r0.ru_stime, 3),
+        "page_faults_per_negotiation": round((r3.ru_minflt - r0.ru_minflt) / peers, 2),
         "negotiations_per_s": round(peers / (c3 - c0)),
         "us_per_negotiation": round((c3 - c0) / peers * 1e6, 1),
         "trace_events": trace.raw.events_seen() if trace.raw is not None else len(trace.events),
