@@ -616,50 +616,31 @@ class Simulation:
                 twin = None
         if not self.effects.keeps:
             raw.unkept += 1
-        elif twin is not None and origin is not None and msg.corrupt is None and msg.sender is origin.endpoint.name:
-            # The short form of the session that takes it: its endpoint, its label and its peer are the
-            # receiver, the SA and the sender (they were when the two were linked).
-            taken_as = self.effects._taken_as
-            try:
-                entry = taken_as[msg.name]
-            except KeyError:
-                entry = _entry(taken_as, KIND_RECV_AT, msg.name, number(msg.name))
-            if twin is raw.last_ref:
-                entry |= KIND_SAME
-            else:
-                raw.refs.append(twin)
-                raw.last_ref = twin
-            if now == raw.last:
-                raw.kinds.append(entry)
-            else:  # the first event at this time
-                raw.times.append(now)
-                raw.last = now
-                raw.kinds.append(entry | KIND_NEW_TIME)
-        elif (
-            msg.corrupt is None
-            and origin is not None  # the short form: the sending session holds the sender, the SA and the receiver
-            and msg.sa is origin.label
-            and receiver is origin.peer
-            and msg.sender is origin.endpoint.name
-        ):
-            received_as = self.effects._received_as
-            try:
-                entry = received_as[msg.name]
-            except KeyError:
-                entry = _entry(received_as, KIND_RECV_OF, msg.name, number(msg.name))
-            if origin is raw.last_ref:
-                entry |= KIND_SAME
-            else:
-                raw.refs.append(origin)
-                raw.last_ref = origin
-            if now == raw.last:
-                raw.kinds.append(entry)
-            else:  # the first event at this time
-                raw.times.append(now)
-                raw.last = now
-                raw.kinds.append(entry | KIND_NEW_TIME)
         else:
-            raw.recv(now, receiver, msg.sa, msg.name, msg.sender, msg.corrupt)
+            kept: Session | None = None  # the session a short form keeps, if the event has one
+            if origin is not None and msg.corrupt is None and msg.sender is origin.endpoint.name:
+                if twin is not None:  # the session that takes it: its endpoint, label and peer were when linked
+                    kept, entries, kind = twin, self.effects._taken_as, KIND_RECV_AT
+                elif msg.sa is origin.label and receiver is origin.peer:  # the session that sent it
+                    kept, entries, kind = origin, self.effects._received_as, KIND_RECV_OF
+            if kept is None:
+                raw.recv(now, receiver, msg.sa, msg.name, msg.sender, msg.corrupt)
+            else:
+                try:
+                    entry = entries[msg.name]
+                except KeyError:
+                    entry = _entry(entries, kind, msg.name, number(msg.name))
+                if kept is raw.last_ref:
+                    entry |= KIND_SAME
+                else:
+                    raw.refs.append(kept)
+                    raw.last_ref = kept
+                if now == raw.last:
+                    raw.kinds.append(entry)
+                else:  # the first event at this time
+                    raw.times.append(now)
+                    raw.last = now
+                    raw.kinds.append(entry | KIND_NEW_TIME)
         if twin is not None:
             twin.endpoint.receive(now, msg, twin)
         elif origin is not None and receiver is origin.peer and msg.sa is origin.label:
