@@ -330,20 +330,22 @@ def bare_run(scenario: Scenario) -> Trace:
         mine = sessions[me]
         sa = mine.get(label)
         if sa is None:  # a first message: its record names the SA that sent it (KIND_RECV_OF)
-            kinds(KIND_RECV_OF | new | named[name] | (KIND_SAME if origin is last_ref else 0))
-            if origin is not last_ref:
+            if origin is last_ref:
+                kinds(KIND_RECV_OF | new | named[name] | KIND_SAME)
+            else:
+                kinds(KIND_RECV_OF | new | named[name])
                 refs(origin)
             parent = sessions[me][origin.parent.label] if origin.parent is not None else None
             sa = mine[label] = BareSA(peers[me], _FIRST[name], label, Role.RESPONDER, sender, parent)
             refs(sa)
-            kinds(KIND_TRANSITION_OF | moves[(sa.table, sa.state, "recv_" + name)])
+            move = KIND_TRANSITION_OF
         else:  # the SA that takes it (KIND_RECV_AT), and the move it makes: one reference
             if sa is last_ref:
                 kinds(KIND_RECV_AT | new | named[name] | KIND_SAME)
             else:
                 kinds(KIND_RECV_AT | new | named[name])
                 refs(sa)
-            kinds(KIND_TRANSITION_OF | KIND_SAME | moves[(sa.table, sa.state, "recv_" + name)])
+            move = KIND_TRANSITION_OF | KIND_SAME
         last_ref = sa
         key = (sa.table, sa.state, "recv_" + name)
         dest, message, reports = BARE_TABLE[key]
@@ -352,6 +354,7 @@ def bare_run(scenario: Scenario) -> Trace:
             assert theirs.auth == policy.auth and theirs.proposals[0] in policy.proposals
         elif name in ("MM5", "MM6"):  # the pre-shared key proves the peer
             assert theirs.psk == policy.psk
+        kinds(move | moves[key])
         sa.state = dest
         if message is not None:
             kinds(KIND_SEND_OF | KIND_SAME | named[message])

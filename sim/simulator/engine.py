@@ -608,21 +608,21 @@ class Simulation:
             return
         raw = self.raw
         origin = msg.origin
-        # The receiver's session of this SA where the two are linked (Session.twin): no search for it.
-        twin = None
-        if origin is not None and receiver is origin.peer and msg.sa is origin.label:
-            twin = origin.twin
-            if twin is not None and (twin.twin is not origin or twin is origin):
-                twin = None
+        # The session that sent it, where it goes to that session's peer under its SA (else None); then
+        # the receiver's session of that SA, where the two are linked (Session.twin): no search for it.
+        sending = origin if origin is not None and receiver is origin.peer and msg.sa is origin.label else None
+        twin = sending.twin if sending is not None else None
+        if twin is not None and (twin is sending or twin.twin is not sending):
+            twin = None
         if not self.effects.keeps:
             raw.unkept += 1
         else:
             kept: Session | None = None  # the session a short form keeps, if the event has one
-            if origin is not None and msg.corrupt is None and msg.sender is origin.endpoint.name:
+            if sending is not None and msg.corrupt is None and msg.sender is sending.endpoint.name:
                 if twin is not None:  # the session that takes it: its endpoint, label and peer were when linked
                     kept, entries, kind = twin, self.effects._taken_as, KIND_RECV_AT
-                elif msg.sa is origin.label and receiver is origin.peer:  # the session that sent it
-                    kept, entries, kind = origin, self.effects._received_as, KIND_RECV_OF
+                else:  # the session that sent it
+                    kept, entries, kind = sending, self.effects._received_as, KIND_RECV_OF
             if kept is None:
                 raw.recv(now, receiver, msg.sa, msg.name, msg.sender, msg.corrupt)
             else:
@@ -643,8 +643,8 @@ class Simulation:
                     raw.kinds.append(entry | KIND_NEW_TIME)
         if twin is not None:
             twin.endpoint.receive(now, msg, twin)
-        elif origin is not None and receiver is origin.peer and msg.sa is origin.label:
-            link_twins(origin, self.endpoints[receiver].receive(now, msg))  # found by name and label, then linked
+        elif sending is not None:
+            link_twins(sending, self.endpoints[receiver].receive(now, msg))  # found by name and label, then linked
         else:
             self.endpoints[receiver].receive(now, msg)
 
@@ -669,8 +669,9 @@ class Simulation:
     def _restart(self, name: str) -> None:
         self.network.restart(name)
         self.raw.timer(self.queue.now, name, None, "restart", None)
-        if self.spec_of(name).role == "initiator":
-            self._initiate(name, self.base_of[name])
+        base = self.base_of[name]
+        if self.scenario.peers[base].role == "initiator":
+            self._initiate(name, base)
 
     def _fire_all(self, arg: tuple[str, str]) -> None:
         name, trigger = arg
