@@ -95,6 +95,24 @@ def test_crashed_initiator_restarts_and_negotiates_again():
     assert trace.outcome("gateway", "MM#1").code == 13805
 
 
+def test_an_initiator_that_crashed_before_its_start_starts_from_the_state_it_restarted_with():
+    """A start carries its endpoint (no search of the run's peers); a crash before it replaces that endpoint."""
+    from sim.scenario import parse_scenario
+    from sim.simulator.engine import Simulation
+
+    crash = {"kind": "crash", "peer": "client", "at": 0.2, "restart_at": 0.4}
+    client = {"instances": 2, "start": 1, "connections": 2, "interval": 30}
+    simulation = Simulation(parse_scenario(two_peers(client, faults=[crash], limits={"until": 100})))
+    trace = simulation.run()
+    for name in ("client-1", "client-2"):  # the restart's negotiation, then the start's and the next connection's
+        mine = simulation.endpoints[name].sessions
+        assert sorted(label for label in mine if label.startswith("MM")) == sorted(
+            o.sa for o in trace.outcomes if o.peer == name and o.exchange == "ikev1_main_mode"
+        )
+        assert len([label for label in mine if label.startswith("MM")]) == 3
+    assert {o.code for o in trace.outcomes} == {13897}
+
+
 def test_random_loss_is_seeded():
     scenario = two_peers(network={"loss": 0.3}, client={"policy": {"quick_modes": 3}})
     first = sim.run(scenario, seed=7).to_jsonl()

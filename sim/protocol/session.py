@@ -1129,6 +1129,21 @@ class Endpoint:
 
     # --- internals ---------------------------------------------------------------------------
 
+    def _parent_of(self, msg: Message, label: str) -> Session | None:
+        """Its session of the SA ``label`` that ``msg`` is negotiated under, or None.
+
+        Where the sender's session of that SA is linked to one here (:func:`link_twins`), that one:
+        a gateway's two million SAs are not searched for it.
+        """
+        origin = msg.origin
+        if origin is not None:
+            theirs = origin.parent
+            if theirs is not None and theirs.label is label:
+                mine = theirs.twin
+                if mine is not None and mine is not theirs and mine.twin is theirs and mine.endpoint is self:
+                    return mine
+        return self.sessions.get(label)
+
     def _open(self, msg: Message) -> Session | None:
         table = self.protocol.first_messages.get(msg.name)
         if table is None:
@@ -1136,7 +1151,7 @@ class Endpoint:
             return None
         parent = None
         if msg.parent is not None:
-            parent = self.sessions.get(msg.parent)
+            parent = self._parent_of(msg, msg.parent)
             if parent is None or not parent.established:
                 self.sink.drop(self, msg, f"no established SA {msg.parent} here", DropCause.NO_SA)
                 return None

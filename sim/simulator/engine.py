@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import itertools
 import math
 import random
 from collections.abc import Callable, Iterator
@@ -301,7 +302,9 @@ class Simulation:
             fault.install(self)
         self._ended_sessions: dict[tuple[str, str], str] = {}
         self._started = False
-        self._feed: Iterator[tuple[float, int, str, str]] = iter(())  # the initiators' first starts not yet in the heap
+        # The initiators' first starts not yet in the heap: (time, sequence, endpoint, scenario peer).
+        self._feed: Iterator[tuple[float, int, Endpoint, str]] = iter(())
+        self._crashed = False  # whether a peer has crashed: a start then finds its endpoint by name
         self._wake_cb = self._wake  # bound once: the run tells a wake-up by its callback
         self.effects = Effects(self.raw, self.queue, self.network, self._wake_cb, self._arrive_cb)
         self.truncated: str | None = None
@@ -340,8 +343,7 @@ class Simulation:
         self._counters[prefix] = n
         return f"{prefix}#{n}"
 
-    def _initiate(self, name: str, base: str) -> None:
-        ep = self.endpoints[name]
+    def _initiate(self, ep: Endpoint, base: str) -> None:
         ep.initiate(self.queue.now, ep.protocol.first_table, self._target_of[base])
 
     # --- the run -----------------------------------------------------------------------------
@@ -358,14 +360,17 @@ class Simulation:
         firsts = []
         first = queue.reserve(sum(len(group) for base, group in self.names.items()
                                   if self.scenario.peers[base].role == "initiator"))  # fmt: skip
+        # Each start carries its endpoint and its scenario peer: a million peers' table is not searched
+        # for them (the endpoints of a scenario peer's instances are in the table in their order).
+        endpoints = iter(self.endpoints.values())
         for base, group in self.names.items():
             spec = self.scenario.peers[base]
+            mine = list(itertools.islice(endpoints, len(group)))
             if spec.role == "initiator":
-                firsts.append((spec.start, first, base, group))
+                firsts.append((spec.start, first, base, mine))
                 first += len(group)
         firsts.sort(key=lambda f: (f[0], f[1]))  # the order the heap would give them: by time, then sequence
-        # Each start names its scenario peer: a million peers' table is not searched for it.
-        self._feed = ((when, seq + i, name, base) for when, seq, base, group in firsts for i, name in enumerate(group))
+        self._feed = ((when, seq + i, ep, base) for when, seq, base, mine in firsts for i, ep in enumerate(mine))
         self._feed_next()
         timed, self._timed = self._timed or [], None
         for when, target, action in timed:  # after the initiators: at equal times they go first
@@ -583,18 +588,20 @@ class Simulation:
         """Put the next initiator's first start in the heap, with the sequence number it was given."""
         following = next(self._feed, None)
         if following is not None:
-            when, seq, name, base = following
-            self.queue.at_seq(when, seq, self._start, (name, base, 0))
+            when, seq, ep, base = following
+            self.queue.at_seq(when, seq, self._start, (ep, base, 0))
 
-    def _start(self, arg: tuple[str, str, int]) -> None:
-        name, base, index = arg
+    def _start(self, arg: tuple[Endpoint, str, int]) -> None:
+        ep, base, index = arg
         if index == 0:
             self._feed_next()  # the next first start, before anything this one schedules
         spec = self.scenario.peers[base]
         if index + 1 < spec.connections:  # each start schedules the next: the heap stays small
-            self.queue.at(spec.start + (index + 1) * spec.interval, self._start, (name, base, index + 1))
-        if name not in self.network.down:
-            self._initiate(name, base)
+            self.queue.at(spec.start + (index + 1) * spec.interval, self._start, (ep, base, index + 1))
+        if self._crashed:  # the endpoint it carries may be one a crash replaced
+            ep = self.endpoints[ep.name]
+        if ep.name not in self.network.down:
+            self._initiate(ep, base)
 
     def _arrive(self, msg: Message) -> None:
         now = self.queue.now
@@ -665,13 +672,14 @@ class Simulation:
         self.effects.forget(ep)
         self.raw.timer(now, name, None, "crash", f"{len(ep.sessions)} SAs lost")
         self.endpoints[name] = self._endpoint(name)  # the state the peer restarts with: empty
+        self._crashed = True
 
     def _restart(self, name: str) -> None:
         self.network.restart(name)
         self.raw.timer(self.queue.now, name, None, "restart", None)
         base = self.base_of[name]
         if self.scenario.peers[base].role == "initiator":
-            self._initiate(name, base)
+            self._initiate(self.endpoints[name], base)
 
     def _fire_all(self, arg: tuple[str, str]) -> None:
         name, trigger = arg
