@@ -195,6 +195,23 @@ def fleet_in_subprocess(peers: int, traced: bool = False, events: bool = True) -
     return result
 
 
+FLEET_PROCESSES = 3  # a fleet of the goals is run in this many fresh interpreters, and the median kept
+
+
+def fleet_median(peers: int) -> dict[str, Any]:
+    """:func:`fleet_in_subprocess` ``FLEET_PROCESSES`` times: the run of median cost, with every run's figure.
+
+    At a million peers a busy host moves one run's cost by 5 to 10% (47 to 54 us measured for one
+    code on one day), as much as the goal it is judged against; each run has a fresh process, so
+    none reuses the memory of another.
+    """
+    rows = [fleet_in_subprocess(peers) for _ in range(FLEET_PROCESSES)]
+    out = sorted(rows, key=lambda r: r["cpu_s"])[len(rows) // 2]
+    out["processes"] = len(rows)
+    out["us_per_negotiation_each"] = [r["us_per_negotiation"] for r in rows]
+    return out
+
+
 # --- the bare loop: the same protocol work and the same trace, with dict tables -------------------
 
 # (table, state, trigger) -> (next state, message to send, reports success, establishes, disarms)
@@ -730,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = FLEET_SIZES if not args.quick else FLEET_SIZES[:-1]
     results["fleet"] = []
     for n in sizes:
-        row = fleet_in_subprocess(n)
+        row = fleet_median(n)
         results["fleet"].append(row)
         print("fleet, N peers, one MM+QM each, outcomes read:", row)
     results["fleet_outcomes_only"] = [fleet_in_subprocess(n, events=False) for n in sizes[1:]]

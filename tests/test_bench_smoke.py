@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+import bench.__main__ as bench_main
 from bench.__main__ import (
     bare_run,
     engine_against_bare,
@@ -47,3 +50,16 @@ def test_each_goal_is_judged_from_its_figure_or_marked_not_measured():
     assert judged["negotiations_per_s_at_100k"]["met"] is True
     assert judged["bytes_per_sa"]["met"] is False
     assert judged["peak_rss_mb_at_1m"]["met"] is None  # not measured: neither met nor failed
+
+
+def test_a_fleet_of_the_goals_keeps_the_median_of_its_fresh_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    costs = iter([52.1, 47.3, 49.0])
+
+    def one_process(peers: int) -> dict[str, float]:
+        us = next(costs)
+        return {"peers": peers, "cpu_s": us * peers / 1e6, "us_per_negotiation": us}
+
+    monkeypatch.setattr(bench_main, "fleet_in_subprocess", one_process)
+    row = bench_main.fleet_median(1_000_000)
+    assert row["us_per_negotiation"] == 49.0 and row["processes"] == 3
+    assert row["us_per_negotiation_each"] == [52.1, 47.3, 49.0]
