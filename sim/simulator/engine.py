@@ -311,8 +311,9 @@ class Simulation:
         collecting = gc.isenabled()
         gc.disable()  # a peer per instance: the collector would rescan the growing set again and again
         try:
-            for name in self.base_of:
-                self.endpoints[name] = self._endpoint(name)
+            for base, group in self.names.items():  # each scenario peer's instances, in the order of base_of
+                for name in group:
+                    self.endpoints[name] = self._endpoint(name, base)
         finally:
             if collecting:
                 gc.enable()
@@ -323,8 +324,7 @@ class Simulation:
         """The scenario peer a peer of the run is (an instance of)."""
         return self.scenario.peers[self.base_of[name]]
 
-    def _endpoint(self, name: str) -> Endpoint:
-        base = self.base_of[name]
+    def _endpoint(self, name: str, base: str) -> Endpoint:
         make = self._makers.get(base)
         if make is None:  # one configuration per scenario peer, shared by its instances (its local faults too)
             local_faults = self._local_faults.get(base)
@@ -671,7 +671,7 @@ class Simulation:
         self.network.crash(name)
         self.effects.forget(ep)
         self.raw.timer(now, name, None, "crash", f"{len(ep.sessions)} SAs lost")
-        self.endpoints[name] = self._endpoint(name)  # the state the peer restarts with: empty
+        self.endpoints[name] = self._endpoint(name, self.base_of[name])  # the state the peer restarts with: empty
         self._crashed = True
 
     def _restart(self, name: str) -> None:
