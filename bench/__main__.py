@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ from sim.trace import (
     KIND_SAME,
     KIND_SEND_OF,
     KIND_TRANSITION_OF,
+    Drop,
     EventLog,
     Trace,
 )
@@ -96,7 +97,7 @@ def fleet_scenario(peers: int, batch: int = BATCH, spacing: float = SPACING, **e
     return parse_scenario({"name": f"fleet-{peers}", "peers": specs, **extra})
 
 
-def _completed(outcomes: list[Any]) -> int:
+def _completed(outcomes: Iterable[Any]) -> int:
     """Initiators whose quick mode completed, read from the public outcome records."""
     return sum(1 for o in outcomes if o.role == "initiator" and o.exchange == "ikev1_quick_mode" and o.code == 13897)
 
@@ -489,7 +490,7 @@ def logon_rush(scale: int = 250) -> dict[str, Any]:
     outcomes = trace.outcomes
     elapsed = _cpu() - start
     mine = [o for o in outcomes if o.role == "initiator" and o.ends == "negotiation"]
-    cookies = sum(1 for e in trace.events if e.kind == "drop" and e.reason.startswith("13890"))
+    cookies = sum(1 for e in trace.events if isinstance(e, Drop) and e.reason.startswith("13890"))
     return {
         "scale": scale,
         "laptops": laptops,
@@ -536,9 +537,11 @@ def negotiations_per_second(connections: int, interval: float = 0.0) -> dict[str
     }
 
 
-def protocol_per_second(kind: str, connections: int) -> dict[str, float]:
+def protocol_per_second(kind: str, connections: int) -> dict[str, Any]:
     """IKEv2 negotiations with a configuration payload, or NAP reauthentications, per second of CPU."""
     v2 = {"protocol": "ikev2", "profile": "windows-ikev2"}
+    client: dict[str, Any]
+    gateway: dict[str, Any]
     if kind == "ikev2-cp":
         client = {"policy": {"request_address": True}}
         gateway = {"policy": {"address_pool": connections}}
@@ -630,6 +633,7 @@ def per_transition(rounds: int = 20000) -> dict[str, float]:
 
     class Bare:
         __slots__ = ("state",)
+        state: str
 
     def run_minimal() -> None:
         bare = Bare()
