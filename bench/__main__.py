@@ -112,6 +112,11 @@ SHORT_RUN = 10_000  # fleets up to this size are run five times and their median
 TINY_RUN = 1_000  # ...and those up to this size fifteen times: a run of 40 ms is at the mercy of a busy host
 
 
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median CPU cost (the upper one of an even count)."""
+    return sorted(runs, key=lambda r: r["cpu_s"])[len(runs) // 2]
+
+
 def fleet(peers: int, traced: bool = False, events: bool = True) -> dict[str, Any]:
     """A fleet run: set-up, run, ``trace.outcomes``; CPU and wall seconds, peak RSS; ``traced``: the bytes kept.
 
@@ -125,7 +130,7 @@ def fleet(peers: int, traced: bool = False, events: bool = True) -> dict[str, An
     del warm
     repeat = 1 if traced else 15 if peers <= TINY_RUN else 5 if peers <= SHORT_RUN else 1
     runs = [_fleet_once(peers, traced, events) for _ in range(repeat)]
-    out = sorted(runs, key=lambda r: r["cpu_s"])[len(runs) // 2]
+    out = _median_run(runs)
     out["runs"] = len(runs)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     out["rss_bytes_per_peer"] = round((out["peak_rss_mb"] - out["rss_before_mb"]) * 2**20 / (peers + 1))
@@ -207,7 +212,7 @@ def fleet_median(peers: int) -> dict[str, Any]:
     none reuses the memory of another.
     """
     rows = [fleet_in_subprocess(peers) for _ in range(FLEET_PROCESSES)]
-    out = sorted(rows, key=lambda r: r["cpu_s"])[len(rows) // 2]
+    out = _median_run(rows)
     out["processes"] = len(rows)
     out["us_per_negotiation_each"] = [r["us_per_negotiation"] for r in rows]
     return out
