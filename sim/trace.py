@@ -253,11 +253,11 @@ class EventLog:
                 t = times[ti]
                 ti += 1
             word = WORDS[k >> _NUMBER]  # what a short form names beside its session
-            if k & _SAME:
-                k &= _KIND
+            same = k & _SAME
+            k &= _KIND
+            if same:
                 n = 0
             else:
-                k &= _KIND
                 n = _REFS[k]
                 if k >= _SHORT:
                     session = refs[at]

@@ -1139,8 +1139,8 @@ class Endpoint:
         if origin is not None:
             theirs = origin.parent
             if theirs is not None and theirs.label is label:
-                mine = theirs.twin
-                if mine is not None and mine is not theirs and mine.twin is theirs and mine.endpoint is self:
+                mine = linked_twin(theirs)
+                if mine is not None and mine.endpoint is self:
                     return mine
         return self.sessions.get(label)
 
@@ -1174,6 +1174,12 @@ def link_twins(sender: Session, receiver: Session | None) -> None:
     """
     if receiver is not None and receiver.twin is None and sender.twin is not sender:
         sender.twin, receiver.twin = receiver, sender
+
+
+def linked_twin(session: Session) -> Session | None:
+    """The peer's session of ``session``'s SA while the two are linked (:func:`link_twins`); else None."""
+    twin = session.twin
+    return twin if twin is not None and twin is not session and twin.twin is session else None
 
 
 class StandaloneEndpoint(Endpoint):

@@ -619,7 +619,7 @@ class Simulation:
         # the receiver's session of that SA, where the two are linked (Session.twin): no search for it.
         sending = origin if origin is not None and receiver is origin.peer and msg.sa is origin.label else None
         twin = sending.twin if sending is not None else None
-        if twin is not None and (twin is sending or twin.twin is not sending):
+        if twin is not None and (twin is sending or twin.twin is not sending):  # linked_twin(), without the call
             twin = None
         if not self.effects.keeps:
             raw.unkept += 1
