@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sim.faults import FAULT_KINDS
-from sim.protocol.session import Session
+from sim.protocol.session import Session, hash_keeping_dict
 from sim.scenario import parse_scenario
 from sim.simulator.engine import Simulation
 
@@ -387,6 +387,36 @@ def test_once_a_negotiation_has_begun_its_messages_reach_their_session_without_a
     client = simulation.endpoints["c0-1"]
     for label, session in client.sessions.items():
         assert session.twin is tables[label] and tables[label].twin is session
+
+
+def _plain_copy(table: dict[Any, Any]) -> dict[Any, Any]:
+    """The same keys and values, inserted in the same order into a plain dict."""
+    plain: dict[Any, Any] = {}
+    for key, value in table.items():
+        plain[key] = value
+    return plain
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="how CPython lays out a dict of string keys")
+def test_the_tables_of_a_million_names_keep_their_keys_hashes() -> None:
+    """The run's peers and a gateway's SAs are dicts that keep each key's hash (hash_keeping_dict()).
+
+    A dict of string keys keeps none and reads the colliding keys' strings to compare hashes: a
+    cache miss per probe in a table of millions. The hashes cost 8 bytes an entry, seen here.
+    """
+    labels = [f"MM#{i}" for i in range(1000)]
+    kept = hash_keeping_dict()
+    for label in labels:
+        kept[label] = None
+    assert kept == dict.fromkeys(labels) and list(kept) == labels
+    assert sys.getsizeof(kept) == sys.getsizeof(_plain_copy(kept)) + 8 * 1365  # 2/3 of its 2048 slots hold entries
+    simulation = Simulation(_fleet(200))
+    simulation.run()
+    gateway = simulation.endpoints["gateway"]
+    for table in (simulation.endpoints, simulation.base_of, gateway.sessions):
+        assert sys.getsizeof(table) > sys.getsizeof(_plain_copy(table))
+    client = simulation.endpoints["c0-1"]  # a peer of a fleet holds a few SAs: a plain dict, smaller
+    assert sys.getsizeof(client.sessions) == sys.getsizeof(_plain_copy(client.sessions))
 
 
 def test_words_number_each_value_once_and_give_it_back(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -602,6 +602,24 @@ class Session:
 # The end of the last child SA and of the last main SA that came up: the next that ends then shares it.
 _LAST_EXPIRY = [math.nan, math.nan]
 
+_NOT_A_STRING = object()
+
+
+def hash_keeping_dict() -> dict[Any, Any]:
+    """An empty dict that keeps each key's hash beside the key: for tables of millions of string keys.
+
+    CPython keeps a dict whose keys are all strings without their hashes, and reads a key's string
+    for its hash at each collision of a search. In a table of millions of SA labels or peer names,
+    whose strings lie all over the heap, that is one more cache miss per probe. A dict that has
+    held a key of another type keeps the hashes (8 bytes an entry more) and compares them first; it is an
+    ordinary dict in every other way (its order, its equality). Fill it by inserting: ``update()``
+    from a dict, while it is still empty, copies that dict's layout, and its hashes are lost.
+    """
+    table: dict[Any, Any] = {_NOT_A_STRING: None}
+    del table[_NOT_A_STRING]
+    return table
+
+
 # Shared empty containers for endpoints that never need their own (see Endpoint.__init__): never written.
 _NEVER_WRITTEN: dict[Any, Any] = {}
 _NOTHING_HALF_OPEN: set[str] = set()
@@ -686,7 +704,7 @@ class Endpoint:
     def _begin(self, name: str) -> None:
         """Its own state, empty: what it has once configured (and again after a crash)."""
         self.name = name
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Session] = self._new_table()
         self.now = 0.0
         policy = self.policy
         # What only some peers need is made only for them; the others share one empty container that
@@ -701,6 +719,10 @@ class Endpoint:
         self.leases: dict[str, int] = {} if pool else _NEVER_WRITTEN  # IKE SA label -> index of its inner address
         self.free_addresses = list(range(pool)) if pool else _NO_ADDRESSES  # a heap: the lowest free address first
         self.healthy = policy.nap_health == "healthy"
+
+    def _new_table(self) -> dict[str, Session]:
+        """An empty table of SAs: a plain dict, for an instance of a scenario peer holds a few."""
+        return {}
 
     # --- what the driver calls ---------------------------------------------------------------
 
@@ -1186,6 +1208,10 @@ class StandaloneEndpoint(Endpoint):
     """An endpoint made alone: its configuration in slots of its own, which may change (``Endpoint()`` makes one)."""
 
     __slots__ = tuple(Endpoint.__annotations__)  # the configuration Endpoint declares
+
+    def _new_table(self) -> dict[str, Session]:
+        """An empty table of SAs that keeps its labels' hashes: a peer alone (a gateway) may hold millions."""
+        return hash_keeping_dict()
 
 
 @dataclass(frozen=True)

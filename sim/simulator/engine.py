@@ -29,6 +29,7 @@ from sim.protocol.session import (
     Outcome,
     OutcomeKind,
     Session,
+    hash_keeping_dict,
     link_twins,
     outcome_kind,
 )
@@ -278,7 +279,8 @@ class Simulation:
         self._lost_parents: dict[str, str] = {}  # the parents of child SAs that crashed peers lost
         self._counters: dict[str, int] = {}
         self.names = {name: scenario.instances_of(name) for name in scenario.peers}
-        self.base_of = {n: base for base, group in self.names.items() for n in group}
+        self.base_of: dict[str, str] = hash_keeping_dict()  # a million peers' names: see hash_keeping_dict()
+        self.base_of.update((n, base) for base, group in self.names.items() for n in group)
         # Each initiating scenario peer's responder.
         self._target_of = {base: scenario.target_of(base) for base, spec in scenario.peers.items()
                            if spec.role == "initiator"}  # fmt: skip
@@ -287,7 +289,7 @@ class Simulation:
         self._arrive_cb = self._arrive
         self.network = Network(scenario.network, self.rng, self.queue.scheduler(self._arrive_cb), self._net_report,
                                self.queue.at, self.base_of)  # fmt: skip
-        self.endpoints: dict[str, Endpoint] = {}
+        self.endpoints: dict[str, Endpoint] = hash_keeping_dict()
         self._makers: dict[str, Callable[[str], Endpoint]] = {}  # scenario peer -> what makes its endpoints
         # Who announces Windows in its vendor IDs (a Windows responder tells those the status itself).
         self.windows_peers = _PeersOf(
