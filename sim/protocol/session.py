@@ -265,7 +265,6 @@ class Session:
         "heard",
         "label",
         "last_sent",
-        "opened_at",
         "parent",
         "peer",
         "resend_index",
@@ -297,7 +296,6 @@ class Session:
         self.sent_at = 0.0
         self.resend_index = 0
         self.schedule: Schedule | None = None  # when its last message is sent again, and when it gives up
-        self.opened_at = 0.0  # a responder's: when the first message of the negotiation arrived
         self.deadline = INF
         self.waiting = False
         self.expires_at = INF
@@ -639,7 +637,7 @@ class Endpoint:
     """
 
     __slots__ = ("established_by_peer", "first_seen", "free_addresses", "half_open", "healthy", "leases", "name",
-                 "now", "sessions")  # fmt: skip
+                 "now", "opened_at", "sessions")  # fmt: skip
 
     # Its configuration, declared here alone: slots of an endpoint made alone (StandaloneEndpoint), class
     # attributes of a shared one (sharing()); EndpointConfiguration.attributes() gives each.
@@ -715,6 +713,8 @@ class Endpoint:
         self.first_seen: dict[str, deque[float]] = {} if policy.rate_limit is not None else _NEVER_WRITTEN
         # Responder negotiations between a first message accepted and their end: made at the first (admit()).
         self.half_open: set[str] = _NOTHING_HALF_OPEN
+        # When each SA it answered opened (not a child SA): kept only where half_open_timeout reads it (strongSwan's).
+        self.opened_at: dict[Session, float] = {} if self.responder.half_open_timeout is not None else _NEVER_WRITTEN
         pool = policy.address_pool or 0
         self.leases: dict[str, int] = {} if pool else _NEVER_WRITTEN  # IKE SA label -> index of its inner address
         self.free_addresses = list(range(pool)) if pool else _NO_ADDRESSES  # a heap: the lowest free address first
@@ -871,8 +871,9 @@ class Endpoint:
         rules = self.responder
         if session.role is not Role.RESPONDER or session.established or session.parent is not None:
             return None
-        if rules.half_open_timeout is not None and self.now >= session.opened_at + rules.half_open_timeout - 1e-9:
-            return f"half-open SA dropped after half_open_timeout ({rules.half_open_timeout:g} s)"
+        timeout = rules.half_open_timeout
+        if timeout is not None and self.now >= self.opened_at.get(session, 0.0) + timeout - 1e-9:
+            return f"half-open SA dropped after half_open_timeout ({timeout:g} s)"
         unresent = (
             session.last_name is not None and rules.resends is not None and session.last_name not in rules.resends
         )
@@ -975,7 +976,7 @@ class Endpoint:
         resends = self.protocol.responder_retransmits and (rules.resends is None or name in rules.resends)
         give_up = schedule.give_up_at
         if rules.half_open_timeout is not None and session.parent is None:
-            give_up = min(give_up, max(session.opened_at + rules.half_open_timeout - self.now, 1e-6))
+            give_up = min(give_up, max(self.opened_at.get(session, 0.0) + rules.half_open_timeout - self.now, 1e-6))
         if not resends and rules.discard_unresent_after is not None:
             give_up = min(give_up, rules.discard_unresent_after)
         if resends and give_up == schedule.give_up_at:
@@ -1179,7 +1180,8 @@ class Endpoint:
                 return None
         compiled = self.compiled[table]
         session: Session = compiled.ops(self, compiled, msg.sa, RESPONDER, msg.sender, parent)
-        session.opened_at = self.now
+        if parent is None and self.opened_at is not _NEVER_WRITTEN:  # what half_open_timeout reads
+            self.opened_at[session] = self.now
         self.sessions[msg.sa] = session
         if parent is not None:
             self.adopt(parent, session)
