@@ -429,7 +429,7 @@ def test_when_a_responder_opened_an_sa_is_kept_where_an_implementation_reads_it(
     simulation.run()
     gateway = simulation.endpoints["gateway"]
     assert not gateway.opened_at
-    assert {sys.getsizeof(s) for ep in simulation.endpoints.values() for s in ep.sessions.values()} == {208}
+    assert max(sys.getsizeof(s) for ep in simulation.endpoints.values() for s in ep.sessions.values()) <= 208
     peers = {"client": {"role": "initiator", "start": 2.0}, "gateway": {"role": "responder", "profile": "strongswan"}}
     strongswan = Simulation(parse_scenario({"name": "half-open", "peers": peers}))
     strongswan.run()

@@ -609,9 +609,9 @@ def hash_keeping_dict() -> dict[Any, Any]:
     CPython keeps a dict whose keys are all strings without their hashes, and reads a key's string
     for its hash at each collision of a search. In a table of millions of SA labels or peer names,
     whose strings lie all over the heap, that is one more cache miss per probe. A dict that has
-    held a key of another type keeps the hashes (8 bytes an entry more) and compares them first; it is an
-    ordinary dict in every other way (its order, its equality). Fill it by inserting: ``update()``
-    from a dict, while it is still empty, copies that dict's layout, and its hashes are lost.
+    held a key of another type keeps the hashes (8 bytes an entry more) and compares them first.
+    It is an ordinary dict in every other way (its order, its equality). Fill it by inserting:
+    ``update()`` from a dict, while it is still empty, copies that dict's layout, hashes lost.
     """
     table: dict[Any, Any] = {_NOT_A_STRING: None}
     del table[_NOT_A_STRING]
