@@ -871,9 +871,9 @@ class Endpoint:
         rules = self.responder
         if session.role is not Role.RESPONDER or session.established or session.parent is not None:
             return None
-        timeout = rules.half_open_timeout
-        if timeout is not None and self.now >= self.opened_at.get(session, 0.0) + timeout - 1e-9:
-            return f"half-open SA dropped after half_open_timeout ({timeout:g} s)"
+        half_open_ends = self._half_open_ends(session)
+        if half_open_ends is not None and self.now >= half_open_ends - 1e-9:
+            return f"half-open SA dropped after half_open_timeout ({rules.half_open_timeout:g} s)"
         unresent = (
             session.last_name is not None and rules.resends is not None and session.last_name not in rules.resends
         )
@@ -975,8 +975,9 @@ class Endpoint:
         rules = self.responder
         resends = self.protocol.responder_retransmits and (rules.resends is None or name in rules.resends)
         give_up = schedule.give_up_at
-        if rules.half_open_timeout is not None and session.parent is None:
-            give_up = min(give_up, max(self.opened_at.get(session, 0.0) + rules.half_open_timeout - self.now, 1e-6))
+        half_open_ends = self._half_open_ends(session) if session.parent is None else None
+        if half_open_ends is not None:
+            give_up = min(give_up, max(half_open_ends - self.now, 1e-6))
         if not resends and rules.discard_unresent_after is not None:
             give_up = min(give_up, rules.discard_unresent_after)
         if resends and give_up == schedule.give_up_at:
@@ -1151,6 +1152,15 @@ class Endpoint:
             heapq.heappush(self.free_addresses, index)
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _half_open_ends(self, session: Session) -> float | None:
+        """When its implementation drops ``session``, an SA it answered, if still half open; None: it never does.
+
+        From when the SA's first message arrived (:meth:`_open`); a session opened otherwise (one that only
+        answers a damaged first message) counts from 0.
+        """
+        timeout = self.responder.half_open_timeout
+        return None if timeout is None else self.opened_at.get(session, 0.0) + timeout
 
     def _parent_of(self, msg: Message, label: str) -> Session | None:
         """Its session of the SA ``label`` that ``msg`` is negotiated under, or None.
