@@ -12,7 +12,11 @@ Figures go to stdout and to ``bench/results.json``; ``docs/performance.md`` says
   run is over and its outcomes read, per established SA (a main-mode or quick-mode SA, counted
   once although both peers hold it) and per peer.
 - **engine / bare loop**: the engine against :func:`bare_run`, a loop over dict tables that
-  does the same protocol work and writes the same trace, in the same process, interleaved.
+  does the same protocol work and writes the same trace, in the same process, interleaved; and
+  the bare loop alone at 1,000 and 1,000,000 peers, for how much the least code grows.
+- **growth**: the cost a negotiation at 1,000,000 peers against 1,000, in all CPU (the goal), in
+  user CPU alone, and the bare loop's; beside it, what this machine's kernel charges for memory
+  written for the first time (**fresh memory**), which is most of the difference.
 - **give-up**: strongSwan initiators to a gateway that never answers: each resends five times
   and gives up at 165.06 s of virtual time.
 - **logon rush**: the library's gateway-fleet scenario with every count and limit times 250
@@ -20,9 +24,10 @@ Figures go to stdout and to ``bench/results.json``; ``docs/performance.md`` says
 - and the figures of earlier rounds: one client's paced connections, IKEv2 with CP, NAP, the
   core per transition, whole small runs, the testing kit, the live responder's core.
 
-``python -m bench`` runs everything in about six minutes, two and a half of them the two
-1,000,000-peer fleets (``--quick`` leaves them out); ``python -m bench fleet N [--tracemalloc] [--outcomes-only]``
-prints one fleet's JSON.
+``python -m bench`` runs everything in about seven minutes, four of them the 1,000,000-peer
+fleets (``--quick`` leaves them out); ``python -m bench fleet N [--tracemalloc] [--outcomes-only]``
+prints one fleet's JSON, ``python -m bench bare N`` the bare loop's, ``python -m bench fresh-memory``
+the price of fresh memory.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import gc
 import heapq
 import json
 import math
+import mmap
 import os
 import platform
 import resource
@@ -167,6 +173,9 @@ def _fleet_once(peers: int, traced: bool, events: bool = True) -> dict[str, Any]
         "outcomes_s": round(c3 - c2, 3),
         # CPU in the kernel: mostly the pages of memory the run touches first (zeroed on a fault).
         "kernel_s": round(r3.ru_stime - r0.ru_stime, 3),
+        # ...and a negotiation's share of each, unrounded: the growth of the program's own work is the user's.
+        "user_us_per_negotiation": round((r3.ru_utime - r0.ru_utime) / peers * 1e6, 2),
+        "kernel_us_per_negotiation": round((r3.ru_stime - r0.ru_stime) / peers * 1e6, 2),
         "page_faults_per_negotiation": round((r3.ru_minflt - r0.ru_minflt) / peers, 2),
         "negotiations_per_s": round(peers / (c3 - c0)),
         "us_per_negotiation": round((c3 - c0) / peers * 1e6, 1),
@@ -192,13 +201,18 @@ def _fleet_once(peers: int, traced: bool, events: bool = True) -> dict[str, Any]
     return out
 
 
-def fleet_in_subprocess(peers: int, traced: bool = False, events: bool = True) -> dict[str, Any]:
-    """:func:`fleet` in a fresh interpreter, so that peak RSS is this run's alone."""
-    args = [sys.executable, "-m", "bench", "fleet", str(peers), *(["--tracemalloc"] if traced else []),
-            *([] if events else ["--outcomes-only"])]  # fmt: skip
-    done = subprocess.run(args, check=True, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+def in_subprocess(*args: str) -> dict[str, Any]:
+    """``python -m bench *args`` in a fresh interpreter (its memory and peak RSS its own): the JSON it prints last."""
+    done = subprocess.run([sys.executable, "-m", "bench", *args], check=True, capture_output=True, text=True,
+                          cwd=Path(__file__).parents[1])  # fmt: skip
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def fleet_in_subprocess(peers: int, traced: bool = False, events: bool = True) -> dict[str, Any]:
+    """:func:`fleet` in a fresh interpreter, so that peak RSS is this run's alone."""
+    return in_subprocess("fleet", str(peers), *(["--tracemalloc"] if traced else []),
+                         *([] if events else ["--outcomes-only"]))  # fmt: skip
 
 
 FLEET_PROCESSES = 3  # a fleet of the goals is run in this many fresh interpreters, and the median kept
@@ -215,6 +229,7 @@ def fleet_median(peers: int) -> dict[str, Any]:
     out = _median_run(rows)
     out["processes"] = len(rows)
     out["us_per_negotiation_each"] = [r["us_per_negotiation"] for r in rows]
+    out["kernel_us_per_negotiation_each"] = [r["kernel_us_per_negotiation"] for r in rows]  # the host's part
     return out
 
 
@@ -431,6 +446,84 @@ def engine_against_bare(peers: int = 100_000, rounds: int = 2) -> dict[str, Any]
         "engine_over_bare": round(best["engine"] / best["bare"], 2),
         "bare_us_per_negotiation": round(best["bare"] / peers * 1e6, 1),
     }
+
+
+def bare_fleet(peers: int) -> dict[str, Any]:
+    """:func:`bare_run` on a fleet, its outcomes read: CPU a negotiation, in user and kernel time, and page faults.
+
+    What the least code that does the work pays as the run grows, beside the engine's :func:`fleet`
+    (a fleet of up to 1,000 peers is run fifteen times and the run of median cost kept).
+    """
+    assert _completed(bare_run(fleet_scenario(200)).outcomes) == 200  # one-time costs are not the fleet's
+    runs = []
+    for _ in range(15 if peers <= TINY_RUN else 1):
+        sc = fleet_scenario(peers)
+        gc.collect()
+        collecting = gc.isenabled()
+        gc.disable()  # as the engine's run does
+        c0, r0 = _cpu(), resource.getrusage(resource.RUSAGE_SELF)
+        trace = bare_run(sc)
+        done = _completed(trace.outcomes)
+        c1, r1 = _cpu(), resource.getrusage(resource.RUSAGE_SELF)
+        if collecting:
+            gc.enable()
+        assert done == peers
+        runs.append({
+            "peers": peers,
+            "cpu_s": round(c1 - c0, 3),
+            "us_per_negotiation": round((c1 - c0) / peers * 1e6, 1),
+            "user_us_per_negotiation": round((r1.ru_utime - r0.ru_utime) / peers * 1e6, 2),
+            "kernel_us_per_negotiation": round((r1.ru_stime - r0.ru_stime) / peers * 1e6, 2),
+            "page_faults_per_negotiation": round((r1.ru_minflt - r0.ru_minflt) / peers, 2),
+        })  # fmt: skip
+        del trace
+    out = _median_run(runs)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return out
+
+
+def fresh_memory(chunks: int = 4, chunk_mb: int = 512) -> dict[str, Any]:
+    """The kernel CPU this machine charges for memory a process writes for the first time, chunk after chunk.
+
+    ``chunks`` anonymous maps of ``chunk_mb`` MiB, each written once a page and all kept to the end,
+    as a growing run keeps what it writes: kernel seconds a GiB for each. On a virtual machine that
+    hands freed memory back to its host this is far from flat, and it is most of what a
+    million-peer fleet pays more than a small one (``docs/performance.md``).
+    """
+    size, page = chunk_mb << 20, os.sysconf("SC_PAGE_SIZE")
+    kept, per_gb = [], []
+    for _ in range(chunks):
+        region = mmap.mmap(-1, size)
+        kept.append(region)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_stime
+        for offset in range(0, size, page):
+            region[offset] = 1
+        per_gb.append(round((resource.getrusage(resource.RUSAGE_SELF).ru_stime - before) * (1024 / chunk_mb), 2))
+    for region in kept:
+        region.close()
+    return {"chunk_mb": chunk_mb, "kernel_s_per_gb": per_gb}
+
+
+def growth(results: dict[str, Any]) -> dict[str, Any]:
+    """How the cost a negotiation grows from 1,000 to 1,000,000 peers, and what of it is the program's own.
+
+    The goal's figure (CPU, user and kernel), the user CPU alone (the kernel's share is the
+    fresh memory the run keeps), the bare loop's own growth, and the machine's price of fresh memory.
+    """
+    by_size = {row["peers"]: row for row in results.get("fleet", [])}
+    bare = {row["peers"]: row for row in results.get("bare_fleet", [])}
+    out: dict[str, Any] = {}
+    for name, rows in (("engine", by_size), ("bare_loop", bare)):
+        if 1_000 in rows and 1_000_000 in rows:
+            small, big = rows[1_000], rows[1_000_000]
+            out[name] = {
+                "cpu": round(big["us_per_negotiation"] / small["us_per_negotiation"] - 1, 3),
+                "user_cpu": round(big["user_us_per_negotiation"] / small["user_us_per_negotiation"] - 1, 3),
+                "kernel_us_per_negotiation_at_1m": big["kernel_us_per_negotiation"],
+            }
+    if "fresh_memory" in results:
+        out["fresh_memory_kernel_s_per_gb"] = results["fresh_memory"]["kernel_s_per_gb"]
+    return out
 
 
 # --- the 165 s give-up ------------------------------------------------------------------------------
@@ -741,9 +834,18 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("peers", type=int)
     one.add_argument("--tracemalloc", action="store_true")
     one.add_argument("--outcomes-only", action="store_true", help="keep the outcomes alone (events=False)")
+    bare = sub.add_parser("bare", help="the bare loop on one fleet; prints its JSON")
+    bare.add_argument("peers", type=int)
+    sub.add_parser("fresh-memory", help="the kernel's price of memory written for the first time; prints its JSON")
     args = parser.parse_args(argv)
     if args.command == "fleet":
         print(json.dumps(fleet(args.peers, traced=args.tracemalloc, events=not args.outcomes_only)))
+        return 0
+    if args.command == "bare":
+        print(json.dumps(bare_fleet(args.peers)))
+        return 0
+    if args.command == "fresh-memory":
+        print(json.dumps(fresh_memory()))
         return 0
 
     results: dict[str, Any] = {
@@ -753,12 +855,21 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_start": os.getloadavg(),
     }
     print("ikesim benchmarks (one core, trace recorded; rates are per second of CPU)")
+    # First: the memory it maps is handed back before the fleets begin (a process that starts as another
+    # ends is given that one's pages, which this machine has not yet returned to its host, at less cost).
+    results["fresh_memory"] = in_subprocess("fresh-memory")
+    print("the kernel's price of fresh memory, 512 MiB after 512 MiB (s/GiB):", results["fresh_memory"])
     sizes = FLEET_SIZES if not args.quick else FLEET_SIZES[:-1]
     results["fleet"] = []
     for n in sizes:
         row = fleet_median(n)
         results["fleet"].append(row)
         print("fleet, N peers, one MM+QM each, outcomes read:", row)
+    results["bare_fleet"] = [in_subprocess("bare", str(n)) for n in (sizes[0], sizes[-1])]
+    for row in results["bare_fleet"]:
+        print("the bare loop, N peers:", row)
+    results["growth"] = growth(results)
+    print("growth from 1,000 to 1,000,000 peers:", results["growth"])
     results["fleet_outcomes_only"] = [fleet_in_subprocess(n, events=False) for n in sizes[1:]]
     for row in results["fleet_outcomes_only"]:
         print("fleet, outcomes kept alone (events=False):", row)

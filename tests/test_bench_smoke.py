@@ -6,12 +6,15 @@ import pytest
 
 import bench.__main__ as bench_main
 from bench.__main__ import (
+    bare_fleet,
     bare_run,
     engine_against_bare,
     fleet,
     fleet_scenario,
+    fresh_memory,
     give_up,
     goals,
+    growth,
     hypothesis_runs_per_second,
     live_datagrams_per_second,
     negotiations_per_second,
@@ -57,9 +60,34 @@ def test_a_fleet_of_the_goals_keeps_the_median_of_its_fresh_processes(monkeypatc
 
     def one_process(peers: int) -> dict[str, float]:
         us = next(costs)
-        return {"peers": peers, "cpu_s": us * peers / 1e6, "us_per_negotiation": us}
+        return {"peers": peers, "cpu_s": us * peers / 1e6, "us_per_negotiation": us,
+                "kernel_us_per_negotiation": us - 45.0}  # fmt: skip
 
     monkeypatch.setattr(bench_main, "fleet_in_subprocess", one_process)
     row = bench_main.fleet_median(1_000_000)
     assert row["us_per_negotiation"] == 49.0 and row["processes"] == 3
     assert row["us_per_negotiation_each"] == [52.1, 47.3, 49.0]
+    assert row["kernel_us_per_negotiation_each"] == pytest.approx([7.1, 2.3, 4.0])
+
+
+def test_the_bare_loop_alone_and_fresh_memory_report_their_share_of_the_cost():
+    row = bare_fleet(250)
+    assert row["peers"] == 250 and row["user_us_per_negotiation"] > 0 and row["kernel_us_per_negotiation"] >= 0
+    price = fresh_memory(chunks=2, chunk_mb=4)
+    assert price["chunk_mb"] == 4 and len(price["kernel_s_per_gb"]) == 2
+
+
+def test_growth_compares_a_million_peers_with_a_thousand_in_all_cpu_and_in_user_cpu():
+    def row(peers: int, us: float, user: float, kernel: float) -> dict[str, float]:
+        return {"peers": peers, "us_per_negotiation": us, "user_us_per_negotiation": user,
+                "kernel_us_per_negotiation": kernel}  # fmt: skip
+
+    measured = growth({
+        "fleet": [row(1_000, 40.0, 40.0, 0.0), row(100_000, 42.0, 41.0, 1.0), row(1_000_000, 46.0, 42.0, 4.0)],
+        "bare_fleet": [row(1_000, 20.0, 20.0, 0.0), row(1_000_000, 30.0, 28.0, 2.0)],
+        "fresh_memory": {"chunk_mb": 512, "kernel_s_per_gb": [0.7, 3.0]},
+    })  # fmt: skip
+    assert measured["engine"] == {"cpu": 0.15, "user_cpu": 0.05, "kernel_us_per_negotiation_at_1m": 4.0}
+    assert measured["bare_loop"]["cpu"] == 0.5 and measured["bare_loop"]["user_cpu"] == 0.4
+    assert measured["fresh_memory_kernel_s_per_gb"] == [0.7, 3.0]
+    assert growth({"fleet": [row(1_000, 40.0, 40.0, 0.0)]}) == {}  # nothing at a million: nothing to compare
