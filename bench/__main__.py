@@ -24,8 +24,8 @@ Figures go to stdout and to ``bench/results.json``; ``docs/performance.md`` says
 - and the figures of earlier rounds: one client's paced connections, IKEv2 with CP, NAP, the
   core per transition, whole small runs, the testing kit, the live responder's core.
 
-``python -m bench`` runs everything in about seven minutes, four of them the 1,000,000-peer
-fleets (``--quick`` leaves them out); ``python -m bench fleet N [--tracemalloc] [--outcomes-only]``
+``python -m bench`` runs everything in about seven and a half minutes, four and a half of them the
+1,000,000-peer fleets (``--quick`` leaves them out); ``python -m bench fleet N [--tracemalloc] [--outcomes-only]``
 prints one fleet's JSON, ``python -m bench bare N`` the bare loop's, ``python -m bench fresh-memory``
 the price of fresh memory.
 """
