@@ -55,19 +55,22 @@ def test_each_goal_is_judged_from_its_figure_or_marked_not_measured():
     assert judged["peak_rss_mb_at_1m"]["met"] is None  # not measured: neither met nor failed
 
 
-def test_a_fleet_of_the_goals_keeps_the_median_of_its_fresh_processes(monkeypatch: pytest.MonkeyPatch) -> None:
-    costs = iter([52.1, 47.3, 49.0])
+def test_the_fleets_of_the_goals_run_in_rounds_and_keep_each_sizes_median(monkeypatch: pytest.MonkeyPatch) -> None:
+    costs = {1_000: iter([41.0, 48.0, 41.5]), 1_000_000: iter([52.1, 47.3, 49.0])}
+    order: list[int] = []
 
     def one_process(peers: int) -> dict[str, float]:
-        us = next(costs)
+        order.append(peers)
+        us = next(costs[peers])
         return {"peers": peers, "cpu_s": us * peers / 1e6, "us_per_negotiation": us,
                 "kernel_us_per_negotiation": us - 45.0}  # fmt: skip
 
     monkeypatch.setattr(bench_main, "fleet_in_subprocess", one_process)
-    row = bench_main.fleet_median(1_000_000)
-    assert row["us_per_negotiation"] == 49.0 and row["processes"] == 3
-    assert row["us_per_negotiation_each"] == [52.1, 47.3, 49.0]
-    assert row["kernel_us_per_negotiation_each"] == pytest.approx([7.1, 2.3, 4.0])
+    small, big = bench_main.fleet_medians([1_000, 1_000_000])
+    assert order == [1_000, 1_000_000] * 3  # interleaved: the small fleet sampled over the big ones' time
+    assert small["us_per_negotiation"] == 41.5 and small["processes"] == 3
+    assert big["us_per_negotiation"] == 49.0 and big["us_per_negotiation_each"] == [52.1, 47.3, 49.0]
+    assert big["kernel_us_per_negotiation_each"] == pytest.approx([7.1, 2.3, 4.0])
 
 
 def test_the_bare_loop_alone_and_fresh_memory_report_their_share_of_the_cost():
