@@ -45,7 +45,8 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,36 @@ SHORT_RUN = 10_000  # fleets up to this size are run five times and their median
 TINY_RUN = 1_000  # ...and those up to this size fifteen times: a run of 40 ms is at the mercy of a busy host
 
 
+def _repeats(peers: int) -> int:
+    """How many times a fleet of ``peers`` is run in one process, the run of median cost kept (:func:`_median_run`)."""
+    return 15 if peers <= TINY_RUN else 5 if peers <= SHORT_RUN else 1
+
+
+def _per_negotiation(before: resource.struct_rusage, after: resource.struct_rusage, peers: int) -> dict[str, float]:
+    """A negotiation's share of the user and the kernel CPU between two readings, and of the page faults.
+
+    Taken from the unrounded times: the growth of the program's own work is the user's, and the
+    kernel's is mostly the pages of memory the run writes first (zeroed on a fault).
+    """
+    return {
+        "user_us_per_negotiation": round((after.ru_utime - before.ru_utime) / peers * 1e6, 2),
+        "kernel_us_per_negotiation": round((after.ru_stime - before.ru_stime) / peers * 1e6, 2),
+        "page_faults_per_negotiation": round((after.ru_minflt - before.ru_minflt) / peers, 2),
+    }
+
+
+@contextmanager
+def _collector_off() -> Iterator[None]:
+    """The cyclic garbage collector off, as the engine's run has it, then as it was."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run of median CPU cost (the upper one of an even count)."""
     return sorted(runs, key=lambda r: r["cpu_s"])[len(runs) // 2]
@@ -134,7 +165,7 @@ def fleet(peers: int, traced: bool = False, events: bool = True) -> dict[str, An
     warm = Simulation(fleet_scenario(200)).run()  # one-time costs (imports, caches, the catalog) are not the fleet's
     assert _completed(warm.outcomes) == 200
     del warm
-    repeat = 1 if traced else 15 if peers <= TINY_RUN else 5 if peers <= SHORT_RUN else 1
+    repeat = 1 if traced else _repeats(peers)
     runs = [_fleet_once(peers, traced, events) for _ in range(repeat)]
     out = _median_run(runs)
     out["runs"] = len(runs)
@@ -173,10 +204,7 @@ def _fleet_once(peers: int, traced: bool, events: bool = True) -> dict[str, Any]
         "outcomes_s": round(c3 - c2, 3),
         # CPU in the kernel: mostly the pages of memory the run touches first (zeroed on a fault).
         "kernel_s": round(r3.ru_stime - r0.ru_stime, 3),
-        # ...and a negotiation's share of each, unrounded: the growth of the program's own work is the user's.
-        "user_us_per_negotiation": round((r3.ru_utime - r0.ru_utime) / peers * 1e6, 2),
-        "kernel_us_per_negotiation": round((r3.ru_stime - r0.ru_stime) / peers * 1e6, 2),
-        "page_faults_per_negotiation": round((r3.ru_minflt - r0.ru_minflt) / peers, 2),
+        **_per_negotiation(r0, r3, peers),
         "negotiations_per_s": round(peers / (c3 - c0)),
         "us_per_negotiation": round((c3 - c0) / peers * 1e6, 1),
         "trace_events": trace.raw.events_seen() if trace.raw is not None else len(trace.events),
@@ -439,13 +467,10 @@ def engine_against_bare(peers: int = 100_000, rounds: int = 2) -> dict[str, Any]
     for _ in range(rounds):
         for label, job in jobs.items():
             gc.collect()
-            collecting = gc.isenabled()
-            gc.disable()  # as the engine's run does
-            start = _cpu()
-            trace = job()
-            elapsed = _cpu() - start
-            if collecting:
-                gc.enable()
+            with _collector_off():
+                start = _cpu()
+                trace = job()
+                elapsed = _cpu() - start
             assert _completed(trace.outcomes) == peers
             best[label] = min(best[label], elapsed)
             del trace
@@ -462,29 +487,24 @@ def bare_fleet(peers: int) -> dict[str, Any]:
     """:func:`bare_run` on a fleet, its outcomes read: CPU a negotiation, in user and kernel time, and page faults.
 
     What the least code that does the work pays as the run grows, beside the engine's :func:`fleet`
-    (a fleet of up to 1,000 peers is run fifteen times and the run of median cost kept).
+    (a short fleet is run as often as :func:`fleet` runs it, and the run of median cost kept).
     """
     assert _completed(bare_run(fleet_scenario(200)).outcomes) == 200  # one-time costs are not the fleet's
     runs = []
-    for _ in range(15 if peers <= TINY_RUN else 1):
+    for _ in range(_repeats(peers)):
         sc = fleet_scenario(peers)
         gc.collect()
-        collecting = gc.isenabled()
-        gc.disable()  # as the engine's run does
-        c0, r0 = _cpu(), resource.getrusage(resource.RUSAGE_SELF)
-        trace = bare_run(sc)
-        done = _completed(trace.outcomes)
-        c1, r1 = _cpu(), resource.getrusage(resource.RUSAGE_SELF)
-        if collecting:
-            gc.enable()
+        with _collector_off():
+            c0, r0 = _cpu(), resource.getrusage(resource.RUSAGE_SELF)
+            trace = bare_run(sc)
+            done = _completed(trace.outcomes)
+            c1, r1 = _cpu(), resource.getrusage(resource.RUSAGE_SELF)
         assert done == peers
         runs.append({
             "peers": peers,
             "cpu_s": round(c1 - c0, 3),
             "us_per_negotiation": round((c1 - c0) / peers * 1e6, 1),
-            "user_us_per_negotiation": round((r1.ru_utime - r0.ru_utime) / peers * 1e6, 2),
-            "kernel_us_per_negotiation": round((r1.ru_stime - r0.ru_stime) / peers * 1e6, 2),
-            "page_faults_per_negotiation": round((r1.ru_minflt - r0.ru_minflt) / peers, 2),
+            **_per_negotiation(r0, r1, peers),
         })  # fmt: skip
         del trace
     out = _median_run(runs)
