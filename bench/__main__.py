@@ -45,8 +45,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -76,6 +75,7 @@ from sim.trace import (
     Drop,
     EventLog,
     Trace,
+    collector_paused,
 )
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -135,18 +135,6 @@ def _per_negotiation(before: resource.struct_rusage, after: resource.struct_rusa
         "kernel_us_per_negotiation": round((after.ru_stime - before.ru_stime) / peers * 1e6, 2),
         "page_faults_per_negotiation": round((after.ru_minflt - before.ru_minflt) / peers, 2),
     }
-
-
-@contextmanager
-def _collector_off() -> Iterator[None]:
-    """The cyclic garbage collector off, as the engine's run has it, then as it was."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -467,7 +455,7 @@ def engine_against_bare(peers: int = 100_000, rounds: int = 2) -> dict[str, Any]
     for _ in range(rounds):
         for label, job in jobs.items():
             gc.collect()
-            with _collector_off():
+            with collector_paused():  # as the engine's run has it
                 start = _cpu()
                 trace = job()
                 elapsed = _cpu() - start
@@ -494,7 +482,7 @@ def bare_fleet(peers: int) -> dict[str, Any]:
     for _ in range(_repeats(peers)):
         sc = fleet_scenario(peers)
         gc.collect()
-        with _collector_off():
+        with collector_paused():  # as the engine's run has it
             c0, r0 = _cpu(), resource.getrusage(resource.RUSAGE_SELF)
             trace = bare_run(sc)
             done = _completed(trace.outcomes)

@@ -633,11 +633,12 @@ def _outcome_fields(kind: OutcomeKind) -> _Fields:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while records are made in bulk (they make no cycles).
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block, then the collector as it was.
 
-    Each collection rescans every object of a run (its sessions, its log): making the 400,000
-    outcome records of 100,000 negotiations cost five times as much with the collector on.
+    For work that makes objects in bulk and no reference cycles (a run, its set-up, records made
+    from its log): each collection rescans every object of the run (its sessions, its log), and
+    making the 400,000 outcome records of 100,000 negotiations cost five times as much with it on.
     """
     collecting = gc.isenabled()
     gc.disable()
@@ -884,7 +885,7 @@ class Trace:
     def events(self) -> list[Event]:
         """Every event, in order, as typed records with the fields of their JSONL lines."""
         assert self.raw is not None
-        with _collector_paused():
+        with collector_paused():  # records are made in bulk
             return list(_records(self.raw, self.parents))
 
     def _event_stream(self) -> Iterable[Event]:

@@ -7,7 +7,6 @@ know IKE: protocol behaviour lives in the tables and the endpoints.
 
 from __future__ import annotations
 
-import gc
 import heapq
 import itertools
 import math
@@ -49,6 +48,7 @@ from sim.trace import (
     EventLog,
     OutcomeLog,
     Trace,
+    collector_paused,
 )
 
 DEFAULT_MAX_EVENTS = 1_000_000  # trace events a run may record when the scenario sets no limit...
@@ -310,15 +310,10 @@ class Simulation:
         self._wake_cb = self._wake  # bound once: the run tells a wake-up by its callback
         self.effects = Effects(self.raw, self.queue, self.network, self._wake_cb, self._arrive_cb)
         self.truncated: str | None = None
-        collecting = gc.isenabled()
-        gc.disable()  # a peer per instance: the collector would rescan the growing set again and again
-        try:
+        with collector_paused():  # a peer per instance: the collector would rescan the growing set again and again
             for base, group in self.names.items():  # each scenario peer's instances, in the order of base_of
                 for name in group:
                     self.endpoints[name] = self._endpoint(name, base)
-        finally:
-            if collecting:
-                gc.enable()
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -471,13 +466,8 @@ class Simulation:
         """Run to the end (or to a limit) and return the trace."""
         # A run makes no reference cycles per event, so the cyclic collector would only rescan
         # the growing trace again and again (it doubled the cost per negotiation at 100,000).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return self._run()
-        finally:
-            if collecting:
-                gc.enable()
 
     def _run(self) -> Trace:
         self.start()
